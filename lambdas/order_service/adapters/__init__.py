@@ -1,0 +1,1 @@
+"""Small adapters between the domain ports and AWS services."""

@@ -1,0 +1,68 @@
+"""``Order Created`` onto the custom bus, with PutEvents' partial failures taken seriously.
+
+PutEvents answers HTTP 200 even when an entry failed (``FailedEntryCount`` > 0), so the entry's
+error code is checked; throttling and internal failures are retried with jittered backoff, and
+whatever still fails raises ``EventPublishFailed`` for the domain to decide.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from order_service.adapters.aws_errors import RETRYABLE_ERROR_CODES, is_retryable
+from order_service.domain.events import ORDER_CREATED_DETAIL_TYPE, ORDER_EVENT_SOURCE, OrderCreated
+from order_service.domain.ports import EventPublishFailed
+
+if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
+
+PUBLISH_ATTEMPTS = 3
+BASE_BACKOFF_SECONDS = 0.05
+
+
+class EventBridgePublisher:
+    def __init__(
+        self,
+        client: EventBridgeClient,
+        bus_name: str,
+        attempts: int = PUBLISH_ATTEMPTS,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self._bus = bus_name
+        self._attempts = attempts
+        self._sleep = sleep
+
+    def publish_order_created(self, event: OrderCreated) -> str:
+        entry = {
+            "Source": ORDER_EVENT_SOURCE,
+            "DetailType": ORDER_CREATED_DETAIL_TYPE,
+            "Detail": json.dumps(event.detail(), separators=(",", ":")),
+            "EventBusName": self._bus,
+            "Resources": [],
+        }
+        failure = "no attempt made"
+        for attempt in range(self._attempts):
+            if attempt:
+                self._sleep(BASE_BACKOFF_SECONDS * (2 ** (attempt - 1)) * (1 + random.random()))
+            try:
+                response = self._client.put_events(Entries=[entry])  # type: ignore[list-item]
+            except (ClientError, BotoCoreError) as error:
+                failure = f"{type(error).__name__}"
+                if is_retryable(error):
+                    continue
+                raise EventPublishFailed(failure) from error
+            result = response["Entries"][0]
+            if not response.get("FailedEntryCount") and "EventId" in result:
+                return str(result["EventId"])
+            code = str(result.get("ErrorCode", "UnknownError"))
+            failure = f"entry rejected: {code}"
+            if code not in RETRYABLE_ERROR_CODES:
+                break
+        raise EventPublishFailed(failure)

@@ -1,0 +1,1 @@
+"""Order rules: validation, lifecycle, fulfillment. Nothing in here imports boto3."""

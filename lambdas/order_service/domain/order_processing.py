@@ -1,0 +1,124 @@
+"""The fulfillment workflow's steps: validate, fulfil, mark processed, record a failure.
+
+Express workflows run at least once, so every step is idempotent: a step that finds its work
+already done reports so and succeeds, and no step ever overwrites a PROCESSED order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from order_service.domain import fulfillment
+from order_service.domain.errors import OrderInvalid, OrderNotFound, OrderStateConflict
+from order_service.domain.order import OrderRecord, OrderStatus, items_total, parse_utc_timestamp
+from order_service.domain.ports import OrderRepository
+from order_service.domain.validation import MAX_ITEMS
+
+MAX_CAUSE_CHARS = 2000
+
+PROCESS = "process"
+SKIP = "skip"
+
+
+@dataclass(frozen=True)
+class StepContext:
+    order_id: str
+    execution_arn: str | None = None
+    attempt: int = 0  # the workflow's retry count for this step
+
+
+class OrderProcessor:
+    def __init__(
+        self, orders: OrderRepository, fault_plan: dict[str, fulfillment.FaultRule], clock: Callable[[], str]
+    ) -> None:
+        self._orders = orders
+        self._fault_plan = fault_plan
+        self._clock = clock
+
+    def _load(self, order_id: str) -> OrderRecord:
+        order = self._orders.get(order_id)
+        if order is None:
+            raise OrderNotFound(f"order {order_id} does not exist")
+        return order
+
+    def validate(self, step: StepContext) -> dict[str, Any]:
+        """Decide whether the order needs processing; reject an order that breaks the rules."""
+        order = self._load(step.order_id)
+        if order.status is not OrderStatus.NEW:
+            # PROCESSED is done; FAILED already went to the DLQ. A duplicate event changes neither.
+            return {"action": SKIP, "orderId": order.order_id, "status": order.status.value}
+        if not 1 <= len(order.snack_items) <= MAX_ITEMS:
+            raise OrderInvalid(f"order {order.order_id} has {len(order.snack_items)} items")
+        expected = items_total(order.snack_items)
+        if expected != order.total_amount:
+            raise OrderInvalid(f"order {order.order_id} totals {order.total_amount}, its items add up to {expected}")
+        return {
+            "action": PROCESS,
+            "orderId": order.order_id,
+            "status": order.status.value,
+            "itemCount": sum(item.quantity for item in order.snack_items),
+        }
+
+    def fulfil(self, step: StepContext) -> dict[str, Any]:
+        """Fulfil a NEW order once; a repeat returns the fulfillment already recorded."""
+        order = self._load(step.order_id)
+        if order.fulfillment is not None:
+            return {"orderId": order.order_id, "fulfillment": order.fulfillment, "repeated": True}
+        if order.status is not OrderStatus.NEW:
+            raise OrderStateConflict(f"order {order.order_id} is {order.status.value}; only NEW orders are fulfilled")
+        now = self._clock()
+        record = fulfillment.fulfil(order, step.attempt, self._fault_plan, now)
+        if self._orders.record_fulfillment(order.order_id, record, step.execution_arn, now):
+            return {"orderId": order.order_id, "fulfillment": record, "repeated": False}
+        # Lost a race with a duplicate execution: whatever it recorded is the fulfillment.
+        current = self._load(step.order_id)
+        if current.fulfillment is None:
+            raise OrderStateConflict(f"order {order.order_id} became {current.status.value} during fulfillment")
+        return {"orderId": order.order_id, "fulfillment": current.fulfillment, "repeated": True}
+
+    def mark_processed(self, step: StepContext) -> dict[str, Any]:
+        """NEW -> PROCESSED, conditionally; a duplicate is a successful no-op."""
+        now = self._clock()
+        updates: dict[str, Any] = {"processedAt": now}
+        if step.execution_arn:
+            updates["executionArn"] = step.execution_arn
+        order = self._orders.transition(step.order_id, OrderStatus.NEW, OrderStatus.PROCESSED, now, updates)
+        if order is not None:
+            latency_ms = (parse_utc_timestamp(now) - parse_utc_timestamp(order.created_at)).total_seconds() * 1000
+            return {
+                "orderId": step.order_id,
+                "status": "PROCESSED",
+                "processedAt": now,
+                "latencyMs": round(latency_ms),
+                "changed": True,
+            }
+        current = self._load(step.order_id)
+        if current.status is OrderStatus.PROCESSED:
+            return {
+                "orderId": step.order_id,
+                "status": "PROCESSED",
+                "processedAt": current.processed_at,
+                "changed": False,
+            }
+        raise OrderStateConflict(f"order {step.order_id} is {current.status.value}; cannot mark it PROCESSED")
+
+    def record_failure(self, step: StepContext, failed_step: str, error: str, cause: str) -> dict[str, Any]:
+        """NEW -> FAILED with the reason. Never raises for a missing or settled order: the DLQ still gets it."""
+        now = self._clock()
+        failure = {
+            "step": failed_step,
+            "error": error,
+            "cause": cause[:MAX_CAUSE_CHARS],
+            "executionArn": step.execution_arn,
+            "failedAt": now,
+        }
+        updates: dict[str, Any] = {"failure": failure}
+        if step.execution_arn:
+            updates["executionArn"] = step.execution_arn
+        if self._orders.transition(step.order_id, OrderStatus.NEW, OrderStatus.FAILED, now, updates) is not None:
+            return {"orderId": step.order_id, "status": "FAILED", "recorded": True}
+        current = self._orders.get(step.order_id)
+        status = current.status.value if current else "MISSING"
+        return {"orderId": step.order_id, "status": status, "recorded": False}

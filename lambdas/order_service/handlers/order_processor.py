@@ -1,0 +1,117 @@
+"""``order-processor``: the fulfillment workflow's steps, one function with four entry points.
+
+The state machine invokes it with ``{"step": ..., "orderId": ..., "executionArn": ...}``.
+Errors propagate: their class name is the Step Functions error name that Retry/Catch match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from order_service.adapters.clients import dynamodb_client
+from order_service.adapters.dynamodb_orders import DynamoDbOrderRepository
+from order_service.domain.errors import InvalidStepRequest
+from order_service.domain.fulfillment import parse_fault_plan
+from order_service.domain.order import utc_timestamp
+from order_service.domain.order_processing import OrderProcessor, StepContext
+from order_service.settings import METRICS_NAMESPACE, PROCESSOR_SERVICE, Settings
+
+settings = Settings.from_environment()
+logger = Logger(service=PROCESSOR_SERVICE)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=PROCESSOR_SERVICE)
+tracer = Tracer(service=PROCESSOR_SERVICE)
+
+processor = OrderProcessor(
+    orders=DynamoDbOrderRepository(dynamodb_client(), settings.orders_table_name),
+    fault_plan=parse_fault_plan(settings.fulfillment_faults),
+    clock=lambda: utc_timestamp(datetime.now(UTC)),
+)
+
+
+@dataclass(frozen=True)
+class StepRequest:
+    step: str
+    order_id: str
+    execution_arn: str | None
+    attempt: int
+    failed_step: str
+    error: str
+    cause: str
+
+    @classmethod
+    def from_event(cls, event: Any) -> StepRequest:
+        if (
+            not isinstance(event, dict)
+            or not isinstance(event.get("step"), str)
+            or not isinstance(event.get("orderId"), str)
+        ):
+            raise InvalidStepRequest("a step request needs string fields 'step' and 'orderId'")
+        failure = event.get("error") if isinstance(event.get("error"), dict) else {}
+        return cls(
+            step=event["step"],
+            order_id=event["orderId"],
+            execution_arn=event.get("executionArn"),
+            attempt=int(event.get("attempt") or 0),
+            failed_step=str(event.get("failedStep", "unknown")),
+            error=str(failure.get("Error", "Unknown")),
+            cause=str(failure.get("Cause", "")),
+        )
+
+    @property
+    def context(self) -> StepContext:
+        return StepContext(order_id=self.order_id, execution_arn=self.execution_arn, attempt=self.attempt)
+
+
+def _validate(request: StepRequest) -> dict[str, Any]:
+    return processor.validate(request.context)
+
+
+def _fulfil(request: StepRequest) -> dict[str, Any]:
+    return processor.fulfil(request.context)
+
+
+def _mark_processed(request: StepRequest) -> dict[str, Any]:
+    result = processor.mark_processed(request.context)
+    if result["changed"]:
+        metrics.add_metric(name="OrdersProcessed", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="ProcessingLatency", unit=MetricUnit.Milliseconds, value=result["latencyMs"])
+    else:
+        metrics.add_metric(name="DuplicateDeliveries", unit=MetricUnit.Count, value=1)
+    return result
+
+
+def _record_failure(request: StepRequest) -> dict[str, Any]:
+    result = processor.record_failure(request.context, request.failed_step, request.error, request.cause)
+    if result["recorded"]:
+        metrics.add_metric(name="OrdersFailed", unit=MetricUnit.Count, value=1)
+    logger.warning("order failed", extra={"failedStep": request.failed_step, "error": request.error})
+    return result
+
+
+STEPS: dict[str, Callable[[StepRequest], dict[str, Any]]] = {
+    "validate": _validate,
+    "fulfil": _fulfil,
+    "markProcessed": _mark_processed,
+    "recordFailure": _record_failure,
+}
+
+
+@logger.inject_lambda_context(correlation_id_path="eventId", clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    request = StepRequest.from_event(event)
+    logger.append_keys(orderId=request.order_id, step=request.step, attempt=request.attempt)
+    step = STEPS.get(request.step)
+    if step is None:
+        raise InvalidStepRequest(f"unknown step {request.step!r}; expected one of {sorted(STEPS)}")
+    result = step(request)
+    logger.info("step done", extra={"result": {k: v for k, v in result.items() if k != "fulfillment"}})
+    return result

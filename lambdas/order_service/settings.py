@@ -1,0 +1,36 @@
+"""The environment contract between the stack and the functions: variable names live here only."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+ORDERS_TABLE_NAME = "ORDERS_TABLE_NAME"
+EVENT_BUS_NAME = "EVENT_BUS_NAME"
+IDEMPOTENCY_TABLE_NAME = "IDEMPOTENCY_TABLE_NAME"
+FULFILLMENT_FAULTS = "FULFILLMENT_FAULTS"
+STALE_AFTER_SECONDS = "STALE_AFTER_SECONDS"
+
+METRICS_NAMESPACE = "ServerlessSnacks"
+CREATOR_SERVICE = "order-creator"
+PROCESSOR_SERVICE = "order-processor"
+RECONCILER_SERVICE = "order-reconciler"
+
+
+@dataclass(frozen=True)
+class Settings:
+    orders_table_name: str
+    event_bus_name: str
+    idempotency_table_name: str
+    fulfillment_faults: str
+    stale_after_seconds: int
+
+    @classmethod
+    def from_environment(cls) -> Settings:
+        return cls(
+            orders_table_name=os.environ.get(ORDERS_TABLE_NAME, "Orders"),
+            event_bus_name=os.environ.get(EVENT_BUS_NAME, "serverless-snacks-orders"),
+            idempotency_table_name=os.environ.get(IDEMPOTENCY_TABLE_NAME, ""),
+            fulfillment_faults=os.environ.get(FULFILLMENT_FAULTS, ""),
+            stale_after_seconds=int(os.environ.get(STALE_AFTER_SECONDS, "300")),
+        )

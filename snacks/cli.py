@@ -1,0 +1,5 @@
+"""``snacks``: placeholder replaced by the CLI."""
+
+
+def main() -> int:
+    return 0
