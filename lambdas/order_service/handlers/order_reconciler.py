@@ -1,0 +1,51 @@
+"""``order-reconciler``: on a schedule, re-publish NEW orders that were never processed.
+
+The creator writes the order before it publishes; if publishing failed (or EventBridge could not
+start the workflow), the order would sit in NEW forever. This closes that gap, and its
+``OrdersStuckNew`` metric drives an alarm.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from order_service.adapters.clients import dynamodb_client, events_client
+from order_service.adapters.dynamodb_orders import DynamoDbOrderRepository
+from order_service.adapters.eventbridge_publisher import EventBridgePublisher
+from order_service.domain.order_recovery import reconcile_stale_orders
+from order_service.settings import METRICS_NAMESPACE, RECONCILER_SERVICE, Settings
+
+settings = Settings.from_environment()
+logger = Logger(service=RECONCILER_SERVICE)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=RECONCILER_SERVICE)
+tracer = Tracer(service=RECONCILER_SERVICE)
+
+orders = DynamoDbOrderRepository(dynamodb_client(), settings.orders_table_name)
+events = EventBridgePublisher(events_client(), settings.event_bus_name)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    report = reconcile_stale_orders(
+        orders, events, now=datetime.now(UTC), stale_after=timedelta(seconds=settings.stale_after_seconds)
+    )
+    metrics.add_metric(name="OrdersStuckNew", unit=MetricUnit.Count, value=report.stale_found)
+    metrics.add_metric(name="OrdersRepublished", unit=MetricUnit.Count, value=report.republished)
+    if report.stale_found:
+        logger.warning(
+            "re-published stale NEW orders",
+            extra={"stale": report.stale_found, "republished": report.republished, "orderIds": report.order_ids[:50]},
+        )
+    return {
+        "staleFound": report.stale_found,
+        "republished": report.republished,
+        "publishFailures": report.publish_failures,
+        "oldestCreatedAt": report.oldest_created_at,
+    }

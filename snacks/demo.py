@@ -1,0 +1,138 @@
+"""``snacks demo``: the whole order flow on an embedded local stack, explained as it happens."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from order_service.domain.order import OrderStatus, parse_utc_timestamp
+from snacks import operations
+from snacks.aws import Aws
+from snacks.local import DEMO_FAULT_PLAN, LocalStack
+from snacks.trace import build_trace, fetch_history, render_trace
+
+
+@dataclass(frozen=True)
+class DemoOrder:
+    label: str
+    payload: dict[str, Any]
+    expected: OrderStatus
+
+
+SEED_ORDERS = [
+    DemoOrder(
+        "seed: Alice Smith",
+        {
+            "customerName": "Alice Smith",
+            "snackItems": [
+                {"name": "Pretzels", "quantity": 1, "price": 2.99},
+                {"name": "Coffee", "quantity": 1, "price": 4.50},
+            ],
+            "totalAmount": 7.49,
+        },
+        OrderStatus.PROCESSED,
+    ),
+    DemoOrder(
+        "seed: Bob Wilson",
+        {
+            "customerName": "Bob Wilson",
+            "snackItems": [{"name": "Nuts", "quantity": 3, "price": 5.99}],
+            "totalAmount": 17.97,
+        },
+        OrderStatus.PROCESSED,
+    ),
+    DemoOrder(
+        "seed: John Doe",
+        {
+            "customerName": "John Doe",
+            "snackItems": [
+                {"name": "Chips", "quantity": 2, "price": 3.99},
+                {"name": "Soda", "quantity": 1, "price": 1.99},
+            ],
+            "totalAmount": 9.97,
+        },
+        OrderStatus.PROCESSED,
+    ),
+    DemoOrder(
+        "flaky: fulfilment fails once, retried",
+        {
+            "customerName": "Carol Flake",
+            "snackItems": [{"name": "Flaky Fries", "quantity": 2, "price": 2.50}],
+            "totalAmount": 5.00,
+        },
+        OrderStatus.PROCESSED,
+    ),
+    DemoOrder(
+        "doomed: fulfilment down on every attempt",
+        {
+            "customerName": "Dan Doom",
+            "snackItems": [{"name": "Broken Biscuit", "quantity": 1, "price": 1.25}],
+            "totalAmount": 1.25,
+        },
+        OrderStatus.FAILED,
+    ),
+]
+
+INVALID_ORDER = {"customerName": "", "snackItems": [{"name": "Chips", "quantity": 0, "price": 3.999}], "totalAmount": 1}
+
+
+def run_demo(port: int = 0, out: Any = print) -> int:
+    started = time.perf_counter()
+    with LocalStack(port=port, fulfillment_faults=DEMO_FAULT_PLAN) as stack:
+        boot_ms = (time.perf_counter() - started) * 1000
+        aws = Aws(endpoint_url=stack.endpoint_url, region=stack.region)
+        out(f"Local stack up at {stack.endpoint_url} in {boot_ms:.0f} ms (moto underneath: no AWS account, no Docker)")
+        out(f"Fulfillment faults for the demo: {DEMO_FAULT_PLAN}\n")
+
+        out("1. Create orders: order-creator via Lambda Invoke (what `aws lambda invoke` does)")
+        created: list[tuple[DemoOrder, str]] = []
+        for order in SEED_ORDERS:
+            reply = operations.invoke_creator(aws, order.payload)
+            out(f"   {order.label:<42} -> {reply['statusCode']} {reply.get('status', '')} {reply.get('orderId', '')}")
+            created.append((order, reply["orderId"]))
+        invalid = operations.invoke_creator(aws, INVALID_ORDER)
+        out(f"   {'invalid order (nothing stored)':<42} -> {invalid['statusCode']} {invalid['error']}")
+        for detail in invalid.get("details", []):
+            out(f"      {detail['field']}: {detail['problem']}")
+
+        out("\n2. EventBridge 'Order Created' -> EXPRESS workflow order-fulfillment -> order-processor steps")
+        stack.wait_until_idle(timeout=60)
+        failures = 0
+        for order, order_id in created:
+            record = operations.wait_for_final(aws, order_id, timeout=30)
+            status = record.status if record else None
+            ok = status is order.expected
+            failures += not ok
+            latency = ""
+            if record is not None and record.status is not OrderStatus.NEW:
+                end = record.processed_at or (record.failure or {}).get("failedAt") or record.updated_at
+                latency = f"NEW -> {record.status.value} in {_ms_between(record.created_at, end):.0f} ms"
+            verdict = "(as expected)" if ok else "(UNEXPECTED)"
+            out(f"\n   {order.label}: {status.value if status else 'MISSING'} {verdict}")
+            if latency:
+                out(f"   {latency}")
+            if record is not None and record.execution_arn:
+                trace = build_trace(record.execution_arn, fetch_history(aws, record.execution_arn))
+                out("   " + render_trace(trace).replace("\n", "\n   "))
+
+        out("\n3. Dead-letter queue (what `snacks dlq list` shows)")
+        letters = operations.list_dead_letters(aws)
+        for letter in letters:
+            out(f"   order {letter.order_id} failed at {letter.failed_step}: {letter.error}")
+        expected_letters = sum(order.expected is OrderStatus.FAILED for order in SEED_ORDERS)
+        if len(letters) != expected_letters:
+            failures += 1
+            out(f"   expected {expected_letters} message(s), found {len(letters)}")
+
+        processed = sum(1 for order, _ in created if order.expected is OrderStatus.PROCESSED)
+        out(
+            f"\nSummary: {processed} PROCESSED, {expected_letters} FAILED with its reason in the DLQ, "
+            f"1 rejected with field-level errors; {'all as expected' if not failures else f'{failures} unexpected'}."
+        )
+        out("Next: `make local` serves this stack on :4566 for the aws CLI; see README 'Local stack'.")
+    return 0 if failures == 0 else 1
+
+
+def _ms_between(start: str, end: str) -> float:
+    return (parse_utc_timestamp(end) - parse_utc_timestamp(start)).total_seconds() * 1000

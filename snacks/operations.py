@@ -1,0 +1,114 @@
+"""What the CLI does, wired from the product's own domain code and adapters."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from order_service.adapters.dynamodb_orders import DynamoDbOrderRepository, from_attributes
+from order_service.adapters.eventbridge_publisher import EventBridgePublisher
+from order_service.adapters.sqs_dead_letters import SqsDeadLetterQueue
+from order_service.domain.order import OrderRecord, OrderStatus, utc_timestamp
+from order_service.domain.order_recovery import (
+    DeadLetter,
+    DeadLetterReplayer,
+    ReconcileReport,
+    ReplayOutcome,
+    reconcile_stale_orders,
+)
+from snacks.aws import Aws
+from stacks import definitions
+
+
+def invoke_creator(aws: Aws, payload: dict[str, Any]) -> dict[str, Any]:
+    """The seed's ``aws lambda invoke --function-name order-creator`` through boto3."""
+    response = aws.client("lambda").invoke(
+        FunctionName=definitions.ORDER_CREATOR, Payload=json.dumps(payload).encode("utf-8")
+    )
+    body: dict[str, Any] = json.loads(response["Payload"].read() or b"null")
+    if response.get("FunctionError"):
+        raise RuntimeError(f"order-creator failed: {body}")
+    return body
+
+
+def repository(aws: Aws) -> DynamoDbOrderRepository:
+    return DynamoDbOrderRepository(aws.client("dynamodb"), definitions.ORDERS_TABLE)
+
+
+def get_order(aws: Aws, order_id: str) -> OrderRecord | None:
+    return repository(aws).get(order_id)
+
+
+def list_orders(aws: Aws, status: OrderStatus | None = None) -> Iterator[OrderRecord]:
+    """By status through the index; everything with a paginated scan (what the seed does)."""
+    if status is not None:
+        yield from repository(aws).list_by_status(status)
+        return
+    for page in aws.client("dynamodb").get_paginator("scan").paginate(TableName=definitions.ORDERS_TABLE):
+        for item in page["Items"]:
+            yield OrderRecord.from_item(from_attributes(item))
+
+
+def reconcile(aws: Aws, older_than_seconds: int, dry_run: bool) -> ReconcileReport:
+    publisher = EventBridgePublisher(aws.client("events"), definitions.EVENT_BUS)
+    return reconcile_stale_orders(
+        repository(aws),
+        publisher,
+        now=datetime.now(UTC),
+        stale_after=timedelta(seconds=older_than_seconds),
+        dry_run=dry_run,
+    )
+
+
+def dead_letter_queue(aws: Aws) -> SqsDeadLetterQueue:
+    return SqsDeadLetterQueue(aws.client("sqs"), aws.dead_letter_queue_url())
+
+
+def list_dead_letters(aws: Aws) -> list[DeadLetter]:
+    queue = dead_letter_queue(aws)
+    letters = queue.receive_all()
+    queue.release(letters)
+    return letters
+
+
+def replay_dead_letters(aws: Aws, order_id: str | None, dry_run: bool) -> list[ReplayOutcome]:
+    replayer = DeadLetterReplayer(
+        repository(aws),
+        EventBridgePublisher(aws.client("events"), definitions.EVENT_BUS),
+        clock=lambda: utc_timestamp(datetime.now(UTC)),
+    )
+    return replayer.replay(dead_letter_queue(aws), order_id=order_id, dry_run=dry_run)
+
+
+def parse_item(spec: str) -> dict[str, Any]:
+    """``NAME:QUANTITY:PRICE`` -> a snack item (price kept exact)."""
+    name, _, rest = spec.rpartition(":")
+    name, _, quantity = name.rpartition(":")
+    if not name or not quantity or not rest:
+        raise ValueError(f"item {spec!r}: use NAME:QUANTITY:PRICE, e.g. 'Chips:2:3.99'")
+    return {"name": name, "quantity": int(quantity), "price": Decimal(rest)}
+
+
+def order_payload(customer: str, items: list[dict[str, Any]], total: Decimal | None) -> dict[str, Any]:
+    computed = sum((Decimal(item["price"]) * item["quantity"] for item in items), Decimal("0"))
+    amount = total if total is not None else computed
+    return {
+        "customerName": customer,
+        "snackItems": [{**item, "price": float(item["price"])} for item in items],
+        "totalAmount": float(amount),
+    }
+
+
+def wait_for_final(aws: Aws, order_id: str, timeout: float = 30.0) -> OrderRecord | None:
+    """Poll until the order leaves NEW (or the timeout passes)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    order = get_order(aws, order_id)
+    while order is not None and order.status is OrderStatus.NEW and time.monotonic() < deadline:
+        time.sleep(0.05)
+        order = get_order(aws, order_id)
+    return order

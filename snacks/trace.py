@@ -1,0 +1,137 @@
+"""An order's execution, step by step: what the Step Functions console shows, in a terminal.
+
+Locally the history comes from ``GetExecutionHistory``. Express executions on AWS have no such
+API; their history is in the state machine's log group (logging level ALL), read here instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from snacks.aws import Aws
+from stacks import definitions
+
+ENTERED = "StateEntered"
+EXITED = "StateExited"
+
+
+@dataclass
+class StepTrace:
+    name: str
+    kind: str
+    entered: datetime
+    exited: datetime | None = None
+    attempts: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def duration_ms(self) -> float | None:
+        return None if self.exited is None else (self.exited - self.entered).total_seconds() * 1000
+
+
+@dataclass
+class ExecutionTrace:
+    execution_arn: str
+    status: str
+    steps: list[StepTrace]
+    started: datetime | None
+    stopped: datetime | None
+
+    @property
+    def duration_ms(self) -> float | None:
+        if self.started is None or self.stopped is None:
+            return None
+        return (self.stopped - self.started).total_seconds() * 1000
+
+
+def _as_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, (int, float)):  # CloudWatch Logs: epoch milliseconds
+        return datetime.fromtimestamp(float(value) / 1000).astimezone()
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def build_trace(execution_arn: str, events: list[dict[str, Any]]) -> ExecutionTrace:
+    """Fold history events (API or log shape: ``type`` + ``timestamp`` + details) into steps."""
+    steps: list[StepTrace] = []
+    open_step: StepTrace | None = None
+    status, started, stopped = "RUNNING", None, None
+    for event in events:
+        kind = str(event["type"])
+        moment = _as_datetime(event["timestamp"])
+        details = _details(event)
+        if kind == "ExecutionStarted":
+            started = moment
+        elif kind in ("ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"):
+            status, stopped = kind.removeprefix("Execution").upper(), moment
+        elif kind.endswith(ENTERED):
+            if open_step is not None:  # left through a Catch: no Exited event
+                open_step.exited = moment
+            open_step = StepTrace(name=str(details.get("name", "?")), kind=kind.removesuffix(ENTERED), entered=moment)
+            steps.append(open_step)
+        elif kind.endswith(EXITED) and open_step is not None:
+            open_step.exited = moment
+            open_step = None
+        elif kind.endswith("Scheduled") and open_step is not None:
+            open_step.attempts += 1
+        elif kind.endswith(("Failed", "TimedOut")) and open_step is not None:
+            open_step.errors.append(f"{details.get('error', kind)}: {_short(details.get('cause', ''))}")
+    return ExecutionTrace(execution_arn, status, steps, started, stopped)
+
+
+def _details(event: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(event.get("details"), dict):  # CloudWatch Logs shape
+        return dict(event["details"])
+    for key, value in event.items():  # API shape: <camelCaseType>EventDetails
+        if key.endswith("EventDetails") and isinstance(value, dict):
+            return value
+    return {}
+
+
+def _short(cause: Any, limit: int = 120) -> str:
+    text = str(cause)
+    with contextlib.suppress(ValueError, AttributeError):  # Lambda causes: JSON with errorMessage
+        text = str(json.loads(text).get("errorMessage", text))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def fetch_history(aws: Aws, execution_arn: str) -> list[dict[str, Any]]:
+    client = aws.client("stepfunctions")
+    try:
+        events: list[dict[str, Any]] = []
+        for page in client.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+            events.extend(page["events"])
+        return events
+    except ClientError:
+        # Express on AWS: the history lives in the log group.
+        return _history_from_logs(aws, execution_arn)
+
+
+def _history_from_logs(aws: Aws, execution_arn: str) -> list[dict[str, Any]]:
+    logs = aws.client("logs")
+    events: list[dict[str, Any]] = []
+    paginator = logs.get_paginator("filter_log_events")
+    pattern = f'{{ $.execution_arn = "{execution_arn}" }}'
+    for page in paginator.paginate(logGroupName=definitions.STATE_MACHINE_LOG_GROUP, filterPattern=pattern):
+        for line in page["events"]:
+            record = json.loads(line["message"])
+            events.append({"type": record["type"], "timestamp": int(record["event_timestamp"]), **record})
+    return sorted(events, key=lambda event: (event["timestamp"], int(event.get("id", 0))))
+
+
+def render_trace(trace: ExecutionTrace) -> str:
+    total = f"{trace.duration_ms:.0f} ms" if trace.duration_ms is not None else "running"
+    lines = [f"execution {trace.execution_arn.rsplit(':', 1)[-1]}  {trace.status}  ({total})"]
+    for step in trace.steps:
+        took = f"{step.duration_ms:7.0f} ms" if step.duration_ms is not None else "    ... "
+        attempts = f"  attempts={step.attempts}" if step.attempts > 1 else ""
+        lines.append(f"  {step.name:<22} {step.kind:<8} {took}{attempts}")
+        lines.extend(f"      ! {error}" for error in step.errors)
+    return "\n".join(lines)
