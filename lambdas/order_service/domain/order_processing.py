@@ -34,7 +34,7 @@ class OrderProcessor:
         self, orders: OrderRepository, fault_plan: dict[str, fulfillment.FaultRule], clock: Callable[[], str]
     ) -> None:
         self._orders = orders
-        self._fault_plan = fault_plan
+        self.fault_plan = fault_plan  # simulation config: tests may end an "outage"
         self._clock = clock
 
     def _load(self, order_id: str) -> OrderRecord:
@@ -69,7 +69,7 @@ class OrderProcessor:
         if order.status is not OrderStatus.NEW:
             raise OrderStateConflict(f"order {order.order_id} is {order.status.value}; only NEW orders are fulfilled")
         now = self._clock()
-        record = fulfillment.fulfil(order, step.attempt, self._fault_plan, now)
+        record = fulfillment.fulfil(order, step.attempt, self.fault_plan, now)
         if self._orders.record_fulfillment(order.order_id, record, step.execution_arn, now):
             return {"orderId": order.order_id, "fulfillment": record, "repeated": False}
         # Lost a race with a duplicate execution: whatever it recorded is the fulfillment.
