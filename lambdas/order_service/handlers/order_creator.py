@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -25,13 +25,13 @@ from order_service.adapters.eventbridge_publisher import EventBridgePublisher
 from order_service.domain.order_creation import create_order
 from order_service.domain.serialization import to_jsonable
 from order_service.domain.validation import decode_payload, validate_order
+from order_service.handlers.observability import traced_handler
 from order_service.handlers.responses import contract_responses
 from order_service.settings import CREATOR_SERVICE, METRICS_NAMESPACE, Settings
 
 settings = Settings.from_environment()
 logger = Logger(service=CREATOR_SERVICE)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=CREATOR_SERVICE)
-tracer = Tracer(service=CREATOR_SERVICE)
 
 _dynamodb = dynamodb_client()
 orders = DynamoDbOrderRepository(_dynamodb, settings.orders_table_name)
@@ -76,7 +76,7 @@ def _create(order: dict[str, Any]) -> dict[str, Any]:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)  # the reply holds the customer's name
+@traced_handler(CREATOR_SERVICE)  # the reply holds the customer's name
 @metrics.log_metrics
 @contract_responses(logger, metrics)
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -21,12 +21,12 @@ from order_service.domain.errors import InvalidStepRequest
 from order_service.domain.fulfillment import parse_fault_plan
 from order_service.domain.order import utc_timestamp
 from order_service.domain.order_processing import OrderProcessor, StepContext
+from order_service.handlers.observability import traced_handler
 from order_service.settings import METRICS_NAMESPACE, PROCESSOR_SERVICE, Settings
 
 settings = Settings.from_environment()
 logger = Logger(service=PROCESSOR_SERVICE)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=PROCESSOR_SERVICE)
-tracer = Tracer(service=PROCESSOR_SERVICE)
 
 processor = OrderProcessor(
     orders=DynamoDbOrderRepository(dynamodb_client(), settings.orders_table_name),
@@ -104,7 +104,7 @@ STEPS: dict[str, Callable[[StepRequest], dict[str, Any]]] = {
 
 
 @logger.inject_lambda_context(correlation_id_path="eventId", clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
+@traced_handler(PROCESSOR_SERVICE)
 @metrics.log_metrics
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     request = StepRequest.from_event(event)

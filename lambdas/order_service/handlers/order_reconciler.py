@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -18,19 +18,19 @@ from order_service.adapters.clients import dynamodb_client, events_client
 from order_service.adapters.dynamodb_orders import DynamoDbOrderRepository
 from order_service.adapters.eventbridge_publisher import EventBridgePublisher
 from order_service.domain.order_recovery import reconcile_stale_orders
+from order_service.handlers.observability import traced_handler
 from order_service.settings import METRICS_NAMESPACE, RECONCILER_SERVICE, Settings
 
 settings = Settings.from_environment()
 logger = Logger(service=RECONCILER_SERVICE)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=RECONCILER_SERVICE)
-tracer = Tracer(service=RECONCILER_SERVICE)
 
 orders = DynamoDbOrderRepository(dynamodb_client(), settings.orders_table_name)
 events = EventBridgePublisher(events_client(), settings.event_bus_name)
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@traced_handler(RECONCILER_SERVICE)
 @metrics.log_metrics
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     report = reconcile_stale_orders(
