@@ -1,0 +1,123 @@
+"""Cost per million orders on AWS, from a documented model and measured inputs.
+
+Prices: us-east-1, on-demand, list prices as published when this was written (2026), without
+free tiers. Inputs that we measure (Lambda durations, AWS calls, log bytes per execution) are
+passed in; everything else is stated here. Three designs are compared:
+
+* ``express`` (this one): creator Lambda -> EventBridge -> EXPRESS workflow, 3 Lambda steps;
+* ``standard``: the same workflow as a STANDARD state machine (billed per state transition);
+* ``lambda-chain``: creator Lambda -> EventBridge -> one processor Lambda (the seed's first
+  sketch): no workflow, no per-step retries or console trace.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+PRICES = {
+    "lambda_request": 0.20 / 1e6,  # $ per request
+    "lambda_gb_second_arm64": 0.0000133334,  # $ per GB-s, arm64
+    "express_request": 1.00 / 1e6,  # $ per execution
+    "express_gb_second": 0.00001667,  # $ per GB-s, billed in 64 MB chunks, 100 ms rounding
+    "standard_transition": 25.0 / 1e6,  # $ per state transition
+    "eventbridge_event": 1.00 / 1e6,  # $ per custom event published
+    "dynamodb_write_unit": 0.625 / 1e6,  # $ per on-demand WRU (1 KB)
+    "dynamodb_read_unit": 0.125 / 1e6,  # $ per on-demand RRU (4 KB strongly consistent)
+    "sqs_request": 0.40 / 1e6,  # $ per request
+    "logs_ingest_gb": 0.50,  # $ per GB ingested (standard class)
+}
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Per-order facts of the design, most of them measured (see benchmarks/__main__.py)."""
+
+    creator_ms: float  # billed duration of one creator invocation
+    step_ms: float  # billed duration of one processor step
+    memory_mb: int = 256
+    steps: int = 3  # Lambda steps per execution (validate, fulfil, markProcessed)
+    workflow_ms: float = 300.0  # Express execution duration (measured locally, rounded up to 100 ms)
+    workflow_memory_chunks: int = 1  # 64 MB chunks: small definition and payload
+    standard_transitions: int = 7  # Validate, NeedsProcessing, Fulfil, MarkProcessed, OrderProcessed + start/end
+    table_writes: int = 3  # PutItem (create), UpdateItem (fulfil), UpdateItem (processed)
+    gsi_writes: int = 3  # the status index (projection ALL) is written with each of them
+    table_reads: int = 2  # GetItem (validate), GetItem (fulfil)
+    sfn_log_bytes: int = 12_000  # execution history at level ALL with execution data
+    lambda_log_bytes: int = 2_400  # Powertools JSON lines + platform lines, all four invocations
+    failure_rate: float = 0.001  # orders that reach the DLQ (send + receive + delete)
+
+
+@dataclass
+class CostBreakdown:
+    design: str
+    per_million: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total(self) -> float:
+        return sum(self.per_million.values())
+
+    @property
+    def dominant(self) -> tuple[str, float]:
+        name = max(self.per_million, key=lambda key: self.per_million[key])
+        return name, self.per_million[name] / self.total
+
+
+def _lambda(invocations: float, billed_ms: float, memory_mb: int) -> float:
+    gb_seconds = invocations * math.ceil(billed_ms) / 1000 * memory_mb / 1024
+    return invocations * PRICES["lambda_request"] + gb_seconds * PRICES["lambda_gb_second_arm64"]
+
+
+def _logs(bytes_per_order: float, orders: float) -> float:
+    return bytes_per_order * orders / (1024**3) * PRICES["logs_ingest_gb"]
+
+
+def estimate(inputs: Inputs, orders: float = 1e6) -> list[CostBreakdown]:
+    dynamodb = orders * (
+        (inputs.table_writes + inputs.gsi_writes) * PRICES["dynamodb_write_unit"]
+        + inputs.table_reads * PRICES["dynamodb_read_unit"]
+    )
+    events = orders * PRICES["eventbridge_event"]
+    dlq = orders * inputs.failure_rate * 3 * PRICES["sqs_request"]
+    creator = _lambda(orders, inputs.creator_ms, inputs.memory_mb)
+    steps = _lambda(orders * inputs.steps, inputs.step_ms, inputs.memory_mb)
+    lambda_logs = _logs(inputs.lambda_log_bytes, orders)
+
+    express_seconds = math.ceil(inputs.workflow_ms / 100) / 10
+    express = orders * (
+        PRICES["express_request"]
+        + express_seconds * inputs.workflow_memory_chunks * 64 / 1024 * PRICES["express_gb_second"]
+    )
+    shared = {"Lambda creator": creator, "EventBridge": events, "DynamoDB": dynamodb, "SQS DLQ": dlq}
+    designs = [
+        CostBreakdown(
+            "express (this design)",
+            {
+                **shared,
+                "Lambda steps": steps,
+                "Step Functions": express,
+                "CloudWatch Logs": lambda_logs + _logs(inputs.sfn_log_bytes, orders),
+            },
+        ),
+        CostBreakdown(
+            "standard workflow",
+            {
+                **shared,
+                "Lambda steps": steps,
+                "Step Functions": orders * inputs.standard_transitions * PRICES["standard_transition"],
+                "CloudWatch Logs": lambda_logs + _logs(inputs.sfn_log_bytes, orders),
+            },
+        ),
+        CostBreakdown(
+            "lambda -> lambda",
+            {
+                **shared,
+                # one processor invocation doing the three steps' work
+                "Lambda steps": _lambda(orders, inputs.step_ms * inputs.steps * 0.8, inputs.memory_mb),
+                "Step Functions": 0.0,
+                "CloudWatch Logs": lambda_logs * 0.6,
+            },
+        ),
+    ]
+    return designs
