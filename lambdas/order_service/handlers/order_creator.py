@@ -88,6 +88,8 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     return _create_once(order=order)  # type: ignore[no-any-return]
 
 
-@idempotent_function(data_keyword_argument="order", persistence_store=idempotency_store, config=idempotency_config)
+@idempotent_function(  # type: ignore[untyped-decorator]
+    data_keyword_argument="order", persistence_store=idempotency_store, config=idempotency_config
+)
 def _create_once(order: dict[str, Any]) -> dict[str, Any]:
     return _create(order)

@@ -53,7 +53,8 @@ class StepRequest:
             or not isinstance(event.get("orderId"), str)
         ):
             raise InvalidStepRequest("a step request needs string fields 'step' and 'orderId'")
-        failure = event.get("error") if isinstance(event.get("error"), dict) else {}
+        raw_failure = event.get("error")
+        failure: dict[str, Any] = raw_failure if isinstance(raw_failure, dict) else {}
         return cls(
             step=event["step"],
             order_id=event["orderId"],
