@@ -24,7 +24,7 @@ from order_service.adapters.dynamodb_orders import DynamoDbOrderRepository
 from order_service.adapters.eventbridge_publisher import EventBridgePublisher
 from order_service.domain.order_creation import create_order
 from order_service.domain.serialization import to_jsonable
-from order_service.domain.validation import decode_payload, validate_order
+from order_service.domain.validation import canonical_numbers, decode_payload, validate_order
 from order_service.handlers.observability import traced_handler
 from order_service.handlers.responses import contract_responses
 from order_service.settings import CREATOR_SERVICE, METRICS_NAMESPACE, Settings
@@ -85,11 +85,13 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     if "idempotencyKey" not in order:
         return _create(order)
     idempotency_config.register_lambda_context(context)
-    return _create_once(order=order)  # type: ignore[no-any-return]
+    # The idempotency record hashes ``fingerprint``: the same order sent as a JSON object (floats)
+    # or as JSON text (Decimals) must count as the same request.
+    return _create_once(fingerprint=canonical_numbers(order), order=order)  # type: ignore[no-any-return]
 
 
 @idempotent_function(  # type: ignore[untyped-decorator]
-    data_keyword_argument="order", persistence_store=idempotency_store, config=idempotency_config
+    data_keyword_argument="fingerprint", persistence_store=idempotency_store, config=idempotency_config
 )
-def _create_once(order: dict[str, Any]) -> dict[str, Any]:
+def _create_once(fingerprint: dict[str, Any], order: dict[str, Any]) -> dict[str, Any]:
     return _create(order)

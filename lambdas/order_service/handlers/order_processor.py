@@ -6,6 +6,7 @@ Errors propagate: their class name is the Step Functions error name that Retry/C
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +24,9 @@ from order_service.domain.order import utc_timestamp
 from order_service.domain.order_processing import OrderProcessor, StepContext
 from order_service.handlers.observability import traced_handler
 from order_service.settings import METRICS_NAMESPACE, PROCESSOR_SERVICE, Settings
+
+# Validate and fulfil record no metric of their own; Powertools would warn on every such step.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 settings = Settings.from_environment()
 logger = Logger(service=PROCESSOR_SERVICE)
@@ -53,13 +57,16 @@ class StepRequest:
             or not isinstance(event.get("orderId"), str)
         ):
             raise InvalidStepRequest("a step request needs string fields 'step' and 'orderId'")
+        attempt = event.get("attempt", 0)
+        if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 0:
+            raise InvalidStepRequest("'attempt' must be a non-negative integer ($$.State.RetryCount)")
         raw_failure = event.get("error")
         failure: dict[str, Any] = raw_failure if isinstance(raw_failure, dict) else {}
         return cls(
             step=event["step"],
             order_id=event["orderId"],
             execution_arn=event.get("executionArn"),
-            attempt=int(event.get("attempt") or 0),
+            attempt=attempt,
             failed_step=str(event.get("failedStep", "unknown")),
             error=str(failure.get("Error", "Unknown")),
             cause=str(failure.get("Cause", "")),

@@ -1,0 +1,190 @@
+"""EventBridge → Step Functions target delivery, which moto does not do.
+
+moto matches each put event against the bus's rules (its own pattern matcher, the same rule
+definition the stack deploys) and delivers to SQS, logs and bus targets itself; for a
+Step Functions target it raises ``NotImplementedError``. This module delivers those: it starts an
+execution of the target state machine with the event as input, asynchronously as EventBridge does,
+retries a failed start with exponential backoff within the target's ``RetryPolicy``
+(``MaximumRetryAttempts``, ``MaximumEventAgeInSeconds``), and finally sends the event to the
+target's dead-letter queue with the attributes EventBridge sets (``ERROR_CODE``,
+``ERROR_MESSAGE``, ``RULE_ARN``, ``TARGET_ARN``).
+"""
+
+from __future__ import annotations
+
+import copy
+import heapq
+import itertools
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from snacks.local.moto_tuning import patched
+
+DEFAULT_RETRY_ATTEMPTS = 185  # EventBridge's defaults when a target has no RetryPolicy
+DEFAULT_MAX_EVENT_AGE_SECONDS = 86_400
+FIRST_RETRY_DELAY_SECONDS = 0.5
+MAX_RETRY_DELAY_SECONDS = 30.0
+
+
+@dataclass(order=True)
+class Delivery:
+    due: float
+    sequence: int
+    rule_arn: str = field(compare=False)
+    target: dict[str, Any] = field(compare=False)
+    event: dict[str, Any] = field(compare=False)
+    received: float = field(compare=False)
+    attempts: int = field(default=0, compare=False)
+
+
+def _arn_parts(arn: str) -> tuple[str, str, str]:
+    """(service, region, account) of an ARN."""
+    parts = arn.split(":", 5)
+    return parts[2], parts[3], parts[4]
+
+
+def _as_delivered(event: dict[str, Any]) -> dict[str, Any]:
+    """moto keeps ``time`` as epoch seconds internally; targets receive ISO-8601, as from AWS."""
+    delivered = copy.deepcopy(event)
+    stamp = delivered.get("time")
+    if isinstance(stamp, int | float) or (isinstance(stamp, str) and stamp.replace(".", "", 1).isdigit()):
+        delivered["time"] = datetime.fromtimestamp(float(stamp), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return delivered
+
+
+class StepFunctionsTargetDelivery:
+    """A scheduler thread that delivers matched events to Step Functions targets."""
+
+    def __init__(self, start_execution: Callable[[str, str, str], None], send_to_dlq: Callable[..., None]) -> None:
+        self._start_execution = start_execution
+        self._send_to_dlq = send_to_dlq
+        self._queue: list[Delivery] = []
+        self._condition = threading.Condition()
+        self._sequence = itertools.count()
+        self._pending = 0
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self.delivered = 0
+        self.retried = 0
+        self.dead_lettered = 0
+
+    @property
+    def pending(self) -> int:
+        with self._condition:
+            return self._pending
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="eventbridge-sfn-delivery", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._condition:
+            self._stopping = True
+            self._condition.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def submit(self, rule_arn: str, target: dict[str, Any], event: dict[str, Any]) -> None:
+        now = time.monotonic()
+        delivery = Delivery(now, next(self._sequence), rule_arn, target, _as_delivered(event), received=now)
+        with self._condition:
+            self._pending += 1
+            heapq.heappush(self._queue, delivery)
+            self._condition.notify()
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        """Hand moto's rules' Step Functions targets to this scheduler; other targets stay moto's."""
+        from moto.events.models import Rule
+
+        original = Rule.send_to_targets
+        delivery = self
+
+        def send_to_targets(rule: Any, original_event: Any, transform_input: bool = True) -> None:
+            if not rule.event_pattern.matches_event(original_event):
+                return
+            ours = [t for t in rule.targets if _arn_parts(t["Arn"])[0] == "states"]
+            theirs = [t for t in rule.targets if _arn_parts(t["Arn"])[0] != "states"]
+            for target in ours:
+                delivery.submit(rule.arn, target, original_event)
+            if theirs:
+                others = copy.copy(rule)
+                others.targets = theirs
+                original(others, original_event, transform_input)
+
+        with patched(Rule, "send_to_targets", send_to_targets):
+            yield
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                while not self._stopping and (not self._queue or self._queue[0].due > time.monotonic()):
+                    timeout = None if not self._queue else max(0.0, self._queue[0].due - time.monotonic())
+                    self._condition.wait(timeout)
+                if self._stopping:
+                    return
+                delivery = heapq.heappop(self._queue)
+            self._attempt(delivery)
+
+    def _attempt(self, delivery: Delivery) -> None:
+        target = delivery.target
+        try:
+            self._start_execution(target["Arn"], f"{uuid.uuid4()}", self._input_for(delivery))
+        except Exception as error:  # noqa: BLE001 - any failed start is retried, then dead-lettered
+            self._retry_or_dead_letter(delivery, error)
+            return
+        self.delivered += 1
+        self._done()
+
+    @staticmethod
+    def _input_for(delivery: Delivery) -> str:
+        target = delivery.target
+        if "Input" in target:
+            return str(target["Input"])
+        return json.dumps(delivery.event)
+
+    def _retry_or_dead_letter(self, delivery: Delivery, error: Exception) -> None:
+        policy = delivery.target.get("RetryPolicy") or {}
+        max_attempts = int(policy.get("MaximumRetryAttempts", DEFAULT_RETRY_ATTEMPTS))
+        max_age = float(policy.get("MaximumEventAgeInSeconds", DEFAULT_MAX_EVENT_AGE_SECONDS))
+        delay = min(MAX_RETRY_DELAY_SECONDS, FIRST_RETRY_DELAY_SECONDS * 2**delivery.attempts)
+        now = time.monotonic()
+        if delivery.attempts < max_attempts and (now + delay - delivery.received) <= max_age:
+            delivery.attempts += 1
+            delivery.due = now + delay
+            self.retried += 1
+            with self._condition:
+                heapq.heappush(self._queue, delivery)
+                self._condition.notify()
+            return
+        dead_letter_arn = (delivery.target.get("DeadLetterConfig") or {}).get("Arn")
+        if dead_letter_arn:
+            code = getattr(error, "code", None) or type(error).__name__
+            self._send_to_dlq(
+                dead_letter_arn,
+                json.dumps(delivery.event),
+                {
+                    "RULE_ARN": delivery.rule_arn,
+                    "TARGET_ARN": delivery.target["Arn"],
+                    "ERROR_CODE": str(code),
+                    "ERROR_MESSAGE": str(error)[:1000],
+                    "EXHAUSTED_RETRY_CONDITION": "MaximumRetryAttempts"
+                    if delivery.attempts >= max_attempts
+                    else "MaximumEventAgeInSeconds",
+                    "RETRY_ATTEMPTS": str(delivery.attempts),
+                },
+            )
+            self.dead_lettered += 1
+        self._done()
+
+    def _done(self) -> None:
+        with self._condition:
+            self._pending -= 1

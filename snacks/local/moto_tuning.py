@@ -1,0 +1,86 @@
+"""Small, reversible adjustments to moto for a long-running local stack.
+
+Each patch is applied on start and undone on stop, so a process can start and stop stacks
+repeatedly (the tests do) without leaving moto altered.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+# Modules of moto's ASL interpreter that call boto_client_for for the service integrations we use.
+_CLIENT_FACTORY_MODULES = (
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sqs",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda",
+)
+
+
+@contextmanager
+def patched(target: Any, attribute: str, replacement: Any) -> Iterator[None]:
+    original = getattr(target, attribute)
+    setattr(target, attribute, replacement)
+    try:
+        yield
+    finally:
+        setattr(target, attribute, original)
+
+
+@contextmanager
+def cached_task_clients() -> Iterator[None]:
+    """moto's interpreter builds a new boto3 client for every Task state (~10 ms each); reuse them.
+
+    boto3 clients are thread-safe, so one client per (region, service) serves every execution.
+    """
+    from contextlib import ExitStack
+
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    original: Callable[..., Any] = boto_client.boto_client_for
+    cache: dict[tuple[str, str], Any] = {}
+    lock = threading.Lock()
+
+    @functools.wraps(original)
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        if state_credentials is not None:  # a role to assume: not cacheable, and not used by our ASL
+            return original(region, service, state_credentials)
+        with lock:
+            client = cache.get((region, service))
+            if client is None:
+                client = cache[(region, service)] = original(region, service)
+            return client
+
+    with ExitStack() as stack:
+        stack.enter_context(patched(boto_client, "boto_client_for", boto_client_for))
+        for name in _CLIENT_FACTORY_MODULES:
+            module = importlib.import_module(name)
+            if getattr(module, "boto_client_for", None) is original:
+                stack.enter_context(patched(module, "boto_client_for", boto_client_for))
+        yield
+
+
+@contextmanager
+def atomic_dynamodb() -> Iterator[None]:
+    """Serialise DynamoDB API calls, as DynamoDB makes each single-item write atomic.
+
+    moto checks a ConditionExpression and then writes, with no lock in between; two threads
+    (a duplicate delivery, say) could both pass the condition. One lock over each call restores
+    the guarantee our idempotent steps rely on. Calls take microseconds, so the lock costs little.
+    """
+    from moto.dynamodb.responses import DynamoHandler
+
+    lock = threading.RLock()
+    original = DynamoHandler.call_action
+
+    @functools.wraps(original)
+    def call_action(self: Any) -> Any:
+        with lock:
+            return original(self)
+
+    with patched(DynamoHandler, "call_action", call_action):
+        yield

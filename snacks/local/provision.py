@@ -1,0 +1,207 @@
+"""Create the pipeline's resources on the local stack through the AWS APIs, from ``stacks.definitions``.
+
+The CDK stack deploys from the same values, and tests/local compares the two (names, keys, GSI,
+TTL, rule pattern, target retry policy, queue retention, state machine definition).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+from order_service import settings as env
+from stacks import definitions
+
+LAMBDA_RUNTIME = "python3.13"
+LAMBDA_ARCHITECTURE = "arm64"
+LOG_RETENTION_DAYS = 30
+LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+STATES_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+EVENTS_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    state_machine_arn: str
+    dead_letter_queue_url: str
+    dead_letter_queue_arn: str
+    function_arns: dict[str, str]
+
+
+def lambda_asset_zip() -> bytes:
+    """The ``lambdas/`` asset, zipped as CDK packages it (sources only)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(definitions.LAMBDA_ASSET_DIR.rglob("*.py")):
+            archive.write(path, path.relative_to(definitions.LAMBDA_ASSET_DIR).as_posix())
+    return buffer.getvalue()
+
+
+def function_environment(
+    definition: definitions.FunctionDefinition, fulfillment_faults: str, service_name: str
+) -> dict[str, str]:
+    environment = {
+        **definition.environment,
+        "POWERTOOLS_SERVICE_NAME": service_name,
+        "POWERTOOLS_METRICS_NAMESPACE": env.METRICS_NAMESPACE,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "LOG_LEVEL": "INFO",
+    }
+    if env.FULFILLMENT_FAULTS in environment:
+        environment[env.FULFILLMENT_FAULTS] = fulfillment_faults
+    return environment
+
+
+def provision(client: Any, *, fulfillment_faults: str) -> Provisioned:
+    """Create every resource; ``client(service)`` returns a boto3 client for the local stack."""
+    _create_tables(client("dynamodb"))
+    queue_url, queue_arn = _create_dead_letter_queue(client("sqs"))
+    iam = client("iam")
+    function_arns = _create_functions(client("lambda"), client("logs"), iam, fulfillment_faults)
+    state_machine_arn = _create_state_machine(
+        client("stepfunctions"), client("logs"), iam, function_arns[definitions.ORDER_PROCESSOR], queue_url
+    )
+    _create_bus_and_rule(client("events"), iam, state_machine_arn, queue_arn)
+    return Provisioned(state_machine_arn, queue_url, queue_arn, function_arns)
+
+
+def _create_tables(dynamodb: Any) -> None:
+    dynamodb.create_table(
+        TableName=definitions.ORDERS_TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": definitions.ORDERS_PARTITION_KEY, "AttributeType": "S"},
+            {"AttributeName": definitions.STATUS_INDEX_PARTITION_KEY, "AttributeType": "S"},
+            {"AttributeName": definitions.STATUS_INDEX_SORT_KEY, "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": definitions.ORDERS_PARTITION_KEY, "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": definitions.STATUS_INDEX,
+                "KeySchema": [
+                    {"AttributeName": definitions.STATUS_INDEX_PARTITION_KEY, "KeyType": "HASH"},
+                    {"AttributeName": definitions.STATUS_INDEX_SORT_KEY, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        SSESpecification={"Enabled": True, "SSEType": "KMS"},
+    )
+    dynamodb.update_continuous_backups(
+        TableName=definitions.ORDERS_TABLE, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+    )
+    dynamodb.create_table(
+        TableName=definitions.IDEMPOTENCY_TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": definitions.IDEMPOTENCY_PARTITION_KEY, "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": definitions.IDEMPOTENCY_PARTITION_KEY, "KeyType": "HASH"}],
+        SSESpecification={"Enabled": True, "SSEType": "KMS"},
+    )
+    dynamodb.update_time_to_live(
+        TableName=definitions.IDEMPOTENCY_TABLE,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": definitions.IDEMPOTENCY_TTL_ATTRIBUTE},
+    )
+
+
+def _create_dead_letter_queue(sqs: Any) -> tuple[str, str]:
+    url = sqs.create_queue(
+        QueueName=definitions.DEAD_LETTER_QUEUE,
+        Attributes={
+            "MessageRetentionPeriod": str(definitions.DLQ_RETENTION_DAYS * 24 * 3600),
+            "SqsManagedSseEnabled": "true",
+        },
+    )["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return str(url), str(arn)
+
+
+def _role(iam: Any, name: str, trust: dict[str, Any]) -> str:
+    return str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"])
+
+
+_SERVICE_NAMES = {
+    definitions.ORDER_CREATOR: env.CREATOR_SERVICE,
+    definitions.ORDER_PROCESSOR: env.PROCESSOR_SERVICE,
+    definitions.ORDER_RECONCILER: env.RECONCILER_SERVICE,
+}
+
+
+def _create_functions(lambda_: Any, logs: Any, iam: Any, fulfillment_faults: str) -> dict[str, str]:
+    code = lambda_asset_zip()
+    arns: dict[str, str] = {}
+    for name, definition in definitions.FUNCTIONS.items():
+        logs.create_log_group(logGroupName=f"/aws/lambda/{name}")
+        logs.put_retention_policy(logGroupName=f"/aws/lambda/{name}", retentionInDays=LOG_RETENTION_DAYS)
+        created = lambda_.create_function(
+            FunctionName=name,
+            Runtime=LAMBDA_RUNTIME,
+            Architectures=[LAMBDA_ARCHITECTURE],
+            Role=_role(iam, f"{name}-role", LAMBDA_TRUST),
+            Handler=definition.handler,
+            Description=definition.description,
+            MemorySize=definition.memory_mb,
+            Timeout=definition.timeout_seconds,
+            Code={"ZipFile": code},
+            Environment={"Variables": function_environment(definition, fulfillment_faults, _SERVICE_NAMES[name])},
+            TracingConfig={"Mode": "Active"},
+        )
+        arns[name] = str(created["FunctionArn"])
+    return arns
+
+
+def _create_state_machine(sfn: Any, logs: Any, iam: Any, processor_arn: str, dlq_url: str) -> str:
+    logs.create_log_group(logGroupName=definitions.STATE_MACHINE_LOG_GROUP)
+    log_group_arn = logs.describe_log_groups(logGroupNamePrefix=definitions.STATE_MACHINE_LOG_GROUP)["logGroups"][0][
+        "arn"
+    ]
+    created = sfn.create_state_machine(
+        name=definitions.STATE_MACHINE,
+        type="EXPRESS",
+        definition=definitions.render_asl(processor_arn, dlq_url),
+        roleArn=_role(iam, f"{definitions.STATE_MACHINE}-role", STATES_TRUST),
+        loggingConfiguration={
+            "level": "ALL",
+            "includeExecutionData": True,
+            "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": log_group_arn}}],
+        },
+        tracingConfiguration={"enabled": True},
+    )
+    return str(created["stateMachineArn"])
+
+
+def _create_bus_and_rule(events: Any, iam: Any, state_machine_arn: str, dlq_arn: str) -> None:
+    events.create_event_bus(Name=definitions.EVENT_BUS)
+    events.put_rule(
+        Name=definitions.ORDER_CREATED_RULE,
+        EventBusName=definitions.EVENT_BUS,
+        EventPattern=json.dumps(definitions.RULE_EVENT_PATTERN),
+        State="ENABLED",
+    )
+    events.put_targets(
+        Rule=definitions.ORDER_CREATED_RULE,
+        EventBusName=definitions.EVENT_BUS,
+        Targets=[
+            {
+                "Id": definitions.STATE_MACHINE,
+                "Arn": state_machine_arn,
+                "RoleArn": _role(iam, f"{definitions.ORDER_CREATED_RULE}-role", EVENTS_TRUST),
+                "RetryPolicy": {
+                    "MaximumRetryAttempts": definitions.RULE_TARGET_RETRY_ATTEMPTS,
+                    "MaximumEventAgeInSeconds": definitions.RULE_TARGET_MAX_EVENT_AGE_SECONDS,
+                },
+                "DeadLetterConfig": {"Arn": dlq_arn},
+            }
+        ],
+    )

@@ -1,0 +1,259 @@
+"""``LocalStack``: the whole pipeline behind real AWS APIs on one machine, started and stopped in-process.
+
+Two doors lead to the same moto backends:
+
+* an HTTP endpoint (moto's threaded server, ``http://127.0.0.1:4566`` by default) for boto3, the
+  ``aws`` CLI and ``snacks``, from this process or any other;
+* moto's in-process interception (``mock_aws``) for the handlers and the ASL interpreter running
+  inside this process, so their AWS calls skip the HTTP round trip.
+
+Only one stack runs per process: moto's backends are process-wide.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+from contextlib import ExitStack
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from snacks.local.event_delivery import StepFunctionsTargetDelivery
+from snacks.local.lambda_runtime import InProcessLambda
+from snacks.local.moto_tuning import atomic_dynamodb, cached_task_clients
+from snacks.local.provision import Provisioned, provision
+from stacks import definitions
+
+# The demo's deterministic faults (FULFILLMENT_FAULTS syntax): one flaky item, one that never
+# recovers (retries exhausted, then DLQ), one the supplier rejects (DLQ without retries).
+DEMO_FAULT_PLAN = "Flaky Fries=transient:1; Broken Biscuit=transient; Doom Donut=permanent"
+
+DEFAULT_REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"  # moto's default account
+IDLE_POLL_SECONDS = 0.05
+# Variables that would send the in-process handlers' calls elsewhere than this stack.
+_ISOLATED_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_PROFILE")
+
+_running_lock = threading.Lock()
+_running: LocalStack | None = None
+
+
+class LocalStack:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 4566,
+        region: str = DEFAULT_REGION,
+        fulfillment_faults: str = "",
+        log_handler_output: bool = False,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.region = region
+        self.account_id = ACCOUNT_ID
+        self.fulfillment_faults = fulfillment_faults
+        self._echo_logs = sys.stderr if log_handler_output else None
+        self._exit_stack: ExitStack | None = None
+        self._server: Any = None
+        self._lambda: InProcessLambda | None = None
+        self._delivery: StepFunctionsTargetDelivery | None = None
+        self.resources: Provisioned | None = None
+        self.startup_seconds = 0.0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def endpoint_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the local stack is not running")
+        host, port = self._server.get_host_and_port()
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> LocalStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        global _running
+        with _running_lock:
+            if _running is not None:
+                raise RuntimeError("a local stack is already running in this process (moto's backends are shared)")
+            _running = self
+        started = time.perf_counter()
+        stack = ExitStack()
+        try:
+            self._start_in(stack)
+        except BaseException:
+            stack.close()
+            with _running_lock:
+                _running = None
+            raise
+        self._exit_stack = stack
+        self.startup_seconds = time.perf_counter() - started
+
+    def _start_in(self, stack: ExitStack) -> None:
+        from moto import mock_aws
+        from moto.server import ThreadedMotoServer
+
+        saved = {name: os.environ.pop(name) for name in _ISOLATED_VARIABLES if name in os.environ}
+        stack.callback(os.environ.update, saved)
+
+        # Lambda keeps moto's default (Docker) backend, whose invoke path InProcessLambda replaces;
+        # moto's "no Docker" backend would answer with canned payloads instead of running handlers.
+        mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        mock.start()
+        stack.callback(mock.stop)
+        stack.enter_context(atomic_dynamodb())
+        stack.enter_context(cached_task_clients())
+
+        self._lambda = InProcessLambda(echo_logs=self._echo_logs)
+        stack.enter_context(self._lambda.installed())
+        self._delivery = StepFunctionsTargetDelivery(self._start_execution, self._send_to_dead_letter_queue)
+        stack.enter_context(self._delivery.installed())
+        self._delivery.start()
+        stack.callback(self._delivery.stop)
+
+        self.resources = provision(self._client, fulfillment_faults=self.fulfillment_faults)
+        self._load_handlers(stack)
+
+        werkzeug_logger = logging.getLogger("werkzeug")  # one access-log line per request otherwise
+        stack.callback(werkzeug_logger.setLevel, werkzeug_logger.level)
+        werkzeug_logger.setLevel(logging.WARNING)
+        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+        self._server.start()
+        stack.callback(self._stop_server)
+
+    def _load_handlers(self, stack: ExitStack) -> None:
+        """Give the handlers the environment their functions were created with, then load them."""
+        assert self._lambda is not None
+        lambda_client = self._client("lambda")
+        configurations = {
+            name: lambda_client.get_function_configuration(FunctionName=name) for name in definitions.FUNCTIONS
+        }
+        environment: dict[str, str] = {"AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region}
+        for configuration in configurations.values():
+            for key, value in configuration["Environment"]["Variables"].items():
+                if environment.get(key, value) != value and key not in {"POWERTOOLS_SERVICE_NAME"}:
+                    raise RuntimeError(f"functions disagree on {key}: one process cannot give both values")
+                environment[key] = value
+        environment.pop("POWERTOOLS_SERVICE_NAME", None)  # each handler names its service in code
+        previous = {key: os.environ.get(key) for key in environment}
+        os.environ.update(environment)
+        stack.callback(_restore_environment, previous)
+        for name, configuration in configurations.items():
+            self._lambda.register(
+                name=name,
+                handler_path=configuration["Handler"],
+                memory_mb=configuration["MemorySize"],
+                timeout_seconds=configuration["Timeout"],
+                arn=configuration["FunctionArn"],
+            )
+
+    def _stop_server(self) -> None:
+        self._server.stop()
+        self._server = None
+
+    def stop(self, drain_timeout: float = 10.0) -> None:
+        """Let running work finish (bounded), then stop everything and undo every patch."""
+        global _running
+        if self._exit_stack is None:
+            return
+        try:
+            self.wait_until_idle(timeout=drain_timeout)
+        except TimeoutError:
+            pass  # stopping anyway; executions still running are abandoned with the backends
+        finally:
+            self._exit_stack.close()
+            self._exit_stack = None
+            with _running_lock:
+                _running = None
+
+    # -- state -------------------------------------------------------------------------------
+
+    def busy(self) -> int:
+        """Work in flight: deliveries not yet started, Lambda invocations, running executions."""
+        assert self._delivery is not None and self._lambda is not None
+        return self._delivery.pending + self._lambda.in_flight + self.running_executions()
+
+    def running_executions(self) -> int:
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        backend = stepfunctions_parser_backends[self.account_id][self.region]
+        return sum(
+            1
+            for machine in list(backend.state_machines)
+            for execution in list(getattr(machine, "executions", []))
+            if str(getattr(execution.exec_status, "value", execution.exec_status)) == "RUNNING"
+        )
+
+    def wait_until_idle(self, timeout: float = 30.0) -> None:
+        """Block until no work is in flight (checked twice in a row), or raise ``TimeoutError``."""
+        deadline = time.monotonic() + timeout
+        quiet_checks = 0
+        while quiet_checks < 2:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the local stack still has {self.busy()} unit(s) of work after {timeout} s")
+            quiet_checks = quiet_checks + 1 if self.busy() == 0 else 0
+            time.sleep(IDLE_POLL_SECONDS)
+
+    def stats(self) -> dict[str, int]:
+        assert self._delivery is not None
+        return {
+            "deliveries": self._delivery.delivered,
+            "delivery_retries": self._delivery.retried,
+            "delivery_dead_letters": self._delivery.dead_lettered,
+        }
+
+    # -- clients and delivery callbacks ---------------------------------------------------------
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for this stack's HTTP endpoint (what any other process would use)."""
+        config = Config(inject_host_prefix=False) if service == "stepfunctions" else None
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+            config=config,
+        )
+
+    def _client(self, service: str) -> Any:
+        """An in-process client (moto intercepts it): provisioning and delivery skip HTTP."""
+        return boto3.client(  # type: ignore[call-overload]
+            service, region_name=self.region, aws_access_key_id="local", aws_secret_access_key="local"
+        )
+
+    def _start_execution(self, state_machine_arn: str, name: str, execution_input: str) -> None:
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        _, region, account = state_machine_arn.split(":")[2:5]
+        stepfunctions_parser_backends[account][region].start_execution(
+            state_machine_arn, name=name, execution_input=execution_input
+        )
+
+    def _send_to_dead_letter_queue(self, queue_arn: str, body: str, attributes: dict[str, str]) -> None:
+        from moto.sqs.models import sqs_backends
+
+        _, region, account, queue_name = queue_arn.split(":")[2:6]
+        sqs_backends[account][region].send_message(
+            queue_name=queue_name,
+            message_body=body,
+            message_attributes={key: {"DataType": "String", "StringValue": value} for key, value in attributes.items()},
+        )
+
+
+def _restore_environment(previous: dict[str, str | None]) -> None:
+    for key, value in previous.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

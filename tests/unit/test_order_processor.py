@@ -1,0 +1,549 @@
+"""The order-processor steps against moto (handler) and against an in-memory repository (domain only)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from order_service.adapters.dynamodb_orders import DynamoDbOrderRepository
+from order_service.domain import errors
+from order_service.domain.errors import (
+    PERMANENT_STEP_ERRORS,
+    TRANSIENT_STEP_ERRORS,
+    DependencyThrottled,
+    FulfillmentRejected,
+    FulfillmentUnavailable,
+    InvalidStepRequest,
+    OrderInvalid,
+    OrderNotFound,
+    OrderStateConflict,
+)
+from order_service.domain.fulfillment import FaultRule, parse_fault_plan, tracking_id
+from order_service.domain.order import OrderRecord, OrderRequest, OrderStatus, SnackItem, utc_timestamp
+from order_service.domain.order_processing import MAX_CAUSE_CHARS, PROCESS, SKIP, OrderProcessor, StepContext
+from order_service.settings import FULFILLMENT_FAULTS
+from stacks import definitions
+from tests.unit.conftest import Aws, FakeLambdaContext, aws_client, capture_stdout_logs, fresh_module
+
+TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+CUSTOMER = "Quentin Privatename"
+EXECUTION = "arn:aws:states:us-east-1:123456789012:express:order-fulfillment:exec-1:run-1"
+CREATED = datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+
+
+def request(*items: tuple[str, int, str]) -> OrderRequest:
+    snack_items = tuple(SnackItem(name, quantity, Decimal(price)) for name, quantity, price in items)
+    total = sum((item.line_total for item in snack_items), Decimal("0.00"))
+    return OrderRequest(customer_name=CUSTOMER, snack_items=snack_items, total_amount=total)
+
+
+SEED_REQUEST = request(("Chips", 2, "1.99"), ("Soda", 1, "2.49"))
+
+
+# --- handler against moto -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def repository(aws: Aws) -> DynamoDbOrderRepository:
+    return DynamoDbOrderRepository(aws_client("dynamodb"), definitions.ORDERS_TABLE)
+
+
+@pytest.fixture
+def load_processor(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], ModuleType]:
+    def load(faults: str = "") -> ModuleType:
+        monkeypatch.setenv(FULFILLMENT_FAULTS, faults)
+        return fresh_module("order_service.handlers.order_processor")
+
+    return load
+
+
+@pytest.fixture
+def processor(load_processor: Callable[[str], ModuleType]) -> ModuleType:
+    return load_processor("")
+
+
+@pytest.fixture
+def step(processor: ModuleType, lambda_context: FakeLambdaContext) -> Callable[..., dict[str, Any]]:
+    return make_step(processor, lambda_context)
+
+
+def make_step(module: ModuleType, context: FakeLambdaContext) -> Callable[..., dict[str, Any]]:
+    def call(name: str, order_id: str, attempt: int = 0, **extra: Any) -> dict[str, Any]:
+        event = {
+            "step": name,
+            "orderId": order_id,
+            "eventId": "event-1",
+            "executionArn": EXECUTION,
+            "attempt": attempt,
+            **extra,
+        }
+        return module.handler(event, context)  # type: ignore[no-any-return]
+
+    return call
+
+
+def put_order(repository: DynamoDbOrderRepository, order_id: str, req: OrderRequest = SEED_REQUEST) -> OrderRecord:
+    record = OrderRecord.new(order_id, req, CREATED)
+    repository.create(record)
+    return record
+
+
+def stored(repository: DynamoDbOrderRepository, order_id: str) -> OrderRecord:
+    record = repository.get(order_id)
+    assert record is not None
+    return record
+
+
+def test_happy_path_takes_the_order_from_new_to_processed(
+    repository: DynamoDbOrderRepository, step: Callable[..., dict[str, Any]]
+) -> None:
+    put_order(repository, "o-1")
+
+    validation = step("validate", "o-1")
+    assert validation == {"action": PROCESS, "orderId": "o-1", "status": "NEW", "itemCount": 3}
+    assert stored(repository, "o-1").status is OrderStatus.NEW
+
+    fulfilled = step("fulfil", "o-1")
+    assert fulfilled["repeated"] is False
+    assert fulfilled["orderId"] == "o-1"
+    fulfillment = fulfilled["fulfillment"]
+    assert fulfillment["trackingId"] == tracking_id("o-1")
+    assert fulfillment["attempt"] == 1
+    assert [s["step"] for s in fulfillment["steps"]] == ["reserve-stock", "pack", "hand-to-courier"]
+    assert all(s["units"] == 3 for s in fulfillment["steps"])
+    after_fulfil = stored(repository, "o-1")
+    assert after_fulfil.status is OrderStatus.NEW
+    assert after_fulfil.fulfillment is not None
+    assert after_fulfil.fulfillment["trackingId"] == tracking_id("o-1")
+    assert after_fulfil.execution_arn == EXECUTION
+
+    done = step("markProcessed", "o-1")
+    assert done["status"] == "PROCESSED"
+    assert done["changed"] is True
+    assert TIMESTAMP.match(done["processedAt"])
+    assert done["latencyMs"] >= 0
+
+    final = stored(repository, "o-1")
+    assert final.status is OrderStatus.PROCESSED
+    assert final.processed_at == done["processedAt"]
+    assert final.updated_at == done["processedAt"]
+    assert final.created_at == utc_timestamp(CREATED)
+    assert final.customer_name == CUSTOMER
+    assert final.total_amount == Decimal("6.47")
+    assert final.execution_arn == EXECUTION
+    assert final.failure is None
+
+
+def test_step_results_survive_json_encoding(
+    repository: DynamoDbOrderRepository, step: Callable[..., dict[str, Any]]
+) -> None:
+    put_order(repository, "o-json")
+    for name in ("validate", "fulfil", "markProcessed"):
+        json.dumps(step(name, "o-json"))
+
+
+def test_mark_processed_twice_is_a_successful_no_op(
+    repository: DynamoDbOrderRepository, step: Callable[..., dict[str, Any]]
+) -> None:
+    put_order(repository, "o-2")
+    step("fulfil", "o-2")
+    first = step("markProcessed", "o-2")
+    before = stored(repository, "o-2")
+
+    second = step("markProcessed", "o-2", executionArn=EXECUTION + "-duplicate")
+
+    assert second == {
+        "orderId": "o-2",
+        "status": "PROCESSED",
+        "processedAt": first["processedAt"],
+        "changed": False,
+    }
+    assert stored(repository, "o-2") == before  # nothing rewritten, not even the execution ARN
+
+
+def test_fulfil_twice_returns_the_recorded_fulfillment(
+    repository: DynamoDbOrderRepository, step: Callable[..., dict[str, Any]]
+) -> None:
+    put_order(repository, "o-3")
+    first = step("fulfil", "o-3")
+    second = step("fulfil", "o-3", attempt=1)
+    assert second["repeated"] is True
+    assert second["fulfillment"]["trackingId"] == first["fulfillment"]["trackingId"]
+    assert second["fulfillment"]["fulfilledAt"] == first["fulfillment"]["fulfilledAt"]
+
+
+@pytest.mark.parametrize("status", [OrderStatus.PROCESSED, OrderStatus.FAILED])
+def test_validate_on_a_settled_order_skips_it(
+    repository: DynamoDbOrderRepository, step: Callable[..., dict[str, Any]], status: OrderStatus
+) -> None:
+    put_order(repository, "o-4")
+    assert repository.transition("o-4", OrderStatus.NEW, status, utc_timestamp(CREATED)) is not None
+    before = stored(repository, "o-4")
+
+    result = step("validate", "o-4")
+
+    assert result == {"action": SKIP, "orderId": "o-4", "status": status.value}
+    assert stored(repository, "o-4") == before
+
+
+def test_the_state_machine_fulfils_only_on_the_process_action() -> None:
+    """The validate step's actions match the ASL Choice: only "process" leads to Fulfil."""
+    choice = definitions.load_asl()["States"]["NeedsProcessing"]
+    [rule] = choice["Choices"]
+    assert rule == {"Variable": "$.validation.action", "StringEquals": PROCESS, "Next": "Fulfil"}
+    assert choice["Default"] == "AlreadySettled"
+    assert SKIP != PROCESS
+
+
+@pytest.mark.parametrize("name", ["validate", "fulfil", "markProcessed"])
+def test_unknown_order_raises_order_not_found(step: Callable[..., dict[str, Any]], name: str) -> None:
+    with pytest.raises(OrderNotFound) as caught:
+        step(name, "missing")
+    # the class name is the Step Functions error name; it is permanent, so never retried
+    assert type(caught.value).__name__ == "OrderNotFound"
+    assert "OrderNotFound" in PERMANENT_STEP_ERRORS
+
+
+def test_permanent_errors_are_not_retried_and_transient_ones_are() -> None:
+    asl = definitions.load_asl()["States"]
+    for state in ("Validate", "Fulfil", "MarkProcessed", "RecordFailure"):
+        [retry] = asl[state]["Retry"]
+        assert set(TRANSIENT_STEP_ERRORS) <= set(retry["ErrorEquals"]), state
+        assert not set(PERMANENT_STEP_ERRORS) & set(retry["ErrorEquals"]), state
+        assert retry["MaxAttempts"] == 2
+    for name in (*TRANSIENT_STEP_ERRORS, *PERMANENT_STEP_ERRORS):
+        assert issubclass(getattr(errors, name), errors.OrderServiceError)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        pytest.param(None, id="null"),
+        pytest.param([], id="list"),
+        pytest.param("validate", id="string"),
+        pytest.param({"orderId": "o-1"}, id="no-step"),
+        pytest.param({"step": "validate"}, id="no-order-id"),
+        pytest.param({"step": "validate", "orderId": 42}, id="numeric-order-id"),
+        pytest.param({"step": ["validate"], "orderId": "o-1"}, id="list-step"),
+        pytest.param({"step": "explode", "orderId": "o-1"}, id="unknown-step"),
+        pytest.param({"step": "Validate", "orderId": "o-1"}, id="wrong-case-step"),
+    ],
+)
+def test_invalid_step_request_raises_invalid_step_request(
+    repository: DynamoDbOrderRepository, processor: ModuleType, lambda_context: FakeLambdaContext, event: Any
+) -> None:
+    put_order(repository, "o-1")
+    with pytest.raises(InvalidStepRequest):
+        processor.handler(event, lambda_context)
+    assert stored(repository, "o-1").status is OrderStatus.NEW
+
+
+@pytest.mark.parametrize("attempt", ["soon", {"n": 1}])
+def test_step_request_with_a_non_numeric_attempt_is_an_invalid_step_request(
+    repository: DynamoDbOrderRepository, step: Callable[..., dict[str, Any]], attempt: Any
+) -> None:
+    put_order(repository, "o-1")
+    with pytest.raises(InvalidStepRequest):
+        step("validate", "o-1", attempt=attempt)
+
+
+def test_transient_fault_fails_on_attempt_zero_then_passes(
+    repository: DynamoDbOrderRepository,
+    load_processor: Callable[[str], ModuleType],
+    lambda_context: FakeLambdaContext,
+) -> None:
+    module = load_processor("Chaos Chips=transient:1")
+    call = make_step(module, lambda_context)
+    put_order(repository, "o-5", request(("Chaos Chips", 1, "2.50")))
+
+    with pytest.raises(FulfillmentUnavailable) as caught:
+        call("fulfil", "o-5", attempt=0)
+    assert isinstance(caught.value, errors.TransientStepError)
+    assert type(caught.value).__name__ in TRANSIENT_STEP_ERRORS
+    assert stored(repository, "o-5").fulfillment is None
+
+    result = call("fulfil", "o-5", attempt=1)
+    assert result["repeated"] is False
+    assert result["fulfillment"]["attempt"] == 2
+    assert stored(repository, "o-5").fulfillment is not None
+    assert call("markProcessed", "o-5")["changed"] is True
+
+
+def test_permanent_fault_rejects_on_every_attempt(
+    repository: DynamoDbOrderRepository,
+    load_processor: Callable[[str], ModuleType],
+    lambda_context: FakeLambdaContext,
+) -> None:
+    module = load_processor("Chaos Chips=transient:1; doom donut=permanent")
+    call = make_step(module, lambda_context)
+    put_order(repository, "o-6", request(("Chips", 1, "1.00"), ("Doom Donut", 2, "3.00")))
+
+    for attempt in range(3):
+        with pytest.raises(FulfillmentRejected) as caught:
+            call("fulfil", "o-6", attempt=attempt)
+        assert type(caught.value).__name__ in PERMANENT_STEP_ERRORS
+    assert stored(repository, "o-6").status is OrderStatus.NEW
+    assert stored(repository, "o-6").fulfillment is None
+
+
+def test_faults_only_hit_the_named_snack(
+    repository: DynamoDbOrderRepository,
+    load_processor: Callable[[str], ModuleType],
+    lambda_context: FakeLambdaContext,
+) -> None:
+    call = make_step(load_processor("Doom Donut=permanent"), lambda_context)
+    put_order(repository, "o-7")
+    assert call("fulfil", "o-7")["repeated"] is False
+
+
+def test_malformed_fault_plan_fails_at_start_up(load_processor: Callable[[str], ModuleType]) -> None:
+    with pytest.raises(ValueError, match="bad FULFILLMENT_FAULTS rule"):
+        load_processor("Chaos Chips=sometimes")
+
+
+def test_record_failure_sets_failed_with_the_reason(
+    repository: DynamoDbOrderRepository, step: Callable[..., dict[str, Any]]
+) -> None:
+    put_order(repository, "o-8")
+    error = {"Error": "FulfillmentRejected", "Cause": '{"errorMessage": "cannot be supplied"}'}
+
+    result = step("recordFailure", "o-8", failedStep="Fulfil", error=error)
+
+    assert result == {"orderId": "o-8", "status": "FAILED", "recorded": True}
+    record = stored(repository, "o-8")
+    assert record.status is OrderStatus.FAILED
+    assert record.failure is not None
+    assert record.failure["step"] == "Fulfil"
+    assert record.failure["error"] == "FulfillmentRejected"
+    assert record.failure["cause"] == error["Cause"]
+    assert record.failure["executionArn"] == EXECUTION
+    assert TIMESTAMP.match(record.failure["failedAt"])
+    assert record.updated_at == record.failure["failedAt"]
+    assert record.processed_at is None
+
+    # a duplicate is reported, not re-recorded
+    again = step("recordFailure", "o-8", failedStep="Validate", error={"Error": "Other"})
+    assert again == {"orderId": "o-8", "status": "FAILED", "recorded": False}
+    assert stored(repository, "o-8").failure == record.failure
+
+
+def test_record_failure_truncates_a_long_cause(
+    repository: DynamoDbOrderRepository, step: Callable[..., dict[str, Any]]
+) -> None:
+    put_order(repository, "o-9")
+    step("recordFailure", "o-9", failedStep="Fulfil", error={"Error": "X", "Cause": "c" * (MAX_CAUSE_CHARS * 3)})
+    failure = stored(repository, "o-9").failure
+    assert failure is not None
+    assert failure["cause"] == "c" * MAX_CAUSE_CHARS
+
+
+def test_record_failure_never_overwrites_a_processed_order(
+    repository: DynamoDbOrderRepository, step: Callable[..., dict[str, Any]]
+) -> None:
+    put_order(repository, "o-10")
+    step("markProcessed", "o-10")
+    before = stored(repository, "o-10")
+
+    result = step("recordFailure", "o-10", failedStep="MarkProcessed", error={"Error": "States.Timeout"})
+
+    assert result == {"orderId": "o-10", "status": "PROCESSED", "recorded": False}
+    assert stored(repository, "o-10") == before
+
+
+def test_record_failure_for_a_missing_order_does_not_raise(step: Callable[..., dict[str, Any]]) -> None:
+    result = step("recordFailure", "nope", failedStep="Validate", error={"Error": "OrderNotFound"})
+    assert result == {"orderId": "nope", "status": "MISSING", "recorded": False}
+
+
+def test_record_failure_without_error_details(
+    repository: DynamoDbOrderRepository, step: Callable[..., dict[str, Any]]
+) -> None:
+    put_order(repository, "o-11")
+    assert step("recordFailure", "o-11")["recorded"] is True
+    failure = stored(repository, "o-11").failure
+    assert failure is not None
+    assert (failure["step"], failure["error"], failure["cause"]) == ("unknown", "Unknown", "")
+
+
+def test_mark_processed_on_a_failed_order_is_a_state_conflict(
+    repository: DynamoDbOrderRepository, step: Callable[..., dict[str, Any]]
+) -> None:
+    put_order(repository, "o-12")
+    step("recordFailure", "o-12", failedStep="Fulfil", error={"Error": "X"})
+    with pytest.raises(OrderStateConflict):
+        step("markProcessed", "o-12")
+    assert stored(repository, "o-12").status is OrderStatus.FAILED
+
+
+def test_fulfil_on_a_settled_order_without_fulfillment_is_a_state_conflict(
+    repository: DynamoDbOrderRepository, step: Callable[..., dict[str, Any]]
+) -> None:
+    put_order(repository, "o-13")
+    step("markProcessed", "o-13")
+    with pytest.raises(OrderStateConflict):
+        step("fulfil", "o-13")
+
+
+def test_validate_rejects_a_stored_order_whose_total_does_not_add_up(
+    repository: DynamoDbOrderRepository, step: Callable[..., dict[str, Any]]
+) -> None:
+    record = dataclasses.replace(OrderRecord.new("o-14", SEED_REQUEST, CREATED), total_amount=Decimal("6.48"))
+    repository.create(record)
+    with pytest.raises(OrderInvalid):
+        step("validate", "o-14")
+
+
+def test_dynamodb_throttling_is_a_transient_step_error(
+    repository: DynamoDbOrderRepository,
+    processor: ModuleType,
+    step: Callable[..., dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from botocore.exceptions import ClientError
+
+    put_order(repository, "o-15")
+
+    def throttled(**_: Any) -> Any:
+        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "x"}}, "GetItem")
+
+    monkeypatch.setattr(processor.processor._orders._client, "get_item", throttled)
+    with pytest.raises(DependencyThrottled) as caught:
+        step("validate", "o-15")
+    assert type(caught.value).__name__ in TRANSIENT_STEP_ERRORS
+
+
+def test_processor_logs_never_carry_the_customer_name(
+    repository: DynamoDbOrderRepository,
+    processor: ModuleType,
+    step: Callable[..., dict[str, Any]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    put_order(repository, "o-16")
+    with capture_stdout_logs(processor.logger, capsys) as read:
+        for name in ("validate", "fulfil", "markProcessed"):
+            step(name, "o-16")
+        step("recordFailure", "o-16", failedStep="Fulfil", error={"Error": "X"})
+        lines = read()
+    assert any('"orderId":"o-16"' in line for line in lines)
+    assert not [line for line in lines if "Privatename" in line]
+
+
+# --- domain with an in-memory repository ---------------------------------------------------------
+
+
+class InMemoryOrders:
+    """A fake of the ``OrderRepository`` port, for domain-only tests."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, OrderRecord] = {}
+        self.lose_fulfillment_race_to: dict[str, Any] | None = None
+
+    def create(self, record: OrderRecord) -> None:
+        self.items[record.order_id] = record
+
+    def get(self, order_id: str) -> OrderRecord | None:
+        return self.items.get(order_id)
+
+    def transition(
+        self,
+        order_id: str,
+        current: OrderStatus,
+        target: OrderStatus,
+        now: str,
+        updates: dict[str, Any] | None = None,
+        removals: tuple[str, ...] = (),
+    ) -> OrderRecord | None:
+        record = self.items.get(order_id)
+        if record is None or record.status is not current:
+            return None
+        item = {**record.as_item(), "status": target.value, "updatedAt": now, **(updates or {})}
+        for name in removals:
+            item.pop(name, None)
+        self.items[order_id] = OrderRecord.from_item(item)
+        return self.items[order_id]
+
+    def record_fulfillment(
+        self, order_id: str, fulfillment: dict[str, Any], execution_arn: str | None, now: str
+    ) -> bool:
+        record = self.items[order_id]
+        if self.lose_fulfillment_race_to is not None:
+            self.items[order_id] = dataclasses.replace(record, fulfillment=self.lose_fulfillment_race_to)
+            return False
+        if record.status is not OrderStatus.NEW or record.fulfillment is not None:
+            return False
+        self.items[order_id] = dataclasses.replace(record, fulfillment=fulfillment, updated_at=now)
+        return True
+
+    def list_by_status(self, status: OrderStatus, created_before: str | None = None) -> Iterator[OrderRecord]:
+        yield from sorted(
+            (
+                r
+                for r in self.items.values()
+                if r.status is status and (created_before is None or r.created_at < created_before)
+            ),
+            key=lambda r: r.created_at,
+        )
+
+
+def clock(start: datetime = CREATED + timedelta(seconds=2)) -> Callable[[], str]:
+    ticks = iter(range(10_000))
+    return lambda: utc_timestamp(start + timedelta(milliseconds=next(ticks)))
+
+
+def test_domain_mark_processed_reports_latency_from_creation() -> None:
+    orders = InMemoryOrders()
+    orders.create(OrderRecord.new("d-1", SEED_REQUEST, CREATED))
+    result = OrderProcessor(orders, {}, clock()).mark_processed(StepContext("d-1"))
+    assert result["latencyMs"] == 2000
+    assert result["processedAt"] == "2024-01-02T03:04:07.678Z"
+
+
+def test_domain_fulfil_that_loses_a_race_returns_the_winners_fulfillment() -> None:
+    orders = InMemoryOrders()
+    orders.create(OrderRecord.new("d-2", SEED_REQUEST, CREATED))
+    winner = {"trackingId": "SNK-WINNER", "attempt": 1}
+    orders.lose_fulfillment_race_to = winner
+    result = OrderProcessor(orders, {}, clock()).fulfil(StepContext("d-2"))
+    assert result == {"orderId": "d-2", "fulfillment": winner, "repeated": True}
+
+
+def test_domain_validate_rejects_an_order_without_items() -> None:
+    orders = InMemoryOrders()
+    orders.create(
+        dataclasses.replace(OrderRecord.new("d-3", SEED_REQUEST, CREATED), snack_items=(), total_amount=Decimal("0.00"))
+    )
+    with pytest.raises(OrderInvalid):
+        OrderProcessor(orders, {}, clock()).validate(StepContext("d-3"))
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("", {}),
+        ("  ;  ", {}),
+        ("Chaos Chips=transient:1", {"chaos chips": FaultRule("transient", 1)}),
+        ("A=transient; B = permanent ;", {"a": FaultRule("transient", None), "b": FaultRule("permanent", None)}),
+        ("Sad Soda=transient:0", {"sad soda": FaultRule("transient", 0)}),
+    ],
+)
+def test_parse_fault_plan(spec: str, expected: dict[str, FaultRule]) -> None:
+    assert parse_fault_plan(spec) == expected
+
+
+@pytest.mark.parametrize("spec", ["Chips", "=permanent", "Chips=flaky", "Chips=permanent:2", "Chips=transient:x"])
+def test_parse_fault_plan_rejects_malformed_rules(spec: str) -> None:
+    with pytest.raises(ValueError, match="bad FULFILLMENT_FAULTS rule"):
+        parse_fault_plan(spec)
+
+
+def test_fault_rule_attempts() -> None:
+    assert [FaultRule("transient", 2).fails_on(a) for a in range(4)] == [True, True, False, False]
+    assert all(FaultRule("transient").fails_on(a) for a in range(10))
