@@ -47,8 +47,7 @@ def cached_task_clients() -> Iterator[None]:
 
     @functools.wraps(original)
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-        if state_credentials is not None:  # a role to assume: not cacheable, and not used by our ASL
-            return original(region, service, state_credentials)
+        # moto's factory ignores state_credentials (no role assumption locally), so neither do we.
         with lock:
             client = cache.get((region, service))
             if client is None:
@@ -83,4 +82,45 @@ def atomic_dynamodb() -> Iterator[None]:
             return original(self)
 
     with patched(DynamoHandler, "call_action", call_action):
+        yield
+
+
+@contextmanager
+def parsed_definitions_cached() -> Iterator[None]:
+    """Parse each state machine definition once, not once per execution.
+
+    moto's interpreter (LocalStack's, ported) runs an ANTLR parse of the whole ASL for every
+    execution: ~100 ms of CPU, most of a local order's cost. The parsed program is safe to share:
+    its components keep all per-execution state (attempt counters, context object, stack) in the
+    execution's Environment, never on themselves.
+    """
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    @functools.lru_cache(maxsize=32)
+    def parse(definition: str) -> Any:
+        return AmazonStateLanguageParser.parse(definition)[0]
+
+    def entrypoint(worker: Any) -> Any:
+        return parse(worker._evaluation_details.state_machine_details.definition)
+
+    with patched(ExecutionWorker, "_get_evaluation_entrypoint", entrypoint):
+        yield
+
+
+@contextmanager
+def compiled_json_paths_cached() -> Iterator[None]:
+    """Compile each JSONPath once: jsonpath_ng builds a whole PLY parser for every ``parse`` call.
+
+    The interpreter parses ``$.detail.orderId`` and friends on every state of every execution;
+    compiled paths are immutable, so one per distinct path string is enough.
+    """
+    from contextlib import ExitStack
+
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    with ExitStack() as stack:
+        for module in (json_path, result_path):
+            stack.enter_context(patched(module, "parse", functools.lru_cache(maxsize=1024)(module.parse)))
         yield

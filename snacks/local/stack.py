@@ -25,7 +25,12 @@ from botocore.config import Config
 
 from snacks.local.event_delivery import StepFunctionsTargetDelivery
 from snacks.local.lambda_runtime import InProcessLambda
-from snacks.local.moto_tuning import atomic_dynamodb, cached_task_clients
+from snacks.local.moto_tuning import (
+    atomic_dynamodb,
+    cached_task_clients,
+    compiled_json_paths_cached,
+    parsed_definitions_cached,
+)
 from snacks.local.provision import Provisioned, provision
 from stacks import definitions
 
@@ -113,6 +118,8 @@ class LocalStack:
         stack.callback(mock.stop)
         stack.enter_context(atomic_dynamodb())
         stack.enter_context(cached_task_clients())
+        stack.enter_context(parsed_definitions_cached())
+        stack.enter_context(compiled_json_paths_cached())
 
         self._lambda = InProcessLambda(echo_logs=self._echo_logs)
         stack.enter_context(self._lambda.installed())

@@ -5,7 +5,7 @@ injected faults can see at their boundary (the event detail carries ``itemCount`
 
 * quantity 1-3  normal;
 * quantity 11   publication dropped: the creator's PutEvents fails -> order left NEW -> reconcile;
-* quantity 12   doomed: "Broken Biscuit" fails fulfilment on every attempt during the outage ->
+* quantity 12   doomed: "Outage Oatcake" fails fulfilment on every attempt during the outage ->
                 FAILED + DLQ; after the outage ends, ``dlq replay`` brings it to PROCESSED;
 * quantity 13   delivered twice: its Order Created event is published a second time.
 
@@ -41,7 +41,7 @@ SHARE = 20  # one order in SHARE of each special category
 def order_for(index: int) -> dict[str, Any]:
     category = index % SHARE
     quantity = {1: DROPPED, 2: DOOMED, 3: DUPLICATED}.get(category, 1 + index % 3)
-    name = "Broken Biscuit" if quantity == DOOMED else f"Snack {index % 7}"
+    name = "Outage Oatcake" if quantity == DOOMED else f"Snack {index % 7}"
     price = 0.5 + (index % 9) * 0.25
     return {
         "customerName": f"Soak Customer {index}",
@@ -103,7 +103,7 @@ def test_soak_no_order_lost_or_processed_twice(pipeline: Aws, local_stack: Any, 
 
     counter = StepCounter()
     fulfil, mark_processed = counter.wrap(processor)
-    outage = {"broken biscuit": FaultRule("transient")}
+    outage = {"outage oatcake": FaultRule("transient")}  # not in the stack's own fault plan
     started = time.perf_counter()
     with (
         patch.object(events_client, "put_events", side_effect=put_events),
