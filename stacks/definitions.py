@@ -40,6 +40,12 @@ STATUS_INDEX_SORT_KEY = "createdAt"
 IDEMPOTENCY_PARTITION_KEY = "id"
 IDEMPOTENCY_TTL_ATTRIBUTE = "expiration"
 
+# Lambda platform (the CDK stack picks the newest Python runtime aws-cdk-lib offers; tests/local
+# checks that the local stack creates its functions with the same one).
+LAMBDA_RUNTIME = "python3.14"
+LAMBDA_ARCHITECTURE = "arm64"
+LOG_RETENTION_DAYS = 30
+
 # Delivery and retention.
 DLQ_RETENTION_DAYS = 14
 RULE_TARGET_RETRY_ATTEMPTS = 8

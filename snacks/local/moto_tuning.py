@@ -124,3 +124,20 @@ def compiled_json_paths_cached() -> Iterator[None]:
         for module in (json_path, result_path):
             stack.enter_context(patched(module, "parse", functools.lru_cache(maxsize=1024)(module.parse)))
         yield
+
+
+@contextmanager
+def generated_execution_names() -> Iterator[None]:
+    """``StartExecution`` without a name gets a generated one, as on AWS (moto names it ``None``)."""
+    import uuid
+
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    original = StepFunctionsParserBackend.start_execution
+
+    @functools.wraps(original)
+    def start_execution(self: Any, state_machine_arn: str, name: Any = None, *args: Any, **kwargs: Any) -> Any:
+        return original(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+    with patched(StepFunctionsParserBackend, "start_execution", start_execution):
+        yield

@@ -15,9 +15,6 @@ from typing import Any
 from order_service import settings as env
 from stacks import definitions
 
-LAMBDA_RUNTIME = "python3.13"
-LAMBDA_ARCHITECTURE = "arm64"
-LOG_RETENTION_DAYS = 30
 LAMBDA_TRUST = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
@@ -99,9 +96,6 @@ def _create_tables(dynamodb: Any) -> None:
         ],
         SSESpecification={"Enabled": True, "SSEType": "KMS"},
     )
-    dynamodb.update_continuous_backups(
-        TableName=definitions.ORDERS_TABLE, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
-    )
     dynamodb.create_table(
         TableName=definitions.IDEMPOTENCY_TABLE,
         BillingMode="PAY_PER_REQUEST",
@@ -109,6 +103,10 @@ def _create_tables(dynamodb: Any) -> None:
         KeySchema=[{"AttributeName": definitions.IDEMPOTENCY_PARTITION_KEY, "KeyType": "HASH"}],
         SSESpecification={"Enabled": True, "SSEType": "KMS"},
     )
+    for table in (definitions.ORDERS_TABLE, definitions.IDEMPOTENCY_TABLE):
+        dynamodb.update_continuous_backups(
+            TableName=table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+        )
     dynamodb.update_time_to_live(
         TableName=definitions.IDEMPOTENCY_TABLE,
         TimeToLiveSpecification={"Enabled": True, "AttributeName": definitions.IDEMPOTENCY_TTL_ATTRIBUTE},
@@ -143,11 +141,11 @@ def _create_functions(lambda_: Any, logs: Any, iam: Any, fulfillment_faults: str
     arns: dict[str, str] = {}
     for name, definition in definitions.FUNCTIONS.items():
         logs.create_log_group(logGroupName=f"/aws/lambda/{name}")
-        logs.put_retention_policy(logGroupName=f"/aws/lambda/{name}", retentionInDays=LOG_RETENTION_DAYS)
+        logs.put_retention_policy(logGroupName=f"/aws/lambda/{name}", retentionInDays=definitions.LOG_RETENTION_DAYS)
         created = lambda_.create_function(
             FunctionName=name,
-            Runtime=LAMBDA_RUNTIME,
-            Architectures=[LAMBDA_ARCHITECTURE],
+            Runtime=definitions.LAMBDA_RUNTIME,
+            Architectures=[definitions.LAMBDA_ARCHITECTURE],
             Role=_role(iam, f"{name}-role", LAMBDA_TRUST),
             Handler=definition.handler,
             Description=definition.description,
@@ -163,6 +161,9 @@ def _create_functions(lambda_: Any, logs: Any, iam: Any, fulfillment_faults: str
 
 def _create_state_machine(sfn: Any, logs: Any, iam: Any, processor_arn: str, dlq_url: str) -> str:
     logs.create_log_group(logGroupName=definitions.STATE_MACHINE_LOG_GROUP)
+    logs.put_retention_policy(
+        logGroupName=definitions.STATE_MACHINE_LOG_GROUP, retentionInDays=definitions.LOG_RETENTION_DAYS
+    )
     log_group_arn = logs.describe_log_groups(logGroupNamePrefix=definitions.STATE_MACHINE_LOG_GROUP)["logGroups"][0][
         "arn"
     ]

@@ -29,6 +29,7 @@ from snacks.local.moto_tuning import (
     atomic_dynamodb,
     cached_task_clients,
     compiled_json_paths_cached,
+    generated_execution_names,
     parsed_definitions_cached,
 )
 from snacks.local.provision import Provisioned, provision
@@ -120,6 +121,7 @@ class LocalStack:
         stack.enter_context(cached_task_clients())
         stack.enter_context(parsed_definitions_cached())
         stack.enter_context(compiled_json_paths_cached())
+        stack.enter_context(generated_execution_names())
 
         self._lambda = InProcessLambda(echo_logs=self._echo_logs)
         stack.enter_context(self._lambda.installed())

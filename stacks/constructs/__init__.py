@@ -1,0 +1,1 @@
+"""The pipeline's building blocks: storage, events, functions, workflow, monitoring."""

@@ -1,0 +1,55 @@
+"""The custom event bus, its archive, and the rule that starts the fulfillment workflow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Duration
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from stacks import definitions as d
+
+ARCHIVE_RETENTION = Duration.days(14)
+
+
+def event_pattern(pattern: dict[str, Any]) -> events.EventPattern:
+    """An EventBridge JSON pattern (``detail-type`` …) as CDK's ``EventPattern`` (``detail_type`` …)."""
+    return events.EventPattern(**{key.replace("-", "_"): value for key, value in pattern.items()})
+
+
+class OrderEvents(Construct):
+    """Bus ``serverless-snacks-orders`` with a replayable archive of the order events."""
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.bus = events.EventBus(self, "Bus", event_bus_name=d.EVENT_BUS)
+        # Every order event for two weeks: `aws events start-replay` re-drives any time window.
+        self.archive = self.bus.archive(
+            "Archive",
+            description=f"{d.RULE_DETAIL_TYPE} events of {d.EVENT_BUS}, for replay",
+            event_pattern=events.EventPattern(source=[d.RULE_EVENT_SOURCE]),
+            retention=ARCHIVE_RETENTION,
+        )
+
+    def start_fulfillment(self, state_machine: sfn.IStateMachine, dead_letter_queue: sqs.IQueue) -> events.Rule:
+        """Route ``Order Created`` to the workflow; what EventBridge cannot deliver goes to the DLQ."""
+        return events.Rule(
+            self,
+            "OrderCreatedRule",
+            rule_name=d.ORDER_CREATED_RULE,
+            description=f"{d.RULE_DETAIL_TYPE} starts {d.STATE_MACHINE}",
+            event_bus=self.bus,
+            event_pattern=event_pattern(d.RULE_EVENT_PATTERN),
+            targets=[
+                targets.SfnStateMachine(
+                    state_machine,
+                    retry_attempts=d.RULE_TARGET_RETRY_ATTEMPTS,
+                    max_event_age=Duration.seconds(d.RULE_TARGET_MAX_EVENT_AGE_SECONDS),
+                    dead_letter_queue=dead_letter_queue,
+                )
+            ],
+        )

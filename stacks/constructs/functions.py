@@ -1,0 +1,237 @@
+"""The three Lambda functions, one shared code asset, and a hand-written role for each.
+
+Every role holds exactly the AWS actions its handler calls (see ``lambdas/order_service/adapters``),
+each on its one resource ARN, plus writing to its own log group. Lambda active tracing adds the
+X-Ray write actions itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Aws, CfnDynamicReference, CfnDynamicReferenceService, Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from cdk_nag import NagPackSuppression, NagSuppressions
+from constructs import Construct
+
+from order_service import settings as env
+from stacks import definitions as d
+
+# The newest Python runtime this aws-cdk-lib offers (cdk-nag AwsSolutions-L1 checks the same list).
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
+
+# Public Powertools for AWS Lambda (Python) v3 layer, published by AWS in every commercial region.
+POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+# The release the functions are tested with (pyproject pins the same; tests/infra checks both).
+POWERTOOLS_VERSION = "3.37.0"
+# None: resolve the layer ARN of POWERTOOLS_VERSION at deploy time from the public SSM parameter
+# Powertools publishes per region; -c powertoolsLayerVersion=N pins layer version N instead.
+DEFAULT_POWERTOOLS_LAYER_VERSION: int | None = None
+
+# Nothing but the package source goes into the asset.
+ASSET_EXCLUDE = [
+    "**/__pycache__",
+    "**/*.pyc",
+    "**/*.pyo",
+    "**/.mypy_cache",
+    "**/.pytest_cache",
+    "**/.ruff_cache",
+    "**/*.egg-info",
+]
+
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+DEFAULT_LOG_LEVEL = "INFO"
+
+# Powertools reads these; the names are Powertools', the values ours.
+POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
+POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+POWERTOOLS_TRACE_DISABLED = "POWERTOOLS_TRACE_DISABLED"
+LOG_LEVEL = "LOG_LEVEL"
+
+LAMBDA_PRINCIPAL = "lambda.amazonaws.com"
+
+# Conditions that pin every PutEvents to the one event this service publishes.
+PUT_ORDER_CREATED_CONDITIONS = {
+    "StringEquals": {"events:source": d.RULE_EVENT_SOURCE, "events:detail-type": d.RULE_DETAIL_TYPE}
+}
+
+
+@dataclass(frozen=True)
+class FunctionOptions:
+    """Deploy-time choices (CDK context) that shape the functions."""
+
+    powertools_layer_version: int | None = DEFAULT_POWERTOOLS_LAYER_VERSION
+    sdk_tracing: bool = False
+    fulfillment_faults: str = ""
+    log_level: str = DEFAULT_LOG_LEVEL
+
+
+def powertools_layer_name(runtime: lambda_.Runtime = RUNTIME) -> str:
+    """``AWSLambdaPowertoolsPythonV3-python314-arm64`` for python3.14 on arm64."""
+    python = runtime.name.replace(".", "")
+    return f"AWSLambdaPowertoolsPythonV3-{python}-arm64"
+
+
+def powertools_layer_parameter(runtime: lambda_.Runtime = RUNTIME) -> str:
+    """The public SSM parameter holding the layer ARN of POWERTOOLS_VERSION in the deploy region."""
+    return f"/aws/service/powertools/python/arm64/{runtime.name}/{POWERTOOLS_VERSION}"
+
+
+def powertools_layer_arn(version: int | None, region: str = Aws.REGION, partition: str = Aws.PARTITION) -> str:
+    if version is None:
+        return CfnDynamicReference(CfnDynamicReferenceService.SSM, powertools_layer_parameter()).to_string()
+    return f"arn:{partition}:lambda:{region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:{powertools_layer_name()}:{version}"
+
+
+class Functions(Construct):
+    """``order-creator``, ``order-processor`` and ``order-reconciler`` (+ its schedule)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        orders: dynamodb.ITable,
+        idempotency: dynamodb.ITable,
+        bus: events.IEventBus,
+        options: FunctionOptions,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._options = options
+        self._code = lambda_.Code.from_asset(str(d.LAMBDA_ASSET_DIR), exclude=ASSET_EXCLUDE)
+        self._layer = lambda_.LayerVersion.from_layer_version_arn(
+            self, "PowertoolsLayer", powertools_layer_arn(options.powertools_layer_version)
+        )
+
+        put_order_created = iam.PolicyStatement(
+            sid="PublishOrderCreated",
+            actions=["events:PutEvents"],
+            resources=[bus.event_bus_arn],
+            conditions=PUT_ORDER_CREATED_CONDITIONS,
+        )
+
+        self.creator = self._function(
+            "Creator",
+            d.FUNCTIONS[d.ORDER_CREATOR],
+            [
+                iam.PolicyStatement(
+                    sid="CreateOrder",  # conditional PutItem (attribute_not_exists(orderId))
+                    actions=["dynamodb:PutItem"],
+                    resources=[orders.table_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="IdempotencyRecords",  # Powertools DynamoDBPersistenceLayer
+                    actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                    resources=[idempotency.table_arn],
+                ),
+                put_order_created,
+            ],
+        )
+        self.processor = self._function(
+            "Processor",
+            d.FUNCTIONS[d.ORDER_PROCESSOR],
+            [
+                iam.PolicyStatement(
+                    sid="ReadAndTransitionOrders",  # consistent GetItem; conditional UpdateItem
+                    actions=["dynamodb:GetItem", "dynamodb:UpdateItem"],
+                    resources=[orders.table_arn],
+                ),
+            ],
+        )
+        self.reconciler = self._function(
+            "Reconciler",
+            d.FUNCTIONS[d.ORDER_RECONCILER],
+            [
+                iam.PolicyStatement(
+                    sid="ListOrdersByStatus",  # Query on the status index only, never the table
+                    actions=["dynamodb:Query"],
+                    resources=[f"{orders.table_arn}/index/{d.STATUS_INDEX}"],
+                ),
+                put_order_created,
+            ],
+        )
+
+        self.schedule = events.Rule(
+            self,
+            "ReconcileSchedule",
+            description=f"Runs {d.ORDER_RECONCILER} every {d.RECONCILE_EVERY_MINUTES} minutes",
+            schedule=events.Schedule.rate(Duration.minutes(d.RECONCILE_EVERY_MINUTES)),
+            targets=[targets.LambdaFunction(self.reconciler, retry_attempts=2)],
+        )
+
+    @property
+    def all(self) -> dict[str, lambda_.Function]:
+        return {d.ORDER_CREATOR: self.creator, d.ORDER_PROCESSOR: self.processor, d.ORDER_RECONCILER: self.reconciler}
+
+    def environment(self, definition: d.FunctionDefinition) -> dict[str, str]:
+        options = self._options
+        environment = {
+            **definition.environment,
+            POWERTOOLS_SERVICE_NAME: definition.name,
+            POWERTOOLS_METRICS_NAMESPACE: env.METRICS_NAMESPACE,
+            POWERTOOLS_TRACE_DISABLED: "false" if options.sdk_tracing else "true",
+            LOG_LEVEL: options.log_level,
+        }
+        if env.FULFILLMENT_FAULTS in environment:
+            environment[env.FULFILLMENT_FAULTS] = options.fulfillment_faults
+        return environment
+
+    def _function(
+        self, construct_id: str, definition: d.FunctionDefinition, statements: list[iam.PolicyStatement]
+    ) -> lambda_.Function:
+        log_group = logs.LogGroup(
+            self,
+            f"{construct_id}Logs",
+            log_group_name=f"/aws/lambda/{definition.name}",
+            retention=LOG_RETENTION,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        write_logs = iam.PolicyStatement(
+            sid="WriteOwnLogs",
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[log_group.log_group_arn],
+        )
+        role = iam.Role(
+            self,
+            f"{construct_id}Role",
+            assumed_by=iam.ServicePrincipal(LAMBDA_PRINCIPAL),
+            description=f"{definition.name}: only the calls its handler makes",
+            inline_policies={"least-privilege": iam.PolicyDocument(statements=[*statements, write_logs])},
+        )
+        function = lambda_.Function(
+            self,
+            construct_id,
+            function_name=definition.name,
+            description=definition.description,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=definition.handler,
+            code=self._code,
+            layers=[self._layer],
+            memory_size=definition.memory_mb,
+            timeout=Duration.seconds(definition.timeout_seconds),
+            environment=self.environment(definition),
+            tracing=lambda_.Tracing.ACTIVE,
+            role=role,
+            log_group=log_group,
+        )
+        # Tracing.ACTIVE makes CDK attach the X-Ray statement in a policy of its own under the function.
+        NagSuppressions.add_resource_suppressions(
+            function,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-IAM5",
+                    reason="Lambda active tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, "
+                    "which support no resource-level permissions (Resource '*' is the only valid value).",
+                    applies_to=["Resource::*"],
+                )
+            ],
+            apply_to_children=True,
+        )
+        return function

@@ -1,0 +1,102 @@
+"""The ``ServerlessSnacks`` stack: storage, events, functions, workflow and monitoring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct, Node
+
+from stacks.constructs.events import OrderEvents
+from stacks.constructs.functions import DEFAULT_POWERTOOLS_LAYER_VERSION, FunctionOptions, Functions
+from stacks.constructs.monitoring import Monitoring
+from stacks.constructs.storage import Storage
+from stacks.constructs.workflow import FulfillmentWorkflow
+
+STACK_NAME = "ServerlessSnacks"
+
+# CDK context (`cdk deploy -c key=value`), documented in README and docs/infrastructure.md.
+CONTEXT_ALARM_EMAIL = "alarmEmail"
+CONTEXT_FULFILLMENT_FAULTS = "fulfillmentFaults"
+CONTEXT_SDK_TRACING = "sdkTracing"
+CONTEXT_POWERTOOLS_LAYER_VERSION = "powertoolsLayerVersion"
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    alarm_email: str | None = None
+    functions: FunctionOptions = field(default_factory=FunctionOptions)
+
+    @classmethod
+    def from_context(cls, node: Node) -> PipelineOptions:
+        """Context arrives as strings from ``-c`` and as JSON values from cdk.json; accept both."""
+        alarm_email = _text(node.try_get_context(CONTEXT_ALARM_EMAIL)).strip() or None
+        if alarm_email is not None and "@" not in alarm_email:
+            raise ValueError(f"context {CONTEXT_ALARM_EMAIL} must be an e-mail address")
+        layer_version = node.try_get_context(CONTEXT_POWERTOOLS_LAYER_VERSION)
+        try:
+            version = DEFAULT_POWERTOOLS_LAYER_VERSION if layer_version in (None, "") else int(layer_version)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"context {CONTEXT_POWERTOOLS_LAYER_VERSION} must be a layer version number") from error
+        if version is not None and version < 1:
+            raise ValueError(f"context {CONTEXT_POWERTOOLS_LAYER_VERSION} must be a layer version number")
+        return cls(
+            alarm_email=alarm_email,
+            functions=FunctionOptions(
+                powertools_layer_version=version,
+                sdk_tracing=_text(node.try_get_context(CONTEXT_SDK_TRACING)).strip().lower() in _TRUE,
+                fulfillment_faults=_text(node.try_get_context(CONTEXT_FULFILLMENT_FAULTS)),
+            ),
+        )
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class OrderPipelineStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str = STACK_NAME, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        options = PipelineOptions.from_context(self.node)
+
+        self.storage = Storage(self, "Storage")
+        self.events = OrderEvents(self, "Events")
+        self.functions = Functions(
+            self,
+            "Functions",
+            orders=self.storage.orders,
+            idempotency=self.storage.idempotency,
+            bus=self.events.bus,
+            options=options.functions,
+        )
+        self.workflow = FulfillmentWorkflow(
+            self,
+            "Workflow",
+            processor=self.functions.processor,
+            dead_letter_queue=self.storage.dead_letter_queue,
+        )
+        self.order_created_rule = self.events.start_fulfillment(
+            self.workflow.state_machine, self.storage.dead_letter_queue
+        )
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            functions=self.functions.all,
+            state_machine=self.workflow.state_machine,
+            dead_letter_queue=self.storage.dead_letter_queue,
+            alarm_email=options.alarm_email,
+        )
+
+        CfnOutput(self, "OrdersTableName", value=self.storage.orders.table_name)
+        CfnOutput(self, "EventBusName", value=self.events.bus.event_bus_name)
+        CfnOutput(self, "StateMachineArn", value=self.workflow.state_machine.state_machine_arn)
+        CfnOutput(self, "DeadLetterQueueUrl", value=self.storage.dead_letter_queue.queue_url)
+        CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)
+        CfnOutput(self, "DashboardName", value=self.monitoring.dashboard.dashboard_name)

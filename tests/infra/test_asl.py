@@ -1,0 +1,112 @@
+"""The fulfillment ASL: retries only what is transient, catches everything into RecordFailure -> DLQ -> Fail."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from order_service.domain.errors import PERMANENT_STEP_ERRORS, TRANSIENT_STEP_ERRORS
+from stacks import definitions as d
+
+# Lambda service errors AWS recommends retrying for Lambda tasks, and the task's own timeout.
+LAMBDA_SERVICE_ERRORS = {
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+}
+TASK_TIMEOUT = "States.Timeout"
+RETRYABLE = set(TRANSIENT_STEP_ERRORS) | LAMBDA_SERVICE_ERRORS | {TASK_TIMEOUT}
+PROCESSOR = "${" + d.ASL_PROCESSOR_ARN + "}"
+DLQ_URL = "${" + d.ASL_DLQ_URL + "}"
+SEND_MESSAGE = "arn:aws:states:::sqs:sendMessage"
+PROCESSOR_STEPS = {"validate", "fulfil", "markProcessed", "recordFailure"}
+
+
+@pytest.fixture(scope="module")
+def asl() -> dict[str, Any]:
+    return d.load_asl()
+
+
+def states(asl: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return dict(asl["States"])
+
+
+def processor_tasks(asl: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: s for name, s in states(asl).items() if s["Type"] == "Task" and s["Resource"] == PROCESSOR}
+
+
+def send_to_dlq(asl: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    (found,) = [(name, s) for name, s in states(asl).items() if s.get("Resource") == SEND_MESSAGE]
+    return found
+
+
+def test_is_valid_json_and_starts_at_a_known_state(asl: dict[str, Any]) -> None:
+    assert asl["StartAt"] in asl["States"]
+    for name, state in states(asl).items():
+        for target in [state.get("Next"), state.get("Default")] + [c["Next"] for c in state.get("Catch", [])]:
+            assert target is None or target in asl["States"], (name, target)
+        for choice in state.get("Choices", []):
+            assert choice["Next"] in asl["States"], name
+
+
+def test_every_task_is_a_processor_step_or_the_dlq_send(asl: dict[str, Any]) -> None:
+    tasks = {name for name, s in states(asl).items() if s["Type"] == "Task"}
+    assert tasks == set(processor_tasks(asl)) | {send_to_dlq(asl)[0]}
+    assert {s["Parameters"]["step"] for s in processor_tasks(asl).values()} == PROCESSOR_STEPS
+
+
+def test_placeholders_are_exactly_the_cdk_substitutions() -> None:
+    assert set(re.findall(r"\$\{(\w+)\}", d.ASL_PATH.read_text())) == {d.ASL_PROCESSOR_ARN, d.ASL_DLQ_URL}
+
+
+def test_dlq_send_uses_the_queue_placeholder_and_ends_in_fail(asl: dict[str, Any]) -> None:
+    _, send = send_to_dlq(asl)
+    assert send["Parameters"]["QueueUrl"] == DLQ_URL
+    assert states(asl)[send["Next"]]["Type"] == "Fail"
+    assert send["Retry"], "a lost DLQ message would lose the failure"
+    body = send["Parameters"]["MessageBody"]
+    for field in ("orderId.$", "failedStep.$", "error.$", "cause.$", "executionArn.$", "originalEvent.$"):
+        assert field in body, field
+
+
+@pytest.mark.parametrize("name", ["Validate", "Fulfil", "MarkProcessed", "RecordFailure"])
+def test_processor_task_retries_transient_errors_only(asl: dict[str, Any], name: str) -> None:
+    task = processor_tasks(asl)[name]
+    (retry,) = task["Retry"]
+    assert set(retry["ErrorEquals"]) == RETRYABLE
+    assert "States.ALL" not in retry["ErrorEquals"]
+    assert not set(retry["ErrorEquals"]) & set(PERMANENT_STEP_ERRORS)  # permanent: straight to Catch
+    assert retry["MaxAttempts"] == 2
+    assert retry["BackoffRate"] > 1
+    assert task["TimeoutSeconds"] > 0
+
+
+@pytest.mark.parametrize("name", ["Validate", "Fulfil", "MarkProcessed", "RecordFailure"])
+def test_processor_task_catches_everything_into_the_dlq_then_fail(asl: dict[str, Any], name: str) -> None:
+    task = processor_tasks(asl)[name]
+    (catch,) = task["Catch"]
+    assert catch["ErrorEquals"] == ["States.ALL"]
+    assert catch["ResultPath"] != "$"  # keep the original event for the DLQ message
+    send_name, _ = send_to_dlq(asl)
+    path = [catch["Next"]]
+    while path[-1] != send_name:
+        state = states(asl)[path[-1]]
+        assert state["Type"] in ("Pass", "Task") and len(path) < 5, path
+        path.append(state["Next"])
+    assert states(asl)[states(asl)[send_name]["Next"]]["Type"] == "Fail"
+    if name != "RecordFailure":
+        assert "RecordFailure" in path, "the order must be marked FAILED before it goes to the DLQ"
+
+
+def test_error_names_in_the_asl_exist(asl: dict[str, Any]) -> None:
+    names = {
+        error
+        for state in states(asl).values()
+        for block in state.get("Retry", []) + state.get("Catch", [])
+        for error in block["ErrorEquals"]
+    }
+    ours = {n for n in names if not n.startswith(("States.", "Lambda."))}
+    assert ours <= set(TRANSIENT_STEP_ERRORS) | set(PERMANENT_STEP_ERRORS)

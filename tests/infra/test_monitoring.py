@@ -1,0 +1,143 @@
+"""Alarms on what matters, to an encrypted topic; the dashboard shows the seed's key metrics."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from order_service import settings as env
+from stacks import definitions as d
+from stacks.constructs import monitoring as m
+from tests.support.synth import Synthesized, flatten
+
+HANDLERS = d.LAMBDA_ASSET_DIR / "order_service" / "handlers"
+
+
+def alarms(synth: Synthesized) -> dict[str, dict[str, Any]]:
+    return {
+        alarm["Properties"]["AlarmName"]: alarm["Properties"]
+        for alarm in synth.resources("AWS::CloudWatch::Alarm").values()
+    }
+
+
+def emitted_metrics() -> set[str]:
+    """Every metric name a handler passes to Powertools ``add_metric``."""
+    source = "\n".join(path.read_text() for path in HANDLERS.glob("*.py"))
+    return set(re.findall(r"add_metric\(\s*name=\"(\w+)\"", source))
+
+
+def test_alarm_topic_is_kms_encrypted_and_ssl_only(synth: Synthesized) -> None:
+    ((topic_id, topic),) = synth.resources("AWS::SNS::Topic").items()
+    ((key_id, key),) = synth.resources("AWS::KMS::Key").items()
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert key["Properties"]["EnableKeyRotation"] is True
+    key_statements = key["Properties"]["KeyPolicy"]["Statement"]
+    assert any(s.get("Principal") == {"Service": m.CLOUDWATCH_PRINCIPAL} for s in key_statements)
+    synth.template.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "Topics": [{"Ref": topic_id}],
+            "PolicyDocument": {
+                "Statement": [
+                    {"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}, "Action": "sns:Publish"}
+                ]
+            },
+        },
+    )
+
+
+def test_expected_alarms_exist_and_notify_the_topic(synth: Synthesized) -> None:
+    (topic_id,) = synth.resources("AWS::SNS::Topic")
+    expected = {
+        f"{d.DEAD_LETTER_QUEUE}-has-messages",
+        f"{d.STATE_MACHINE}-executions-failed",
+        f"{d.STATE_MACHINE}-executions-timed-out",
+        f"{d.ORDER_CREATOR}-request-errors",
+        f"{d.ORDER_CREATOR}-publish-deferred",
+        f"{d.ORDER_RECONCILER}-orders-stuck-new",
+        *(f"{name}-{kind}" for name in d.FUNCTIONS for kind in ("errors", "throttles")),
+    }
+    found = alarms(synth)
+    assert set(found) == expected
+    for name, alarm in found.items():
+        assert alarm["AlarmActions"] == [{"Ref": topic_id}], name
+        assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold"), name
+
+
+def test_dlq_depth_alarm(synth: Synthesized) -> None:
+    (queue_id,) = synth.template.find_resources("AWS::SQS::Queue", {"Properties": {"QueueName": d.DEAD_LETTER_QUEUE}})
+    alarm = alarms(synth)[f"{d.DEAD_LETTER_QUEUE}-has-messages"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]
+
+
+@pytest.mark.parametrize(("suffix", "metric"), [("failed", "ExecutionsFailed"), ("timed-out", "ExecutionsTimedOut")])
+def test_workflow_alarms(synth: Synthesized, suffix: str, metric: str) -> None:
+    (machine_id,) = synth.template.find_resources(
+        "AWS::StepFunctions::StateMachine", {"Properties": {"StateMachineName": d.STATE_MACHINE}}
+    )
+    alarm = alarms(synth)[f"{d.STATE_MACHINE}-executions-{suffix}"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/States", metric)
+    assert alarm["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": machine_id}}]
+
+
+@pytest.mark.parametrize("name", list(d.FUNCTIONS))
+def test_lambda_error_and_throttle_alarms(synth: Synthesized, name: str) -> None:
+    for kind, metric in (("errors", "Errors"), ("throttles", "Throttles")):
+        alarm = alarms(synth)[f"{name}-{kind}"]
+        assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == ("AWS/Lambda", metric, "Sum")
+        (dimension,) = alarm["Dimensions"]
+        assert dimension["Name"] == "FunctionName"
+
+
+@pytest.mark.parametrize(
+    ("alarm_name", "metric", "service"),
+    [
+        (f"{d.ORDER_RECONCILER}-orders-stuck-new", m.ORDERS_STUCK_NEW, d.ORDER_RECONCILER),
+        (f"{d.ORDER_CREATOR}-publish-deferred", m.ORDER_PUBLISH_DEFERRED, d.ORDER_CREATOR),
+        (f"{d.ORDER_CREATOR}-request-errors", m.ORDER_REQUEST_ERRORS, d.ORDER_CREATOR),
+    ],
+)
+def test_custom_metric_alarms_match_what_the_handlers_emit(
+    synth: Synthesized, alarm_name: str, metric: str, service: str
+) -> None:
+    alarm = alarms(synth)[alarm_name]
+    assert (alarm["Namespace"], alarm["MetricName"]) == (env.METRICS_NAMESPACE, metric)
+    assert alarm["Dimensions"] == [{"Name": m.SERVICE_DIMENSION, "Value": service}]
+    assert metric in emitted_metrics()
+
+
+def test_reconciler_alarm_period_is_its_schedule(synth: Synthesized) -> None:
+    alarm = alarms(synth)[f"{d.ORDER_RECONCILER}-orders-stuck-new"]
+    assert alarm["Period"] == d.RECONCILE_EVERY_MINUTES * 60
+
+
+def test_every_custom_metric_in_monitoring_is_emitted_by_a_handler() -> None:
+    constants = {
+        value
+        for name, value in vars(m).items()
+        if name.isupper() and name.startswith("ORDER") and isinstance(value, str)
+    }
+    assert constants <= emitted_metrics(), constants - emitted_metrics()
+
+
+def test_dashboard_shows_the_key_metrics(synth: Synthesized) -> None:
+    ((_, dashboard),) = synth.resources("AWS::CloudWatch::Dashboard").items()
+    assert dashboard["Properties"]["DashboardName"] == env.METRICS_NAMESPACE
+    body = flatten(dashboard["Properties"]["DashboardBody"])
+    for needle in (
+        m.ORDERS_CREATED,  # creation rate
+        m.PROCESSING_LATENCY,  # NEW -> PROCESSED
+        '"p50"',
+        '"p95"',
+        '"p99"',
+        "Error rate",
+        "ApproximateNumberOfMessagesVisible",  # DLQ depth
+        m.ORDERS_STUCK_NEW,
+    ):
+        assert needle in body, needle
+    widgets = json.loads(re.sub(r"\{(Ref|Fn::GetAtt):[^}]*\}", "X", body))["widgets"]
+    assert len(widgets) >= 5

@@ -1,0 +1,81 @@
+"""Starting and stopping the local stack leaves the process as it found it."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import threading
+import time
+
+import pytest
+
+from snacks.local import LocalStack
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def settle_threads(expected: set[threading.Thread], timeout: float = 10) -> set[threading.Thread]:
+    """Threads beyond ``expected`` still alive after ``timeout`` (executions finish on their own)."""
+    deadline = time.monotonic() + timeout
+    while (extra := {t for t in threading.enumerate() if t not in expected and t.is_alive()}) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.05)
+    return extra
+
+
+def test_start_stop_leaks_no_thread_port_environment_or_stdout() -> None:
+    threads_before = set(threading.enumerate())
+    environment_before = dict(os.environ)
+    stdout_before = sys.stdout
+
+    with LocalStack(port=0) as stack:
+        port = int(stack.endpoint_url.rsplit(":", 1)[1])
+        assert not port_is_free(port)
+        reply = json.loads(
+            stack.client("lambda")
+            .invoke(
+                FunctionName="order-creator",
+                Payload=json.dumps(
+                    {"customerName": "L", "snackItems": [{"name": "P", "quantity": 1, "price": 1}], "totalAmount": 1}
+                ),
+            )["Payload"]
+            .read()
+        )
+        assert reply["statusCode"] == 201
+        stack.wait_until_idle(timeout=30)
+        assert stack.busy() == 0
+
+    assert port_is_free(port)
+    assert settle_threads(threads_before) == set()
+    assert dict(os.environ) == environment_before
+    assert sys.stdout is stdout_before
+
+
+def test_a_second_stack_in_the_same_process_is_refused_while_one_runs() -> None:
+    with LocalStack(port=0), pytest.raises(RuntimeError, match="already running"):
+        LocalStack(port=0).start()
+    with LocalStack(port=0) as again:  # and allowed once the first has stopped
+        assert again.endpoint_url.startswith("http://127.0.0.1:")
+
+
+def test_handler_output_goes_to_the_function_log_group_not_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    with LocalStack(port=0) as stack:
+        stack.client("lambda").invoke(FunctionName="order-creator", Payload=b'{"customerName": ""}')
+        stack.wait_until_idle(timeout=30)
+        events = stack.client("logs").filter_log_events(logGroupName="/aws/lambda/order-creator")["events"]
+    messages = [event["message"] for event in events]
+    assert any("REPORT RequestId" in message for message in messages)
+    handler_lines = [json.loads(m) for m in messages if m.startswith("{") and '"service":"order-creator"' in m]
+    assert handler_lines, messages
+    assert '"service":"order-creator"' not in capsys.readouterr().out

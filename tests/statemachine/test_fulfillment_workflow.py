@@ -1,0 +1,210 @@
+"""The fulfillment ASL, executed by Step Functions (the local stack), driven with a boto3 SFN client.
+
+Each test stores a NEW order directly (no creator, so no automatic Order Created event), starts an
+execution with the event EventBridge would deliver, and asserts on the execution history: which
+states ran, how often each task was attempted, and where failures were caught.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from order_service.domain.order import OrderRecord, OrderRequest, OrderStatus, SnackItem
+from snacks import operations
+from snacks.aws import Aws
+from stacks import definitions
+
+FAULTS = "Flaky Fries=transient:1; Broken Biscuit=transient; Doom Donut=permanent"
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Any]:
+    from snacks.local import LocalStack
+
+    with LocalStack(port=0, fulfillment_faults=FAULTS) as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def aws(stack: Any) -> Aws:
+    return Aws(endpoint_url=stack.endpoint_url, region=stack.region)
+
+
+@pytest.fixture(scope="module")
+def sfn(aws: Aws) -> Any:
+    return aws.client("stepfunctions")
+
+
+def new_order(aws: Aws, item: str) -> str:
+    order_id = str(uuid.uuid4())
+    request = OrderRequest(
+        customer_name="State Machine Test",
+        snack_items=(SnackItem(name=item, quantity=2, price=Decimal("1.50")),),
+        total_amount=Decimal("3.00"),
+    )
+    operations.repository(aws).create(OrderRecord.new(order_id, request, datetime.now(UTC)))
+    return order_id
+
+
+def order_created_event(order_id: str) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": definitions.RULE_DETAIL_TYPE,
+        "source": definitions.RULE_EVENT_SOURCE,
+        "account": "123456789012",
+        "time": "2026-11-25T12:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {"orderId": order_id, "itemCount": 2, "totalAmount": "3.00", "createdAt": ""},
+    }
+
+
+def run(sfn: Any, aws: Aws, event: dict[str, Any], timeout: float = 30) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    arn = sfn.start_execution(stateMachineArn=aws.state_machine_arn(), input=json.dumps(event))["executionArn"]
+    deadline = time.monotonic() + timeout
+    while (execution := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, f"execution {arn} still running after {timeout} s"
+        time.sleep(0.05)
+    return execution, sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+
+
+def entered(history: list[dict[str, Any]]) -> list[str]:
+    return [e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")]
+
+
+def task_attempts(history: list[dict[str, Any]]) -> Counter[str]:
+    """Lambda invocations per task state (a retried state is entered once, invoked per attempt)."""
+    attempts: Counter[str] = Counter()
+    current = None
+    for event in history:
+        if event["type"] == "TaskStateEntered":
+            current = event["stateEnteredEventDetails"]["name"]
+        elif event["type"] == "LambdaFunctionScheduled":
+            attempts[str(current)] += 1
+    return attempts
+
+
+def failures(history: list[dict[str, Any]]) -> list[str]:
+    return [e["lambdaFunctionFailedEventDetails"]["error"] for e in history if e["type"] == "LambdaFunctionFailed"]
+
+
+def dead_letters_for(aws: Aws, order_id: str) -> list[Any]:
+    return [letter for letter in operations.list_dead_letters(aws) if letter.order_id == order_id]
+
+
+def test_happy_path_runs_validate_fulfil_mark_processed_once_each(sfn: Any, aws: Aws) -> None:
+    order_id = new_order(aws, "Pretzels")
+    execution, history = run(sfn, aws, order_created_event(order_id))
+
+    assert execution["status"] == "SUCCEEDED"
+    assert entered(history) == ["Validate", "NeedsProcessing", "Fulfil", "MarkProcessed", "OrderProcessed"]
+    assert task_attempts(history) == Counter({"Validate": 1, "Fulfil": 1, "MarkProcessed": 1})
+    record = operations.get_order(aws, order_id)
+    assert record is not None and record.status is OrderStatus.PROCESSED and record.processed_at
+    assert record.execution_arn == execution["executionArn"]
+    assert dead_letters_for(aws, order_id) == []
+
+
+def test_step_failing_once_is_retried_and_the_order_processed(sfn: Any, aws: Aws) -> None:
+    order_id = new_order(aws, "Flaky Fries")
+    execution, history = run(sfn, aws, order_created_event(order_id))
+
+    assert execution["status"] == "SUCCEEDED"
+    assert task_attempts(history)["Fulfil"] == 2
+    assert failures(history) == ["FulfillmentUnavailable"]
+    assert "FulfilFailed" not in entered(history)
+    record = operations.get_order(aws, order_id)
+    assert record is not None and record.status is OrderStatus.PROCESSED
+
+
+def test_retries_exhausted_mark_the_order_failed_and_dead_letter_it(sfn: Any, aws: Aws) -> None:
+    order_id = new_order(aws, "Broken Biscuit")
+    execution, history = run(sfn, aws, order_created_event(order_id))
+
+    assert execution["status"] == "FAILED"
+    assert task_attempts(history)["Fulfil"] == 3  # the first attempt and 2 retries
+    assert failures(history) == ["FulfillmentUnavailable"] * 3
+    assert entered(history)[-4:] == ["FulfilFailed", "RecordFailure", "SendToDLQ", "OrderFailed"]
+    record = operations.get_order(aws, order_id)
+    assert record is not None and record.status is OrderStatus.FAILED
+    assert record.failure is not None and record.failure["error"] == "FulfillmentUnavailable"
+    (letter,) = dead_letters_for(aws, order_id)
+    assert letter.failed_step == "Fulfil" and letter.error == "FulfillmentUnavailable"
+
+
+def test_permanent_error_goes_to_the_dlq_without_retries(sfn: Any, aws: Aws) -> None:
+    order_id = new_order(aws, "Doom Donut")
+    execution, history = run(sfn, aws, order_created_event(order_id))
+
+    assert execution["status"] == "FAILED"
+    assert task_attempts(history)["Fulfil"] == 1
+    assert failures(history) == ["FulfillmentRejected"]
+    (letter,) = dead_letters_for(aws, order_id)
+    assert letter.error == "FulfillmentRejected"
+    record = operations.get_order(aws, order_id)
+    assert record is not None and record.status is OrderStatus.FAILED
+
+
+def test_unknown_order_fails_validation_without_retries(sfn: Any, aws: Aws) -> None:
+    order_id = str(uuid.uuid4())  # never stored
+    execution, history = run(sfn, aws, order_created_event(order_id))
+
+    assert execution["status"] == "FAILED"
+    assert task_attempts(history)["Validate"] == 1
+    assert failures(history)[0] == "OrderNotFound"
+    assert "ValidateFailed" in entered(history)
+    (letter,) = dead_letters_for(aws, order_id)
+    assert letter.failed_step == "Validate"
+
+
+def test_same_event_delivered_twice_is_processed_once(sfn: Any, aws: Aws) -> None:
+    order_id = new_order(aws, "Pretzels")
+    event = order_created_event(order_id)
+    first, first_history = run(sfn, aws, event)
+    processed_at = operations.get_order(aws, order_id).processed_at  # type: ignore[union-attr]
+    second, second_history = run(sfn, aws, event)
+
+    assert first["status"] == second["status"] == "SUCCEEDED"
+    assert "Fulfil" in entered(first_history)
+    assert entered(second_history) == ["Validate", "NeedsProcessing", "AlreadySettled"]
+    assert operations.get_order(aws, order_id).processed_at == processed_at  # type: ignore[union-attr]
+
+
+def test_bus_rule_starts_the_workflow_for_order_created_events_only(stack: Any, aws: Aws) -> None:
+    order_id = new_order(aws, "Pretzels")
+    events = aws.client("events")
+    other = {**order_created_event(order_id), "detail-type": "Order Shipped"}
+    for event in (other, order_created_event(order_id)):
+        events.put_events(
+            Entries=[
+                {
+                    "Source": event["source"],
+                    "DetailType": event["detail-type"],
+                    "Detail": json.dumps(event["detail"]),
+                    "EventBusName": definitions.EVENT_BUS,
+                }
+            ]
+        )
+    stack.wait_until_idle(timeout=30)
+    record = operations.get_order(aws, order_id)
+    assert record is not None and record.status is OrderStatus.PROCESSED
+    executions = aws.client("stepfunctions").list_executions(stateMachineArn=aws.state_machine_arn())["executions"]
+    started_for_order = [
+        e
+        for e in executions
+        if json.loads(aws.client("stepfunctions").describe_execution(executionArn=e["executionArn"])["input"])[
+            "detail"
+        ]["orderId"]
+        == order_id
+    ]
+    assert len(started_for_order) == 1  # the "Order Shipped" event matched no rule
