@@ -26,5 +26,7 @@ os.environ.setdefault(env.EVENT_BUS_NAME, definitions.EVENT_BUS)
 os.environ.setdefault(env.IDEMPOTENCY_TABLE_NAME, definitions.IDEMPOTENCY_TABLE)
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", env.METRICS_NAMESPACE)
-# jsii (under aws-cdk-lib) prints a Node end-of-life banner on every start otherwise.
+# jsii (under aws-cdk-lib) prints a Node deprecation / end-of-life banner on every start otherwise
+# (the second variable takes the list of major versions to keep quiet about).
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")

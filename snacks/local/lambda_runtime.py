@@ -13,6 +13,7 @@ CloudWatch Logs group ``/aws/lambda/<name>``, as on AWS, and to stderr when aske
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import io
 import json
@@ -154,13 +155,23 @@ class InProcessLambda:
                 )
             return runtime.invoke(registered, event, function.logs_backend)
 
+        from aws_lambda_powertools.metrics.provider.cloudwatch_emf import cloudwatch as emf
+
+        def emf_print(*args: Any, **kwargs: Any) -> None:
+            # Powertools prints EMF metrics to whatever sys.stdout is at flush time; a test's or
+            # the CLI's own redirection of sys.stdout must not catch a function's metrics.
+            kwargs.setdefault("file", runtime.output)
+            builtins.print(*args, **kwargs)
+
         previous_stdout = sys.stdout
         self.output.passthrough = previous_stdout
         sys.stdout = self.output
+        emf.print = emf_print  # type: ignore[attr-defined]
         try:
             with patched(LambdaFunction, "_invoke_lambda", _invoke_lambda):
                 yield
         finally:
+            del emf.print  # type: ignore[attr-defined]
             sys.stdout = previous_stdout
 
     def invoke(self, function: FunctionRuntime, event: Any, logs_backend: Any) -> tuple[str, bool, str]:

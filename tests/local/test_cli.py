@@ -1,0 +1,149 @@
+"""The ``snacks`` CLI against a local stack: every command, as an operator types it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from snacks.cli import main
+from stacks import definitions
+
+FAULTS = "Doom Donut=permanent"
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Any]:
+    from snacks.local import LocalStack
+
+    with LocalStack(port=0, fulfillment_faults=FAULTS) as local:
+        yield local
+
+
+def snacks(stack: Any, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    code = main(["--endpoint-url", stack.endpoint_url, "--region", stack.region, *argv])
+    return code, capsys.readouterr().out
+
+
+def created_order_id(output: str) -> str:
+    reply = json.loads(output[: output.rindex("}") + 1])
+    return str(reply["orderId"])
+
+
+def test_orders_create_with_items_waits_for_processed_then_get_list_and_trace(
+    stack: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = snacks(
+        stack, capsys, "orders", "create", "--customer", "Bob Wilson", "--item", "Nuts:3:5.99", "--wait", "20"
+    )
+    assert code == 0
+    order_id = created_order_id(out)
+    assert re.search(rf"{order_id}\s+PROCESSED\s+17.97", out)
+
+    code, out = snacks(stack, capsys, "orders", "get", order_id)
+    record = json.loads(out)
+    assert code == 0 and record["status"] == "PROCESSED" and record["totalAmount"] == 17.97
+
+    code, out = snacks(stack, capsys, "orders", "list", "--status", "PROCESSED")
+    assert code == 0 and order_id in out
+
+    code, out = snacks(stack, capsys, "trace", order_id)
+    assert code == 0
+    for step in ("Validate", "Fulfil", "MarkProcessed"):
+        assert step in out
+
+
+def test_orders_create_rejects_an_invalid_payload_with_exit_1(stack: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    payload = json.dumps({"customerName": "", "snackItems": [], "totalAmount": 0})
+    code, out = snacks(stack, capsys, "orders", "create", "--payload", payload)
+    reply = json.loads(out)
+    assert code == 1 and reply["statusCode"] == 400
+    assert {detail["field"] for detail in reply["details"]} >= {"customerName", "snackItems"}
+
+
+def test_get_and_trace_of_an_unknown_order_exit_1(stack: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    assert snacks(stack, capsys, "orders", "get", "no-such-order")[0] == 1
+    assert snacks(stack, capsys, "trace", "no-such-order")[0] == 1
+
+
+def test_failed_order_shows_in_dlq_list_and_replay_dry_run_changes_nothing(
+    stack: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = snacks(
+        stack, capsys, "orders", "create", "--customer", "Dan Doom", "--item", "Doom Donut:1:2.50", "--wait", "20"
+    )
+    order_id = created_order_id(out)
+    assert re.search(rf"{order_id}\s+FAILED", out)
+
+    code, out = snacks(stack, capsys, "dlq", "list")
+    assert code == 0 and re.search(rf"{order_id}.*Fulfil.*FulfillmentRejected", out)
+
+    code, out = snacks(stack, capsys, "dlq", "replay", "--order-id", order_id, "--dry-run")
+    assert code == 0 and "dry run: nothing changed" in out
+    assert order_id in snacks(stack, capsys, "dlq", "list")[1]
+    assert json.loads(snacks(stack, capsys, "orders", "get", order_id)[1])["status"] == "FAILED"
+
+
+def test_reconcile_dry_run_lists_stale_new_orders_without_publishing(
+    stack: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = snacks(stack, capsys, "reconcile", "--older-than", "0", "--dry-run")
+    assert code == 0 and out.startswith("stale NEW orders:") and "would re-publish" in out
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_snacks_local_serves_the_aws_cli_and_stops_cleanly_on_ctrl_c(tmp_path: Any) -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "snacks.cli", "local", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        banner = server.stdout.readline()
+        assert f"http://127.0.0.1:{port}" in banner, banner
+        env = {
+            **os.environ,
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        aws = [sys.executable, "-m", "awscli"]
+        listed = subprocess.run(
+            [*aws, "dynamodb", "list-tables"], env=env, capture_output=True, text=True, timeout=60, check=True
+        )
+        assert definitions.ORDERS_TABLE in json.loads(listed.stdout)["TableNames"]
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            output, _ = server.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            raise
+    assert server.returncode == 0, output
+    assert "stopping" in output
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) != 0:
+                break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the port is still open after snacks local stopped")
