@@ -56,6 +56,20 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+# Powertools keeps metrics in class-level dicts shared by every Metrics instance of the process.
+# On Lambda a process runs one function; here several do, and one function's flush would publish
+# (or empty) another's metrics. Fresh dicts before each handler module is loaded give each
+# function its own set, bound by its module's Metrics instance at import.
+_METRIC_SET_ATTRIBUTES = ("_metrics", "_dimensions", "_metadata", "_default_dimensions")
+
+
+def _give_next_function_its_own_metric_set() -> None:
+    from aws_lambda_powertools.metrics import Metrics
+
+    for name in _METRIC_SET_ATTRIBUTES:
+        setattr(Metrics, name, {})
+
+
 def _runtime_json_default(value: object) -> object:
     """Lambda's Python runtime serialises ``Decimal`` (what DynamoDB returns) as a JSON number."""
     if isinstance(value, Decimal):
@@ -126,6 +140,7 @@ class InProcessLambda:
 
     def register(self, *, name: str, handler_path: str, memory_mb: int, timeout_seconds: int, arn: str) -> None:
         module_name, _, attribute = handler_path.rpartition(".")
+        _give_next_function_its_own_metric_set()
         module = sys.modules.get(module_name)
         # A fresh import each start: module-level settings and clients read the environment the
         # stack just set (FULFILLMENT_FAULTS, table names) and bind to the running mock.
@@ -155,6 +170,7 @@ class InProcessLambda:
                 )
             return runtime.invoke(registered, event, function.logs_backend)
 
+        from aws_lambda_powertools.metrics import Metrics
         from aws_lambda_powertools.metrics.provider.cloudwatch_emf import cloudwatch as emf
 
         def emf_print(*args: Any, **kwargs: Any) -> None:
@@ -163,6 +179,7 @@ class InProcessLambda:
             kwargs.setdefault("file", runtime.output)
             builtins.print(*args, **kwargs)
 
+        shared_metric_sets = {name: getattr(Metrics, name) for name in _METRIC_SET_ATTRIBUTES}
         previous_stdout = sys.stdout
         self.output.passthrough = previous_stdout
         sys.stdout = self.output
@@ -172,6 +189,8 @@ class InProcessLambda:
                 yield
         finally:
             del emf.print  # type: ignore[attr-defined]
+            for name, value in shared_metric_sets.items():
+                setattr(Metrics, name, value)
             sys.stdout = previous_stdout
 
     def invoke(self, function: FunctionRuntime, event: Any, logs_backend: Any) -> tuple[str, bool, str]:

@@ -79,3 +79,41 @@ def test_handler_output_goes_to_the_function_log_group_not_stdout(capsys: pytest
     handler_lines = [json.loads(m) for m in messages if m.startswith("{") and '"service":"order-creator"' in m]
     assert handler_lines, messages
     assert '"service":"order-creator"' not in capsys.readouterr().out
+
+
+def test_each_function_publishes_only_its_own_metrics_under_concurrency() -> None:
+    """Powertools shares one metric set per process; functions sharing our process must not mix."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    order = {"customerName": "M", "snackItems": [{"name": "P", "quantity": 1, "price": 1}], "totalAmount": 1}
+    with LocalStack(port=0) as stack:
+        lambda_ = stack.client("lambda")
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            replies = list(
+                pool.map(
+                    lambda _: json.loads(
+                        lambda_.invoke(FunctionName="order-creator", Payload=json.dumps(order))["Payload"].read()
+                    ),
+                    range(30),
+                )
+            )
+        stack.wait_until_idle(timeout=60)
+        creator, processor = (
+            sys.modules[f"order_service.handlers.{name}"] for name in ("order_creator", "order_processor")
+        )
+        assert creator.metrics.metric_set is not processor.metrics.metric_set
+        logs = stack.client("logs")
+        emf = {
+            function: [
+                json.loads(event["message"])
+                for event in logs.filter_log_events(logGroupName=f"/aws/lambda/{function}")["events"]
+                if event["message"].startswith('{"_aws"')
+            ]
+            for function in ("order-creator", "order-processor")
+        }
+    assert all(reply["statusCode"] == 201 for reply in replies), replies
+    created = sum(sum(line.get("OrdersCreated", [])) for line in emf["order-creator"])
+    processed = sum(sum(line.get("OrdersProcessed", [])) for line in emf["order-processor"])
+    assert created == processed == 30
+    assert all(line["service"] == "order-creator" and "OrdersProcessed" not in line for line in emf["order-creator"])
+    assert all(line["service"] == "order-processor" and "OrdersCreated" not in line for line in emf["order-processor"])
