@@ -141,3 +141,159 @@ def generated_execution_names() -> Iterator[None]:
 
     with patched(StepFunctionsParserBackend, "start_execution", start_execution):
         yield
+
+
+@contextmanager
+def attribute_aliases_cached() -> Iterator[None]:
+    """Work out once, per response field, which keys moto's serializer looks up on a plain ``dict``.
+
+    For every field of every response shape (ten per DynamoDB ``AttributeValue``), moto's
+    ``XFormedAttributePicker`` runs six alias providers to list candidate keys. For a plain ``dict``
+    the candidates depend only on the field name, its shape and that shape's parent (a ``dict``
+    has no ``Meta`` and its class name is always ``dict``), so they are cached on exactly those;
+    botocore's shapes are built once per cached service model, so the cache stays small. Values
+    are still looked up, in the same order, on every response; pickers with response transformers
+    or other alias providers take moto's own path.
+    """
+    from moto.core.serialize import DEFAULT_ALIAS_PROVIDERS, ResponseSerializer, XFormedAttributePicker
+    from moto.core.utils import get_value as get_keyed_value
+
+    original_keys = XFormedAttributePicker.get_possible_keys
+    original_get_value = ResponseSerializer.get_value
+    cache: dict[tuple[Any, ...], tuple[str, ...]] = {}
+    missing = object()
+
+    @functools.wraps(original_keys)
+    def get_possible_keys(self: Any, context: Any) -> Any:
+        if type(context.obj) is not dict or self.alias_providers is not DEFAULT_ALIAS_PROVIDERS:
+            return original_keys(self, context)
+        shape = context.shape
+        key = (context.key, shape, getattr(shape, "parent", None))
+        keys = cache.get(key)
+        if keys is None:
+            keys = cache[key] = tuple(original_keys(self, context))
+        return keys
+
+    @functools.wraps(original_get_value)
+    def get_value(self: Any, value: Any, key: str, shape: Any) -> Any:
+        picker = self._value_picker
+        if (
+            type(value) is not dict
+            or type(picker) is not XFormedAttributePicker
+            or picker.alias_providers is not DEFAULT_ALIAS_PROVIDERS
+            or picker.response_transformers
+        ):
+            return original_get_value(self, value, key, shape)
+        keys = cache.get((key, shape, getattr(shape, "parent", None)))
+        if keys is None:
+            return original_get_value(self, value, key, shape)  # fills the cache
+        for possible_key in keys:
+            found = get_keyed_value(value, possible_key, missing)
+            if found is not missing:
+                return found
+        return None
+
+    with (
+        patched(XFormedAttributePicker, "get_possible_keys", get_possible_keys),
+        patched(ResponseSerializer, "get_value", get_value),
+    ):
+        yield
+
+
+@contextmanager
+def handler_methods_cached() -> Iterator[None]:
+    """List each moto response class's methods once, not on every request (``inspect.getmembers``).
+
+    moto only asks whether the action's method exists; a class's methods do not change while a stack
+    runs (our patches replace existing methods, never add any).
+    """
+    responses: Any = importlib.import_module("moto.core.responses")  # the name is not re-exported
+
+    original = responses.method_names_from_class
+    cache: dict[type, frozenset[str]] = {}
+
+    @functools.wraps(original)
+    def method_names_from_class(clazz: Any) -> frozenset[str]:
+        names = cache.get(clazz)
+        if names is None:
+            names = cache[clazz] = frozenset(original(clazz))
+        return names
+
+    with patched(responses, "method_names_from_class", method_names_from_class):
+        yield
+
+
+@contextmanager
+def update_expressions_cached() -> Iterator[None]:
+    """Parse each DynamoDB ``UpdateExpression`` string once (moto parses it twice per call).
+
+    The parse depends only on the string. moto only reads the parsed tree (``find_clauses``) or
+    deep-copies it before validating and executing it (``Validator.__init__``), so a shared tree is
+    never changed. Invalid expressions raise on every call, as before (errors are not cached).
+    """
+    UpdateExpressionParser: Any = importlib.import_module("moto.dynamodb.parsing.expressions").UpdateExpressionParser
+
+    original = UpdateExpressionParser.__dict__["make"]
+    parse = functools.lru_cache(maxsize=256)(original.__func__)
+
+    def make(cls: Any, expression_str: str) -> Any:
+        if cls is UpdateExpressionParser:
+            return parse(cls, expression_str)
+        return original.__func__(cls, expression_str)
+
+    UpdateExpressionParser.make = classmethod(make)
+    try:
+        yield
+    finally:
+        UpdateExpressionParser.make = original
+
+
+@contextmanager
+def server_hosts_cached() -> Iterator[None]:
+    """Resolve each ``Host`` header to a backend once, not by trying every service's URL regexes.
+
+    The answer depends only on the host and moto's static URL patterns. Hosts that find no backend
+    on an AWS domain are not cached, so moto still prints its warning for each such request.
+    """
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    original = DomainDispatcherApplication.get_backend_for_host
+    cache: dict[tuple[Any, str | None], Any] = {}
+
+    @functools.wraps(original)
+    def get_backend_for_host(self: Any, host: str | None) -> Any:
+        key = (self, host)
+        if key in cache:
+            return cache[key]
+        backend = original(self, host)
+        if backend is not None or host is None or "amazonaws.com" not in host:
+            cache[key] = backend
+        return backend
+
+    with patched(DomainDispatcherApplication, "get_backend_for_host", get_backend_for_host):
+        yield
+
+
+@contextmanager
+def update_expression_traversal_cached() -> Iterator[None]:
+    """List the node types each DynamoDB expression traverser handles once per class, not per node.
+
+    moto's ``DepthFirstTraverser.nodes_to_be_processed`` rebuilds the processing map (a dict of
+    bound methods) for every node of every traversal, ten traversals per ``UpdateItem``. Every
+    traverser's map has constant keys (node classes written in its ``_processing_map``), so the
+    tuple of keys is the same for all instances of a class.
+    """
+    DepthFirstTraverser: Any = importlib.import_module("moto.dynamodb.parsing.ast_nodes").DepthFirstTraverser
+
+    original = DepthFirstTraverser.nodes_to_be_processed
+    cache: dict[type, tuple[type, ...]] = {}
+
+    @functools.wraps(original)
+    def nodes_to_be_processed(self: Any) -> tuple[type, ...]:
+        nodes = cache.get(type(self))
+        if nodes is None:
+            nodes = cache[type(self)] = tuple(original(self))
+        return nodes
+
+    with patched(DepthFirstTraverser, "nodes_to_be_processed", nodes_to_be_processed):
+        yield

@@ -27,10 +27,15 @@ from snacks.local.event_delivery import StepFunctionsTargetDelivery
 from snacks.local.lambda_runtime import InProcessLambda
 from snacks.local.moto_tuning import (
     atomic_dynamodb,
+    attribute_aliases_cached,
     cached_task_clients,
     compiled_json_paths_cached,
     generated_execution_names,
+    handler_methods_cached,
     parsed_definitions_cached,
+    server_hosts_cached,
+    update_expression_traversal_cached,
+    update_expressions_cached,
 )
 from snacks.local.provision import Provisioned, provision
 from stacks import definitions
@@ -122,6 +127,11 @@ class LocalStack:
         stack.enter_context(parsed_definitions_cached())
         stack.enter_context(compiled_json_paths_cached())
         stack.enter_context(generated_execution_names())
+        stack.enter_context(attribute_aliases_cached())
+        stack.enter_context(handler_methods_cached())
+        stack.enter_context(update_expressions_cached())
+        stack.enter_context(server_hosts_cached())
+        stack.enter_context(update_expression_traversal_cached())
 
         self._lambda = InProcessLambda(echo_logs=self._echo_logs)
         stack.enter_context(self._lambda.installed())
