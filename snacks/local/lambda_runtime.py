@@ -180,18 +180,35 @@ class InProcessLambda:
             builtins.print(*args, **kwargs)
 
         shared_metric_sets = {name: getattr(Metrics, name) for name in _METRIC_SET_ATTRIBUTES}
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+        task_client_factory = lambda_eval_utils.boto_client_for  # type: ignore[attr-defined]
+
+        def boto_client_for(*args: Any, **kwargs: Any) -> Any:
+            client = task_client_factory(*args, **kwargs)
+            service = kwargs.get("service", args[1] if len(args) > 1 else None)
+            return DirectInvokeClient(runtime, client) if service == "lambda" else client
+
         previous_stdout = sys.stdout
         self.output.passthrough = previous_stdout
         sys.stdout = self.output
         emf.print = emf_print  # type: ignore[attr-defined]
         try:
-            with patched(LambdaFunction, "_invoke_lambda", _invoke_lambda):
+            with (
+                patched(LambdaFunction, "_invoke_lambda", _invoke_lambda),
+                patched(lambda_eval_utils, "boto_client_for", boto_client_for),
+            ):
                 yield
         finally:
             del emf.print  # type: ignore[attr-defined]
             for name, value in shared_metric_sets.items():
                 setattr(Metrics, name, value)
             sys.stdout = previous_stdout
+
+    def function(self, name_or_arn: str) -> FunctionRuntime | None:
+        """The registered function for a name, an ARN or a qualified ARN."""
+        name = name_or_arn.split(":")[6] if name_or_arn.startswith("arn:") else name_or_arn
+        return self._functions.get(name)
 
     def invoke(self, function: FunctionRuntime, event: Any, logs_backend: Any) -> tuple[str, bool, str]:
         """Run one invocation: (response payload, errored, log tail), as moto expects."""
@@ -244,3 +261,40 @@ class InProcessLambda:
         now = int(time.time() * 1000)
         events = [{"timestamp": now, "message": line} for line in text.splitlines() if line.strip()]
         logs_backend.put_log_events(group, function.log_stream, events)
+
+
+class DirectInvokeClient:
+    """The Lambda client of the Step Functions interpreter: a Task's ``Invoke`` of one of our
+    functions goes straight to its runtime, as Step Functions calls Lambda inside AWS.
+
+    Going through moto instead would serialise the request, route it through moto's Lambda API
+    and parse the reply again, three times per order, for the same handler call and the same
+    reply (payload, ``FunctionError`` for an unhandled exception). Anything else (another
+    function, an asynchronous invocation) goes to moto as before.
+    """
+
+    def __init__(self, runtime: InProcessLambda, client: Any) -> None:
+        self._runtime = runtime
+        self._client = client
+
+    def invoke(self, **parameters: Any) -> dict[str, Any]:
+        function = self._runtime.function(str(parameters.get("FunctionName", "")))
+        if function is None or parameters.get("InvocationType", "RequestResponse") != "RequestResponse":
+            return dict(self._client.invoke(**parameters))
+        from moto.logs.models import logs_backends
+
+        _, _, _, region, account = function.arn.split(":")[:5]
+        raw = parameters.get("Payload") or b"{}"
+        event = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+        payload, errored, _ = self._runtime.invoke(function, event, logs_backends[account][region])
+        response: dict[str, Any] = {
+            "StatusCode": 200,
+            "ExecutedVersion": "$LATEST",
+            "Payload": io.BytesIO(payload.encode("utf-8")),
+        }
+        if errored:
+            response["FunctionError"] = "Unhandled"
+        return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
