@@ -17,6 +17,7 @@ import builtins
 import importlib
 import io
 import json
+import logging
 import sys
 import threading
 import time
@@ -28,6 +29,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TextIO
+
+from aws_lambda_powertools import Logger
 
 from snacks.local.moto_tuning import patched
 
@@ -99,7 +102,9 @@ class HandlerOutput(io.TextIOBase):
     def write(self, text: str) -> int:
         lines: list[str] | None = getattr(self._local, "lines", None)
         if lines is None:
-            return self.passthrough.write(text)
+            # Outside an invocation: to whatever stdout is now (a test may have swapped it since).
+            target = sys.stdout if sys.stdout is not self else self.passthrough
+            return target.write(text)
         lines.append(text)
         return len(text)
 
@@ -108,6 +113,10 @@ class HandlerOutput(io.TextIOBase):
 
     def writable(self) -> bool:
         return True
+
+
+# One per process, like sys.stdout itself: handler modules and their loggers outlive a stack.
+HANDLER_OUTPUT = HandlerOutput(sys.stdout)
 
 
 @dataclass
@@ -130,7 +139,7 @@ class InProcessLambda:
     def __init__(self, *, echo_logs: TextIO | None) -> None:
         self._functions: dict[str, FunctionRuntime] = {}
         self._echo_logs = echo_logs
-        self.output = HandlerOutput(sys.stdout)
+        self.output = HANDLER_OUTPUT
         self._in_flight = 0
         self._in_flight_lock = threading.Lock()
 
@@ -145,6 +154,11 @@ class InProcessLambda:
         # A fresh import each start: module-level settings and clients read the environment the
         # stack just set (FULFILLMENT_FAULTS, table names) and bind to the running mock.
         module = importlib.reload(module) if module is not None else importlib.import_module(module_name)
+        # Powertools Logger reuses the process-wide logging.Logger of its service, and that keeps
+        # the stream of the first import (a previous stack's, a test's): point it here again.
+        for value in vars(module).values():
+            if isinstance(value, Logger) and isinstance(value.registered_handler, logging.StreamHandler):
+                value.registered_handler.setStream(self.output)
         self._functions[name] = FunctionRuntime(
             name=name,
             handler_path=handler_path,

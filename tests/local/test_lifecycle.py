@@ -117,3 +117,20 @@ def test_each_function_publishes_only_its_own_metrics_under_concurrency() -> Non
     assert created == processed == 30
     assert all(line["service"] == "order-creator" and "OrdersProcessed" not in line for line in emf["order-creator"])
     assert all(line["service"] == "order-processor" and "OrdersCreated" not in line for line in emf["order-processor"])
+
+
+def test_handler_log_lines_reach_the_log_group_in_every_stack_a_process_starts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Loggers outlive a stack (logging keeps one per service); the next stack must still capture them."""
+    order = json.dumps(
+        {"customerName": "R", "snackItems": [{"name": "P", "quantity": 1, "price": 1}], "totalAmount": 1}
+    )
+    for _ in range(2):
+        with LocalStack(port=0) as stack:
+            stack.client("lambda").invoke(FunctionName="order-creator", Payload=order)
+            stack.wait_until_idle(timeout=30)
+            events = stack.client("logs").filter_log_events(logGroupName="/aws/lambda/order-processor")["events"]
+        steps = [json.loads(e["message"]) for e in events if '"message":"step done"' in e["message"]]
+        assert [step["step"] for step in steps] == ["validate", "fulfil", "markProcessed"]
+    assert '"service":"order-' not in capsys.readouterr().out
