@@ -30,6 +30,13 @@ from snacks.local.moto_tuning import patched
 DEFAULT_RETRY_ATTEMPTS = 185  # EventBridge's defaults when a target has no RetryPolicy
 DEFAULT_MAX_EVENT_AGE_SECONDS = 86_400
 FIRST_RETRY_DELAY_SECONDS = 0.5
+# Events wait in the delivery queue while this many of the executions they started still run.
+# On AWS, Lambda scales out under a backlog; here each function is one execution environment, so
+# thousands of executions started at once would queue on it until their tasks time out (30 s).
+# Holding events back, as EventBridge holds events for a throttled target, keeps every task well
+# inside its timeout; the wait shows up as NEW -> PROCESSED latency, where it belongs.
+MAX_RUNNING_EXECUTIONS = 32
+CAPACITY_POLL_SECONDS = 0.01
 MAX_RETRY_DELAY_SECONDS = 30.0
 
 
@@ -62,9 +69,18 @@ def _as_delivered(event: dict[str, Any]) -> dict[str, Any]:
 class StepFunctionsTargetDelivery:
     """A scheduler thread that delivers matched events to Step Functions targets."""
 
-    def __init__(self, start_execution: Callable[[str, str, str], None], send_to_dlq: Callable[..., None]) -> None:
+    def __init__(
+        self,
+        start_execution: Callable[[str, str, str], Any],
+        is_running: Callable[[Any], bool],
+        send_to_dlq: Callable[..., None],
+        max_running_executions: int = MAX_RUNNING_EXECUTIONS,
+    ) -> None:
         self._start_execution = start_execution
+        self._is_running = is_running
         self._send_to_dlq = send_to_dlq
+        self._max_running = max_running_executions
+        self._started: list[Any] = []
         self._queue: list[Delivery] = []
         self._condition = threading.Condition()
         self._sequence = itertools.count()
@@ -131,16 +147,26 @@ class StepFunctionsTargetDelivery:
                     self._condition.wait(timeout)
                 if self._stopping:
                     return
+                if self._at_capacity():
+                    self._condition.wait(CAPACITY_POLL_SECONDS)
+                    continue
                 delivery = heapq.heappop(self._queue)
             self._attempt(delivery)
+
+    def _at_capacity(self) -> bool:
+        """Whether the executions this delivery started and that still run fill the local budget."""
+        if len(self._started) >= self._max_running:
+            self._started = [execution for execution in self._started if self._is_running(execution)]
+        return len(self._started) >= self._max_running
 
     def _attempt(self, delivery: Delivery) -> None:
         target = delivery.target
         try:
-            self._start_execution(target["Arn"], f"{uuid.uuid4()}", self._input_for(delivery))
+            execution = self._start_execution(target["Arn"], f"{uuid.uuid4()}", self._input_for(delivery))
         except Exception as error:  # noqa: BLE001 - any failed start is retried, then dead-lettered
             self._retry_or_dead_letter(delivery, error)
             return
+        self._started.append(execution)
         self.delivered += 1
         self._done()
 

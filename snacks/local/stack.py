@@ -135,7 +135,9 @@ class LocalStack:
 
         self._lambda = InProcessLambda(echo_logs=self._echo_logs)
         stack.enter_context(self._lambda.installed())
-        self._delivery = StepFunctionsTargetDelivery(self._start_execution, self._send_to_dead_letter_queue)
+        self._delivery = StepFunctionsTargetDelivery(
+            self._start_execution, _execution_is_running, self._send_to_dead_letter_queue
+        )
         stack.enter_context(self._delivery.installed())
         self._delivery.start()
         stack.callback(self._delivery.stop)
@@ -210,7 +212,7 @@ class LocalStack:
             1
             for machine in list(backend.state_machines)
             for execution in list(getattr(machine, "executions", []))
-            if str(getattr(execution.exec_status, "value", execution.exec_status)) == "RUNNING"
+            if _execution_is_running(execution)
         )
 
     def wait_until_idle(self, timeout: float = 30.0) -> None:
@@ -251,11 +253,11 @@ class LocalStack:
             service, region_name=self.region, aws_access_key_id="local", aws_secret_access_key="local"
         )
 
-    def _start_execution(self, state_machine_arn: str, name: str, execution_input: str) -> None:
+    def _start_execution(self, state_machine_arn: str, name: str, execution_input: str) -> Any:
         from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
         _, region, account = state_machine_arn.split(":")[2:5]
-        stepfunctions_parser_backends[account][region].start_execution(
+        return stepfunctions_parser_backends[account][region].start_execution(
             state_machine_arn, name=name, execution_input=execution_input
         )
 
@@ -268,6 +270,10 @@ class LocalStack:
             message_body=body,
             message_attributes={key: {"DataType": "String", "StringValue": value} for key, value in attributes.items()},
         )
+
+
+def _execution_is_running(execution: Any) -> bool:
+    return str(getattr(execution.exec_status, "value", execution.exec_status)) == "RUNNING"
 
 
 def _restore_environment(previous: dict[str, str | None]) -> None:
