@@ -47,12 +47,15 @@ def machine() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--orders", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--paced-orders", type=int, default=300, help="orders of the latency run")
+    parser.add_argument("--paced-rate", type=float, default=10.0, help="orders/s of the latency run")
     parser.add_argument("--init-runs", type=int, default=15)
     parser.add_argument("--warm-invocations", type=int, default=400)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes; does not write results.md")
     args = parser.parse_args(argv)
     if args.smoke:
         args.orders, args.init_runs, args.warm_invocations = [20], 1, 10
+        args.paced_orders = 10
 
     rows: list[tuple[str, str, str, str]] = []  # (measure, value, target, verdict)
     started = time.perf_counter()
@@ -74,6 +77,16 @@ def main(argv: list[str] | None = None) -> int:
                 _mark(ok),
             )
         )
+    paced = local_pipeline.run(args.paced_orders, progress=False, rate=args.paced_rate)
+    rows.append(
+        (
+            f"local latency at {args.paced_rate:g} orders/s ({args.paced_orders} orders)",
+            f"NEW->PROCESSED p50 {paced.p50_ms:.0f} ms, p95 {paced.p95_ms:.0f} ms, p99 {paced.p99_ms:.0f} ms; "
+            f"lost {paced.lost}",
+            "p99 < 1 s",
+            _mark(paced.p99_ms < TARGETS["p99_ms"] and paced.lost == 0),
+        )
+    )
     rows.append(("local stack start-up", f"{pipeline[0].startup_ms:.0f} ms", "", ""))
 
     print("cold start ...", file=sys.stderr)

@@ -10,6 +10,7 @@ from stacks import definitions
 
 SECTIONS = (
     "local pipeline, 20 orders",
+    "local latency at 10 orders/s (10 orders)",
     "local stack start-up",
     "init order-creator",
     "init order-processor",
