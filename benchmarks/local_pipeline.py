@@ -48,13 +48,17 @@ def sample_order(index: int) -> dict[str, Any]:
 
 def _processed_count(aws: Aws) -> int:
     """PROCESSED orders, through the status index; a COUNT query still pages at 1 MB read."""
-    pages = aws.client("dynamodb").get_paginator("query").paginate(
-        TableName=definitions.ORDERS_TABLE,
-        IndexName=definitions.STATUS_INDEX,
-        KeyConditionExpression="#s = :s",
-        ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={":s": {"S": OrderStatus.PROCESSED.value}},
-        Select="COUNT",
+    pages = (
+        aws.client("dynamodb")
+        .get_paginator("query")
+        .paginate(
+            TableName=definitions.ORDERS_TABLE,
+            IndexName=definitions.STATUS_INDEX,
+            KeyConditionExpression="#s = :s",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":s": {"S": OrderStatus.PROCESSED.value}},
+            Select="COUNT",
+        )
     )
     return sum(int(page["Count"]) for page in pages)
 
