@@ -48,6 +48,9 @@ def cmd_local(args: argparse.Namespace) -> int:
     stack.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # A process started in the background by a non-interactive shell inherits SIGINT ignored;
+    # Ctrl-C (or a supervisor's SIGINT) must stop the server all the same.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     endpoint = stack.endpoint_url
     print(f"Serverless Snacks local stack on {endpoint} (region {stack.region}); Ctrl-C to stop.")
     if faults:
