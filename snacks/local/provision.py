@@ -63,7 +63,7 @@ def function_environment(
 
 def provision(client: Any, *, fulfillment_faults: str) -> Provisioned:
     """Create every resource; ``client(service)`` returns a boto3 client for the local stack."""
-    _create_tables(client("dynamodb"))
+    create_tables(client("dynamodb"))
     queue_url, queue_arn = _create_dead_letter_queue(client("sqs"))
     iam = client("iam")
     function_arns = _create_functions(client("lambda"), client("logs"), iam, fulfillment_faults)
@@ -74,7 +74,8 @@ def provision(client: Any, *, fulfillment_faults: str) -> Provisioned:
     return Provisioned(state_machine_arn, queue_url, queue_arn, function_arns)
 
 
-def _create_tables(dynamodb: Any) -> None:
+def create_tables(dynamodb: Any) -> None:
+    """``Orders`` (with its status index) and ``OrdersIdempotency``, as the stack defines them."""
     dynamodb.create_table(
         TableName=definitions.ORDERS_TABLE,
         BillingMode="PAY_PER_REQUEST",

@@ -21,8 +21,8 @@ from contextlib import ExitStack
 from typing import Any
 
 import boto3
-from botocore.config import Config
 
+from snacks.aws import Aws
 from snacks.local.event_delivery import StepFunctionsTargetDelivery
 from snacks.local.lambda_runtime import InProcessLambda
 from snacks.local.moto_tuning import (
@@ -74,6 +74,7 @@ class LocalStack:
         self._lambda: InProcessLambda | None = None
         self._delivery: StepFunctionsTargetDelivery | None = None
         self.resources: Provisioned | None = None
+        self._aws: Aws | None = None
         self.startup_seconds = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -181,6 +182,7 @@ class LocalStack:
     def _stop_server(self) -> None:
         self._server.stop()
         self._server = None
+        self._aws = None
 
     def stop(self, drain_timeout: float = 10.0) -> None:
         """Let running work finish (bounded), then stop everything and undo every patch."""
@@ -236,16 +238,10 @@ class LocalStack:
     # -- clients and delivery callbacks ---------------------------------------------------------
 
     def client(self, service: str) -> Any:
-        """A boto3 client for this stack's HTTP endpoint (what any other process would use)."""
-        config = Config(inject_host_prefix=False) if service == "stepfunctions" else None
-        return boto3.client(  # type: ignore[call-overload]
-            service,
-            endpoint_url=self.endpoint_url,
-            region_name=self.region,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-            config=config,
-        )
+        """A boto3 client for this stack's HTTP endpoint, made as ``snacks`` makes its clients."""
+        if self._aws is None:
+            self._aws = Aws(endpoint_url=self.endpoint_url, region=self.region)
+        return self._aws.client(service)
 
     def _client(self, service: str) -> Any:
         """An in-process client (moto intercepts it): provisioning and delivery skip HTTP."""

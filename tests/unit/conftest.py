@@ -26,6 +26,7 @@ from moto import mock_aws
 
 from order_service.adapters import clients
 from order_service.domain.events import order_created_pattern
+from snacks.local.provision import create_tables
 from stacks import definitions
 
 REGION = "us-east-1"
@@ -86,32 +87,7 @@ class Aws:
 
 def create_resources() -> Aws:
     dynamodb = aws_client("dynamodb")
-    dynamodb.create_table(
-        TableName=definitions.ORDERS_TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": definitions.ORDERS_PARTITION_KEY, "AttributeType": "S"},
-            {"AttributeName": definitions.STATUS_INDEX_PARTITION_KEY, "AttributeType": "S"},
-            {"AttributeName": definitions.STATUS_INDEX_SORT_KEY, "AttributeType": "S"},
-        ],
-        KeySchema=[{"AttributeName": definitions.ORDERS_PARTITION_KEY, "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": definitions.STATUS_INDEX,
-                "KeySchema": [
-                    {"AttributeName": definitions.STATUS_INDEX_PARTITION_KEY, "KeyType": "HASH"},
-                    {"AttributeName": definitions.STATUS_INDEX_SORT_KEY, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
-    dynamodb.create_table(
-        TableName=definitions.IDEMPOTENCY_TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": definitions.IDEMPOTENCY_PARTITION_KEY, "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": definitions.IDEMPOTENCY_PARTITION_KEY, "KeyType": "HASH"}],
-    )
+    create_tables(dynamodb)  # the local stack's tables: the stack's key schema, index and TTL
     events = aws_client("events")
     events.create_event_bus(Name=definitions.EVENT_BUS)
     sqs = aws_client("sqs")
