@@ -13,11 +13,16 @@ CloudWatch Logs group ``/aws/lambda/<name>``, as on AWS, and to stderr when aske
 
 from __future__ import annotations
 
+import base64
 import builtins
+import ctypes
 import importlib
 import io
 import json
 import logging
+import math
+import os
+import resource
 import sys
 import threading
 import time
@@ -31,10 +36,29 @@ from decimal import Decimal
 from typing import Any, TextIO
 
 from aws_lambda_powertools import Logger
+from moto.core.exceptions import JsonRESTError
 
 from snacks.local.moto_tuning import patched
 
 Handler = Callable[[Any, Any], Any]
+
+
+class InvalidRequestContentException(JsonRESTError):
+    """Invoke's 400 for a request body that is not JSON (API_Invoke.html, Errors)."""
+
+    code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__("InvalidRequestContentException", message)
+
+
+class RequestTooLargeException(JsonRESTError):
+    """Invoke's 413 for a payload over the invocation quota (API_Invoke.html, Errors)."""
+
+    code = 413
+
+    def __init__(self, message: str) -> None:
+        super().__init__("RequestTooLargeException", message)
 
 
 @dataclass
@@ -129,12 +153,52 @@ class FunctionRuntime:
     timeout_seconds: int
     arn: str
     handler: Handler
+    environment: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     log_stream: str = ""
+    # A new execution environment (first invoke, after a timeout, a configuration update or a
+    # code change) reports its module import time as Init Duration and cold_start=true, once.
+    cold: bool = True
+    init_ms: float = 0.0
+
+
+# Lambda's invocation payload quotas (request and response): 6 MB synchronous, 1 MB asynchronous.
+# https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
+ASYNC_PAYLOAD_LIMIT = 1024 * 1024
+LOG_TAIL_BYTES = 4096  # Invoke's LogType=Tail returns the last 4 KB of the log
+
+
+class FunctionTimedOut(BaseException):
+    """Raised inside a handler's thread when its function's Timeout passes (Lambda stops the
+    environment; here the thread is interrupted at its next Python instruction). A BaseException,
+    so a handler's ``except Exception`` cannot swallow it."""
+
+
+def _interrupt(thread: threading.Thread) -> None:
+    if thread.ident is not None:
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(FunctionTimedOut))
+
+
+@dataclass
+class Invocation:
+    payload: str
+    errored: bool
+    log_text: str
+    timed_out: bool = False
+
+
+_cold_start = threading.local()
+
+
+def _this_invocation_is_cold() -> bool:
+    """Powertools' cold-start flag, per function: it keeps one per process (one function per
+    process on Lambda); here each invocation thread answers for its own function."""
+    return bool(getattr(_cold_start, "value", False))
 
 
 class InProcessLambda:
-    """Replaces moto's Docker-based ``_invoke_lambda`` for the functions it knows."""
+    """Replaces moto's Docker-based ``invoke`` for the functions it knows."""
 
     def __init__(self, *, echo_logs: TextIO | None) -> None:
         self._functions: dict[str, FunctionRuntime] = {}
@@ -142,16 +206,43 @@ class InProcessLambda:
         self.output = HANDLER_OUTPUT
         self._in_flight = 0
         self._in_flight_lock = threading.Lock()
+        # Variables set by a configuration update after start, restored when the stack stops.
+        self._environment_before: dict[str, str | None] = {}
 
     @property
     def in_flight(self) -> int:
         return self._in_flight
 
-    def register(self, *, name: str, handler_path: str, memory_mb: int, timeout_seconds: int, arn: str) -> None:
+    def register(
+        self,
+        *,
+        name: str,
+        handler_path: str,
+        memory_mb: int,
+        timeout_seconds: int,
+        arn: str,
+        environment: dict[str, str] | None = None,
+    ) -> None:
+        handler, init_ms = self._load(handler_path)
+        self._functions[name] = FunctionRuntime(
+            name=name,
+            handler_path=handler_path,
+            memory_mb=memory_mb,
+            timeout_seconds=timeout_seconds,
+            arn=arn,
+            handler=handler,
+            environment=dict(environment or {}),
+            log_stream=_new_log_stream(),
+            init_ms=init_ms,
+        )
+
+    def _load(self, handler_path: str) -> tuple[Handler, float]:
+        """Import (or re-import) a handler module: a new execution environment's Init phase."""
         module_name, _, attribute = handler_path.rpartition(".")
+        started = time.perf_counter()
         _give_next_function_its_own_metric_set()
         module = sys.modules.get(module_name)
-        # A fresh import each start: module-level settings and clients read the environment the
+        # A fresh import each time: module-level settings and clients read the environment the
         # stack just set (FULFILLMENT_FAULTS, table names) and bind to the running mock.
         module = importlib.reload(module) if module is not None else importlib.import_module(module_name)
         # Powertools Logger reuses the process-wide logging.Logger of its service, and that keeps
@@ -159,15 +250,42 @@ class InProcessLambda:
         for value in vars(module).values():
             if isinstance(value, Logger) and isinstance(value.registered_handler, logging.StreamHandler):
                 value.registered_handler.setStream(self.output)
-        self._functions[name] = FunctionRuntime(
-            name=name,
-            handler_path=handler_path,
-            memory_mb=memory_mb,
-            timeout_seconds=timeout_seconds,
-            arn=arn,
-            handler=getattr(module, attribute),
-            log_stream=f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}",
-        )
+        return getattr(module, attribute), (time.perf_counter() - started) * 1000
+
+    def _new_environment(self, function: FunctionRuntime) -> None:
+        """Replace a function's execution environment (Lambda does after a timeout or an update)."""
+        function.handler, function.init_ms = self._load(function.handler_path)
+        function.cold = True
+        function.log_stream = _new_log_stream()
+
+    def apply_configuration(self, function: FunctionRuntime, configuration: Any) -> None:
+        """Make ``UpdateFunctionConfiguration`` (timeout, memory, environment, handler) take effect on
+        the next invoke, as on Lambda, which starts new execution environments for it."""
+        timeout = int(configuration.timeout)
+        memory = int(configuration.memory_size)
+        environment = {str(k): str(v) for k, v in (configuration.environment_vars or {}).items()}
+        handler_path = str(configuration.handler)
+        if (timeout, memory, environment, handler_path) == (
+            function.timeout_seconds,
+            function.memory_mb,
+            function.environment,
+            function.handler_path,
+        ):
+            return
+        with function.lock:
+            for key in set(function.environment) | set(environment):
+                if key == "POWERTOOLS_SERVICE_NAME" or function.environment.get(key) == environment.get(key):
+                    continue
+                self._environment_before.setdefault(key, os.environ.get(key))
+                # One process, one os.environ: a variable is shared with the other functions
+                # (docs/local-stack.md); a removed one stays while another function still has it.
+                if key in environment:
+                    os.environ[key] = environment[key]
+                elif not any(key in other.environment for other in self._functions.values() if other is not function):
+                    os.environ.pop(key, None)
+            function.timeout_seconds, function.memory_mb = timeout, memory
+            function.environment, function.handler_path = environment, handler_path
+            self._new_environment(function)
 
     @contextmanager
     def installed(self) -> Iterator[None]:
@@ -176,16 +294,13 @@ class InProcessLambda:
 
         runtime = self
 
-        def _invoke_lambda(function: Any, event: Any = None) -> tuple[str, bool, str]:
-            registered = runtime._functions.get(function.function_name)
-            if registered is None:
-                raise NotImplementedError(
-                    f"the local stack runs only the pipeline's functions, not {function.function_name!r}"
-                )
-            return runtime.invoke(registered, event, function.logs_backend)
+        def invoke(function: Any, body: Any, request_headers: Any, response_headers: Any) -> str | bytes:
+            return runtime.invoke_api(function, body, request_headers, response_headers)
 
+        from aws_lambda_powertools.logging import logger as powertools_logger
         from aws_lambda_powertools.metrics import Metrics
         from aws_lambda_powertools.metrics.provider.cloudwatch_emf import cloudwatch as emf
+        from aws_lambda_powertools.tracing import tracer as powertools_tracer
 
         def emf_print(*args: Any, **kwargs: Any) -> None:
             # Powertools prints EMF metrics to whatever sys.stdout is at flush time; a test's or
@@ -209,8 +324,11 @@ class InProcessLambda:
         emf.print = emf_print  # type: ignore[attr-defined]
         try:
             with (
-                patched(LambdaFunction, "_invoke_lambda", _invoke_lambda),
+                patched(LambdaFunction, "invoke", invoke),
                 patched(lambda_eval_utils, "boto_client_for", boto_client_for),
+                patched(powertools_logger, "_is_cold_start", _this_invocation_is_cold),
+                patched(powertools_tracer, "_is_cold_start", _this_invocation_is_cold),
+                lambda_timeouts_reported_as_step_functions_does(),
             ):
                 yield
         finally:
@@ -218,14 +336,78 @@ class InProcessLambda:
             for name, value in shared_metric_sets.items():
                 setattr(Metrics, name, value)
             sys.stdout = previous_stdout
+            for key, value in self._environment_before.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            self._environment_before.clear()
 
     def function(self, name_or_arn: str) -> FunctionRuntime | None:
         """The registered function for a name, an ARN or a qualified ARN."""
         name = name_or_arn.split(":")[6] if name_or_arn.startswith("arn:") else name_or_arn
         return self._functions.get(name)
 
-    def invoke(self, function: FunctionRuntime, event: Any, logs_backend: Any) -> tuple[str, bool, str]:
-        """Run one invocation: (response payload, errored, log tail), as moto expects."""
+    def invoke_api(self, function: Any, body: Any, request_headers: Any, response_headers: Any) -> str | bytes:
+        """Lambda's ``Invoke`` API for one of our functions (moto's ``LambdaFunction.invoke``).
+
+        https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html
+        """
+        registered = self._functions.get(function.function_name)
+        if registered is None:
+            raise NotImplementedError(
+                f"the local stack runs only the pipeline's functions, not {function.function_name!r}"
+            )
+        invocation_type = str(request_headers.get("X-Amz-Invocation-Type") or "RequestResponse")
+        raw = body.encode("utf-8") if isinstance(body, str) else bytes(body or b"")
+        limit = ASYNC_PAYLOAD_LIMIT if invocation_type == "Event" else SYNC_PAYLOAD_LIMIT
+        if len(raw) > limit:
+            raise RequestTooLargeException(
+                f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
+            )
+        try:
+            event = json.loads(raw) if raw.strip() else {}
+        except ValueError as error:
+            raise InvalidRequestContentException(
+                f"Could not parse request body into json: Could not parse payload into json: {error}"
+            ) from None
+        self.apply_configuration(registered, function)
+        if invocation_type == "DryRun":
+            return b""
+        if invocation_type == "Event":
+            self._count(+1)  # counted from now: wait_until_idle must see the queued invocation
+            threading.Thread(
+                target=self._invoke_counted, args=(registered, event, function.logs_backend), daemon=True
+            ).start()
+            return b""
+        result = self.invoke(registered, event, function.logs_backend)
+        if result.errored:
+            response_headers["x-amz-function-error"] = "Unhandled"
+        if str(request_headers.get("X-Amz-Log-Type") or "") == "Tail":
+            tail = result.log_text.encode("utf-8")[-LOG_TAIL_BYTES:]
+            response_headers["x-amz-log-result"] = base64.b64encode(tail).decode("ascii")
+        return result.payload.encode("utf-8")
+
+    def _count(self, delta: int) -> None:
+        with self._in_flight_lock:
+            self._in_flight += delta
+
+    def _invoke_counted(self, function: FunctionRuntime, event: Any, logs_backend: Any) -> None:
+        try:
+            self.invoke(function, event, logs_backend)
+        finally:
+            self._count(-1)
+
+    def invoke(self, function: FunctionRuntime, event: Any, logs_backend: Any) -> Invocation:
+        """Run one invocation in the function's environment, within its Timeout."""
+        self._count(+1)
+        try:
+            with function.lock:
+                return self._run(function, event, logs_backend)
+        finally:
+            self._count(-1)
+
+    def _run(self, function: FunctionRuntime, event: Any, logs_backend: Any) -> Invocation:
         context = LambdaContext(
             function_name=function.name,
             memory_limit_in_mb=function.memory_mb,
@@ -233,36 +415,61 @@ class InProcessLambda:
             invoked_function_arn=function.arn,
             log_stream_name=function.log_stream,
         )
-        with self._in_flight_lock:
-            self._in_flight += 1
-        try:
-            with function.lock, self.output.capture() as lines:
-                started = time.perf_counter()
-                errored = False
+        request_id = context.aws_request_id
+        cold, init_ms = function.cold, function.init_ms
+        function.cold = False
+        outcome: dict[str, Any] = {"lines": []}
+
+        def run_handler() -> None:
+            _cold_start.value = cold
+            with self.output.capture() as lines:
+                outcome["lines"] = lines
                 try:
                     result = function.handler(event if event is not None else {}, context)
-                    payload = json.dumps(result, default=_runtime_json_default)
+                    outcome["payload"] = json.dumps(result, default=_runtime_json_default)
+                except FunctionTimedOut:
+                    return
                 except Exception as error:  # noqa: BLE001 - the runtime reports any handler error
-                    errored = True
-                    payload = json.dumps(
-                        {
-                            "errorMessage": str(error),
-                            "errorType": type(error).__name__,
-                            "requestId": context.aws_request_id,
-                            "stackTrace": traceback.format_tb(error.__traceback__),
-                        }
-                    )
-                duration_ms = (time.perf_counter() - started) * 1000
-            report = (
-                f"REPORT RequestId: {context.aws_request_id}\tDuration: {duration_ms:.2f} ms\t"
-                f"Memory Size: {function.memory_mb} MB\n"
-            )
-            log_text = "".join(lines) + report
-            self._write_logs(function, logs_backend, log_text)
-            return payload, errored, log_text
-        finally:
-            with self._in_flight_lock:
-                self._in_flight -= 1
+                    outcome["error"] = {
+                        "errorMessage": str(error),
+                        "errorType": type(error).__name__,
+                        "requestId": request_id,
+                        "stackTrace": traceback.format_tb(error.__traceback__),
+                    }
+                except BaseException as error:  # noqa: BLE001 - sys.exit() in a handler ends its runtime
+                    outcome["error"] = {
+                        "errorType": "Runtime.ExitError",
+                        "errorMessage": f"RequestId: {request_id} Error: Runtime exited: {type(error).__name__}",
+                    }
+
+        started = time.perf_counter()
+        worker = threading.Thread(target=run_handler, name=f"lambda:{function.name}", daemon=True)
+        worker.start()
+        worker.join(function.timeout_seconds)
+        duration_ms = (time.perf_counter() - started) * 1000
+        timed_out = worker.is_alive()
+        lines = list(outcome["lines"])
+        if timed_out:
+            _interrupt(worker)
+            # The environment is gone on Lambda; the next invoke gets a new one (a cold start).
+            self._new_environment(function)
+            message = f"Task timed out after {function.timeout_seconds:.2f} seconds"
+            lines.append(f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.%f}"[:-3] + f"Z {request_id} {message}\n")
+            error: dict[str, Any] | None = {
+                "errorType": "Sandbox.Timedout",
+                "errorMessage": f"RequestId: {request_id} Error: {message}",
+            }
+        else:
+            error = outcome.get("error")
+        payload = json.dumps(error) if error is not None else str(outcome.get("payload", "null"))
+        log_text = (
+            f"START RequestId: {request_id} Version: $LATEST\n"
+            + "".join(lines)
+            + f"END RequestId: {request_id}\n"
+            + _report_line(request_id, duration_ms, function.memory_mb, init_ms if cold else None, timed_out)
+        )
+        self._write_logs(function, logs_backend, log_text)
+        return Invocation(payload, error is not None, log_text, timed_out)
 
     def _write_logs(self, function: FunctionRuntime, logs_backend: Any, text: str) -> None:
         if self._echo_logs is not None:
@@ -275,6 +482,32 @@ class InProcessLambda:
         now = int(time.time() * 1000)
         events = [{"timestamp": now, "message": line} for line in text.splitlines() if line.strip()]
         logs_backend.put_log_events(group, function.log_stream, events)
+
+
+def _new_log_stream() -> str:
+    return f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
+
+
+def _report_line(request_id: str, duration_ms: float, memory_mb: int, init_ms: float | None, timed_out: bool) -> str:
+    """The platform's REPORT line, as Lambda writes it (tab-separated, Init Duration on a cold start).
+
+    Max Memory Used is this process's peak resident size: every function shares the process here.
+    """
+    max_used_mb = math.ceil(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    # Since August 2025 the Init phase of on-demand functions is billed too.
+    billed = math.ceil(duration_ms + (init_ms or 0.0))
+    parts = [
+        f"REPORT RequestId: {request_id}",
+        f"Duration: {duration_ms:.2f} ms",
+        f"Billed Duration: {billed} ms",
+        f"Memory Size: {memory_mb} MB",
+        f"Max Memory Used: {max_used_mb} MB",
+    ]
+    if init_ms is not None:
+        parts.append(f"Init Duration: {init_ms:.2f} ms")
+    if timed_out:
+        parts.append("Status: timeout")
+    return "\t".join(parts) + "\n"
 
 
 class DirectInvokeClient:
@@ -295,20 +528,62 @@ class DirectInvokeClient:
         function = self._runtime.function(str(parameters.get("FunctionName", "")))
         if function is None or parameters.get("InvocationType", "RequestResponse") != "RequestResponse":
             return dict(self._client.invoke(**parameters))
+        from moto.awslambda.models import lambda_backends
         from moto.logs.models import logs_backends
 
         _, _, _, region, account = function.arn.split(":")[:5]
+        self._runtime.apply_configuration(function, lambda_backends[account][region].get_function(function.name))
         raw = parameters.get("Payload") or b"{}"
         event = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
-        payload, errored, _ = self._runtime.invoke(function, event, logs_backends[account][region])
+        result = self._runtime.invoke(function, event, logs_backends[account][region])
         response: dict[str, Any] = {
             "StatusCode": 200,
             "ExecutedVersion": "$LATEST",
-            "Payload": io.BytesIO(payload.encode("utf-8")),
+            "Payload": io.BytesIO(result.payload.encode("utf-8")),
         }
-        if errored:
+        if result.errored:
             response["FunctionError"] = "Unhandled"
         return response
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
+
+
+# Step Functions reports a Lambda function's timeout (and out-of-memory) as ``Lambda.Unknown``:
+# "Unhandled errors in Lambda are reported as Lambda.Unknown in the error output. These include
+# out-of-memory errors and function timeouts." (AWS Step Functions Developer Guide, "Handle Lambda
+# service exceptions", https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html)
+# moto's interpreter would name the error after the payload's errorType (Sandbox.Timedout).
+STEP_FUNCTIONS_TIMEOUT_ERROR = "Lambda.Unknown"
+_SANDBOX_ERRORS = ("Sandbox.Timedout", "Runtime.OutOfMemory")
+
+
+@contextmanager
+def lambda_timeouts_reported_as_step_functions_does() -> Iterator[None]:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
+
+    original = StateTaskLambda._from_error
+
+    def _from_error(self: Any, env: Any, ex: Exception) -> Any:
+        if isinstance(ex, lambda_eval_utils.LambdaFunctionErrorException):
+            try:
+                error_type = json.loads(ex.payload).get("errorType")
+            except (ValueError, AttributeError):
+                error_type = None
+            if error_type in _SANDBOX_ERRORS:
+                cause = (
+                    "The cause could not be determined because Lambda did not return an error type. "
+                    f"Returned payload: {ex.payload}"
+                )
+                renamed = lambda_eval_utils.LambdaFunctionErrorException(
+                    ex.function_error, json.dumps({"errorType": STEP_FUNCTIONS_TIMEOUT_ERROR})
+                )
+                failure = original(self, env, renamed)
+                details: Any = failure.event_details
+                details["lambdaFunctionFailedEventDetails"]["cause"] = cause
+                return failure
+        return original(self, env, ex)
+
+    with patched(StateTaskLambda, "_from_error", _from_error):
+        yield

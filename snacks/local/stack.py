@@ -23,6 +23,7 @@ from typing import Any
 import boto3
 
 from snacks.aws import Aws
+from snacks.local import http_door
 from snacks.local.event_delivery import StepFunctionsTargetDelivery
 from snacks.local.lambda_runtime import InProcessLambda
 from snacks.local.moto_tuning import (
@@ -49,6 +50,9 @@ ACCOUNT_ID = "123456789012"  # moto's default account
 IDLE_POLL_SECONDS = 0.05
 # Variables that would send the in-process handlers' calls elsewhere than this stack.
 _ISOLATED_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_PROFILE")
+
+# The services this stack serves (what GET /_snacks/health lists).
+SERVICES = ("dynamodb", "events", "iam", "lambda", "logs", "sqs", "stepfunctions")
 
 _running_lock = threading.Lock()
 _running: LocalStack | None = None
@@ -113,7 +117,6 @@ class LocalStack:
 
     def _start_in(self, stack: ExitStack) -> None:
         from moto import mock_aws
-        from moto.server import ThreadedMotoServer
 
         saved = {name: os.environ.pop(name) for name in _ISOLATED_VARIABLES if name in os.environ}
         stack.callback(os.environ.update, saved)
@@ -149,8 +152,8 @@ class LocalStack:
         werkzeug_logger = logging.getLogger("werkzeug")  # one access-log line per request otherwise
         stack.callback(werkzeug_logger.setLevel, werkzeug_logger.level)
         werkzeug_logger.setLevel(logging.WARNING)
-        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
-        self._server.start()
+        stack.enter_context(http_door.installed(self.health))
+        self._server = _Server(self.host, self.port)
         stack.callback(self._stop_server)
 
     def _load_handlers(self, stack: ExitStack) -> None:
@@ -177,6 +180,7 @@ class LocalStack:
                 memory_mb=configuration["MemorySize"],
                 timeout_seconds=configuration["Timeout"],
                 arn=configuration["FunctionArn"],
+                environment=configuration["Environment"]["Variables"],
             )
 
     def _stop_server(self) -> None:
@@ -227,6 +231,20 @@ class LocalStack:
             quiet_checks = quiet_checks + 1 if self.busy() == 0 else 0
             time.sleep(IDLE_POLL_SECONDS)
 
+    def health(self) -> dict[str, Any]:
+        """What ``GET /_snacks/health`` answers: ready, and with what."""
+        return {
+            "status": "running",
+            "region": self.region,
+            "accountId": self.account_id,
+            "services": {service: "available" for service in SERVICES},
+            "functions": sorted(definitions.FUNCTIONS),
+            "stateMachine": self.resources.state_machine_arn if self.resources else None,
+            "busy": self.busy(),
+            "startupSeconds": round(self.startup_seconds, 3),
+            "python": sys.version.split()[0],
+        }
+
     def stats(self) -> dict[str, int]:
         assert self._delivery is not None
         return {
@@ -266,6 +284,41 @@ class LocalStack:
             message_body=body,
             message_attributes={key: {"DataType": "String", "StringValue": value} for key, value in attributes.items()},
         )
+
+
+class StartupError(RuntimeError):
+    """The stack could not start (a busy port, a host that does not resolve): one line to show."""
+
+
+class _Server:
+    """moto's threaded server, bound in the caller's thread so a bind failure raises at once.
+
+    (``ThreadedMotoServer.start`` binds in its thread and waits, without a timeout, for a ready
+    signal that a failed bind never sends: a busy port hung ``snacks local`` forever.)
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from werkzeug.serving import make_server
+
+        try:
+            self._server = make_server(
+                host, port, DomainDispatcherApplication(create_backend_app), True, request_handler=MotoRequestHandler
+            )
+        except (OSError, OverflowError) as error:
+            reason = getattr(error, "strerror", None) or str(error)
+            raise StartupError(f"cannot listen on {host}:{port}: {reason}") from None
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto-server", daemon=True)
+        self._thread.start()
+
+    def get_host_and_port(self) -> tuple[str, int]:
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
 
 
 def _execution_is_running(execution: Any) -> bool:

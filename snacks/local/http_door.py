@@ -1,0 +1,99 @@
+"""The local stack's HTTP door: what every request meets before moto's service apps.
+
+* ``GET /_snacks/health`` answers with the stack's state, for scripts and CI.
+* Any exception a service raises becomes an AWS-style error (JSON, or XML for query-protocol
+  requests) and one line on stderr: ``NotImplementedError`` is ``501 NotImplemented``, anything
+  else ``500 InternalFailure``. moto's server would answer with werkzeug's HTML 500 page and print
+  the whole traceback.
+* A Lambda ``Invoke`` body that is not UTF-8 is ``400 InvalidRequestContentException``, as on
+  Lambda (moto fails decoding it before any Lambda code runs).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
+from xml.sax.saxutils import escape
+
+from snacks.local.moto_tuning import patched
+
+HEALTH_PATH = "/_snacks/health"
+_INVOKE_SUFFIX = "/invocations"
+
+StartResponse = Callable[..., Any]
+
+
+def _reply(start_response: StartResponse, status: str, body: bytes, headers: list[tuple[str, str]]) -> list[bytes]:
+    start_response(status, [*headers, ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def error_reply(
+    environ: dict[str, Any], start_response: StartResponse, status: int, code: str, message: str
+) -> list[bytes]:
+    """An error in the shape the request's protocol expects (botocore parses both)."""
+    phrase = {400: "Bad Request", 500: "Internal Server Error", 501: "Not Implemented"}.get(status, "Error")
+    if str(environ.get("CONTENT_TYPE", "")).startswith("application/x-www-form-urlencoded"):
+        body = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{escape(code)}</Code>"
+            f"<Message>{escape(message)}</Message></Error><RequestId>local</RequestId></ErrorResponse>"
+        ).encode()
+        return _reply(start_response, f"{status} {phrase}", body, [("Content-Type", "text/xml")])
+    body = json.dumps({"__type": code, "message": message}).encode()
+    headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", code)]
+    return _reply(start_response, f"{status} {phrase}", body, headers)
+
+
+def _is_lambda_invoke(environ: dict[str, Any]) -> bool:
+    path = str(environ.get("PATH_INFO", ""))
+    return environ.get("REQUEST_METHOD") == "POST" and "/functions/" in path and path.endswith(_INVOKE_SUFFIX)
+
+
+@contextmanager
+def installed(health: Callable[[], dict[str, Any]], errors: TextIO | None = None) -> Iterator[None]:
+    """Put the door in front of moto's server (its ``DomainDispatcherApplication``) until the block ends."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    original = DomainDispatcherApplication.__call__
+
+    def __call__(self: Any, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == HEALTH_PATH:
+            body = json.dumps(health(), indent=2).encode()
+            return _reply(start_response, "200 OK", body, [("Content-Type", "application/json")])
+        if _is_lambda_invoke(environ):
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            raw = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(raw)
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                return error_reply(
+                    environ,
+                    start_response,
+                    400,
+                    "InvalidRequestContentException",
+                    f"Could not parse request body into json: Could not parse payload into json: {error}",
+                )
+        try:
+            return list(original(self, environ, start_response))
+        except NotImplementedError as error:
+            line = f"not implemented locally: {error}" if str(error) else "not implemented locally"
+            _say(errors, f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}: {line}")
+            return error_reply(environ, start_response, 501, "NotImplemented", line)
+        except Exception as error:  # noqa: BLE001 - every failure gets an AWS-style answer
+            line = f"{type(error).__name__}: {error}"
+            _say(errors, f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}: {line}")
+            return error_reply(environ, start_response, 500, "InternalFailure", line)
+
+    with patched(DomainDispatcherApplication, "__call__", __call__):
+        yield
+
+
+def _say(stream: TextIO | None, line: str) -> None:
+    target = stream or sys.stderr
+    target.write(f"snacks local: {line[:300]}\n")
+    target.flush()
