@@ -265,14 +265,16 @@ class InProcessLambda:
         memory = int(configuration.memory_size)
         environment = {str(k): str(v) for k, v in (configuration.environment_vars or {}).items()}
         handler_path = str(configuration.handler)
-        if (timeout, memory, environment, handler_path) == (
-            function.timeout_seconds,
-            function.memory_mb,
-            function.environment,
-            function.handler_path,
-        ):
+        wanted = (timeout, memory, environment, handler_path)
+
+        def current() -> tuple[int, int, dict[str, str], str]:
+            return function.timeout_seconds, function.memory_mb, function.environment, function.handler_path
+
+        if wanted == current():
             return
         with function.lock:
+            if wanted == current():
+                return  # another invocation applied it meanwhile
             for key in set(function.environment) | set(environment):
                 if key == "POWERTOOLS_SERVICE_NAME" or function.environment.get(key) == environment.get(key):
                     continue
