@@ -40,12 +40,29 @@ def _order_line(order: OrderRecord) -> str:
     return f"{order.order_id}  {status:<9}  {order.total_amount:>9}  items={items:<3}  created {order.created_at}"
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (0-65535)")
+    return int(text)
+
+
 def cmd_local(args: argparse.Namespace) -> int:
     from snacks.local import DEMO_FAULT_PLAN, LocalStack
+    from snacks.local.stack import StartupError
 
     faults = DEMO_FAULT_PLAN if args.demo_faults else args.faults
-    stack = LocalStack(host=args.host, port=args.port, fulfillment_faults=faults, log_handler_output=args.verbose)
-    stack.start()
+    stack = LocalStack(
+        host=args.host,
+        port=args.port,
+        region=args.region or "us-east-1",
+        fulfillment_faults=faults,
+        log_handler_output=args.verbose,
+    )
+    try:
+        stack.start()
+    except StartupError as error:
+        print(f"snacks local: {error}", file=sys.stderr)
+        return 1
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     # A process started in the background by a non-interactive shell inherits SIGINT ignored;
@@ -53,6 +70,10 @@ def cmd_local(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     endpoint = stack.endpoint_url
     print(f"Serverless Snacks local stack on {endpoint} (region {stack.region}); Ctrl-C to stop.")
+    print(
+        f"Health: {endpoint}/_snacks/health. Functions run on this machine's Python {sys.version.split()[0]}"
+        " (not the Lambda runtime they declare); state is in memory only."
+    )
     if faults:
         print(f"Fulfillment faults: {faults}")
     print(
@@ -180,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     local = commands.add_parser("local", help="serve the local stack until Ctrl-C")
     local.add_argument("--host", default="127.0.0.1")
-    local.add_argument("--port", type=int, default=4566)
+    local.add_argument("--port", type=_port, default=4566)
     local.add_argument("--faults", default="", help="FULFILLMENT_FAULTS spec, e.g. 'Doom Donut=permanent'")
     local.add_argument("--demo-faults", action="store_true", help="use the demo's fault plan")
     local.add_argument("--verbose", action="store_true", help="print the handlers' log lines")

@@ -12,6 +12,8 @@ Only one stack runs per process: moto's backends are process-wide.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import sys
@@ -174,14 +176,25 @@ class LocalStack:
         os.environ.update(environment)
         stack.callback(_restore_environment, previous)
         for name, configuration in configurations.items():
-            self._lambda.register(
-                name=name,
-                handler_path=configuration["Handler"],
-                memory_mb=configuration["MemorySize"],
-                timeout_seconds=configuration["Timeout"],
-                arn=configuration["FunctionArn"],
-                environment=configuration["Environment"]["Variables"],
-            )
+            try:
+                self._register(name, configuration)
+            except (ImportError, SyntaxError) as error:
+                # Handlers run on this process's Python, not the runtime the function declares.
+                raise StartupError(
+                    f"{name} cannot load on Python {sys.version.split()[0]} "
+                    f"(the function declares {configuration['Runtime']}): {type(error).__name__}: {error}"
+                ) from None
+
+    def _register(self, name: str, configuration: dict[str, Any]) -> None:
+        assert self._lambda is not None
+        self._lambda.register(
+            name=name,
+            handler_path=configuration["Handler"],
+            memory_mb=configuration["MemorySize"],
+            timeout_seconds=configuration["Timeout"],
+            arn=configuration["FunctionArn"],
+            environment=configuration["Environment"]["Variables"],
+        )
 
     def _stop_server(self) -> None:
         self._server.stop()
@@ -301,13 +314,20 @@ class _Server:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
         from werkzeug.serving import make_server
 
+        said = io.StringIO()
         try:
-            self._server = make_server(
-                host, port, DomainDispatcherApplication(create_backend_app), True, request_handler=MotoRequestHandler
-            )
-        except (OSError, OverflowError) as error:
-            reason = getattr(error, "strerror", None) or str(error)
-            raise StartupError(f"cannot listen on {host}:{port}: {reason}") from None
+            # werkzeug prints why a bind failed and calls sys.exit(1): keep the reason, raise ours.
+            with contextlib.redirect_stderr(said):
+                self._server = make_server(
+                    host,
+                    port,
+                    DomainDispatcherApplication(create_backend_app),
+                    True,
+                    request_handler=MotoRequestHandler,
+                )
+        except (OSError, OverflowError, SystemExit) as error:
+            reason = said.getvalue().strip().splitlines()[:1] or [getattr(error, "strerror", None) or str(error)]
+            raise StartupError(f"cannot listen on {host}:{port}: {reason[0]}") from None
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto-server", daemon=True)
         self._thread.start()
 
