@@ -41,6 +41,7 @@ from snacks.local.moto_tuning import (
     update_expressions_cached,
 )
 from snacks.local.provision import Provisioned, provision
+from snacks.local.sfn_semantics import start_sync_execution_served, states_runtime_is_fatal
 from stacks import definitions
 
 # The demo's deterministic faults (FULFILLMENT_FAULTS syntax): one flaky item, one that never
@@ -141,6 +142,8 @@ class LocalStack:
 
         self._lambda = InProcessLambda(echo_logs=self._echo_logs)
         stack.enter_context(self._lambda.installed())
+        stack.enter_context(states_runtime_is_fatal())
+        stack.enter_context(start_sync_execution_served())
         self._delivery = StepFunctionsTargetDelivery(
             self._start_execution, _execution_is_running, self._send_to_dead_letter_queue
         )

@@ -1,0 +1,177 @@
+"""Step Functions rules moto's interpreter gets wrong for this pipeline, put right while a stack runs.
+
+* A path that is not in a state's input (``"eventId.$": "$.id"`` with no ``id``) is ``States.Runtime``,
+  and "A States.Runtime error isn't retriable, and will always cause the execution to fail. A retry
+  or catch on States.ALL won't catch States.Runtime errors." (Step Functions Developer Guide, Error
+  handling, Error names: https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
+  moto raises a bare ``NoSuchJsonPathError`` for input paths, which a Task reports as a Lambda
+  failure its ``Catch`` then catches (a DLQ message for an order that does not exist).
+* moto's interpreter logs every failure with the repr of the state's whole syntax tree
+  (``Exception=FailureEventException, ... continue_with ...``); a failed execution is an answer,
+  not a crash, so those lines are silenced (the execution's history and status carry the error).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+from snacks.local.moto_tuning import patched
+
+STATES_RUNTIME = "States.Runtime"
+_NOISY_LOGGER = "moto.stepfunctions.parser.asl.component.eval_component"
+_TASK_MODULES = (
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sqs",
+)
+
+
+def _runtime_failure(env: Any, ex: Exception) -> Any:
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    return FailureEvent(
+        env=env,
+        error_name=StatesErrorName(typ=StatesErrorNameType.StatesRuntime),
+        event_type=HistoryEventType.TaskFailed,
+        event_details=EventDetails(  # type: ignore[typeddict-item]
+            taskFailedEventDetails=TaskFailedEventDetails(error=STATES_RUNTIME, cause=str(ex))
+        ),
+    )
+
+
+def _is_states_runtime(failure_event: Any) -> bool:
+    name = getattr(failure_event, "error_name", None)
+    return getattr(name, "error_name", None) == STATES_RUNTIME
+
+
+@contextmanager
+def states_runtime_is_fatal() -> Iterator[None]:
+    from moto.stepfunctions.parser.asl.component.common.catch.catch_outcome import CatchOutcome
+    from moto.stepfunctions.parser.asl.component.common.retry.retry_outcome import RetryOutcome
+    from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
+    from moto.stepfunctions.parser.asl.utils.json_path import NoSuchJsonPathError
+
+    original_from_error = ExecutionState._from_error
+    original_retry = ExecutionState._handle_retry
+    original_catch = ExecutionState._handle_catch
+
+    def _from_error(self: Any, env: Any, ex: Exception) -> Any:
+        if isinstance(ex, NoSuchJsonPathError):
+            return _runtime_failure(env, ex)
+        return original_from_error(self, env, ex)
+
+    def _handle_retry(self: Any, env: Any, failure_event: Any) -> Any:
+        if _is_states_runtime(failure_event):
+            return RetryOutcome.CannotRetry
+        return original_retry(self, env, failure_event)
+
+    def _handle_catch(self: Any, env: Any, failure_event: Any) -> None:
+        if _is_states_runtime(failure_event):
+            env.stack.append(CatchOutcome.NotCaught)
+            return
+        original_catch(self, env, failure_event)
+
+    def patch_subclasses(stack: ExitStack, name: str, replacement: Any) -> None:
+        # Task states override _from_error; wrap each override that exists, then the base.
+        classes = [ExecutionState, *_all_subclasses(ExecutionState)]
+        for cls in classes:
+            if name in vars(cls):
+                original = vars(cls)[name]
+
+                def wrapped(self: Any, env: Any, ex: Exception, _original: Any = original) -> Any:
+                    if isinstance(ex, NoSuchJsonPathError):
+                        return _runtime_failure(env, ex)
+                    return _original(self, env, ex)
+
+                stack.enter_context(patched(cls, name, wrapped if cls is not ExecutionState else replacement))
+
+    for module in _TASK_MODULES:  # their classes must exist to be found as subclasses
+        importlib.import_module(module)
+    noisy = logging.getLogger(_NOISY_LOGGER)
+    with ExitStack() as stack:
+        patch_subclasses(stack, "_from_error", _from_error)
+        stack.enter_context(patched(ExecutionState, "_handle_retry", _handle_retry))
+        stack.enter_context(patched(ExecutionState, "_handle_catch", _handle_catch))
+        stack.callback(noisy.setLevel, noisy.level)
+        noisy.setLevel(logging.CRITICAL)
+        yield
+
+
+def _all_subclasses(cls: type) -> list[type]:
+    found: list[type] = []
+    sub: type
+    for sub in cls.__subclasses__():
+        found.append(sub)
+        found.extend(_all_subclasses(sub))
+    return found
+
+
+# An Express workflow runs for at most five minutes; a synchronous start waits that long at most.
+EXPRESS_MAX_SECONDS = 300
+_SYNC_POLL_SECONDS = 0.02
+
+
+@contextmanager
+def start_sync_execution_served() -> Iterator[None]:
+    """``StartSyncExecution`` for EXPRESS state machines (moto answers "not implemented").
+
+    It starts the execution as ``StartExecution`` does, waits for its end, and answers with the
+    fields of the API's response (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartSyncExecution.html).
+    The method is added before the server serves (moto lists a response class's methods once).
+    """
+    import json
+    import time
+
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def start_sync_execution(self: Any) -> Any:
+        arn = self._get_param("stateMachineArn")
+        machine = self.stepfunction_backend.describe_state_machine(arn)
+        if str(getattr(machine, "type", "STANDARD")) != "EXPRESS":
+            from moto.core.exceptions import JsonRESTError
+
+            raise JsonRESTError("StateMachineTypeNotSupported", "This operation is only supported for EXPRESS")
+        execution = self.stepfunction_backend.start_execution(
+            arn, self._get_param("name"), self._get_param("input", if_none="{}")
+        )
+        deadline = time.monotonic() + EXPRESS_MAX_SECONDS
+        while str(getattr(execution.status, "value", execution.status)) == "RUNNING":
+            if time.monotonic() > deadline:
+                break
+            time.sleep(_SYNC_POLL_SECONDS)
+        status = str(getattr(execution.status, "value", execution.status))
+        response: dict[str, Any] = {
+            "executionArn": execution.execution_arn,
+            "stateMachineArn": arn,
+            "name": execution.name,
+            "startDate": execution.start_date,
+            "stopDate": execution.stop_date,
+            "status": "TIMED_OUT" if status == "RUNNING" else status,
+            "input": execution.execution_input,
+            "inputDetails": {"included": True},
+        }
+        if status == "SUCCEEDED":
+            output = execution.output
+            response["output"] = output if isinstance(output, str) else json.dumps(output)
+            response["outputDetails"] = {"included": True}
+        for field in ("error", "cause"):
+            if getattr(execution, field, None) is not None:
+                response[field] = getattr(execution, field)
+        return ActionResult(response)
+
+    StepFunctionResponse.start_sync_execution = start_sync_execution  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        del StepFunctionResponse.start_sync_execution  # type: ignore[attr-defined]

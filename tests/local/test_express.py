@@ -1,0 +1,98 @@
+"""The EXPRESS state machine on the local stack, as Step Functions runs it (boto3 against the endpoint)."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from order_service.domain.order import OrderRecord, OrderRequest, SnackItem
+from snacks import operations
+from snacks.aws import Aws
+from stacks import definitions
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Any]:
+    from snacks.local import LocalStack
+
+    with LocalStack(port=0) as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def aws(stack: Any) -> Aws:
+    return Aws(endpoint_url=stack.endpoint_url, region=stack.region)
+
+
+def new_order(aws: Aws) -> str:
+    order_id = str(uuid.uuid4())
+    request = OrderRequest(
+        customer_name="Express Test",
+        snack_items=(SnackItem(name="Pretzels", quantity=1, price=Decimal("2.00")),),
+        total_amount=Decimal("2.00"),
+    )
+    operations.repository(aws).create(OrderRecord.new(order_id, request, datetime.now(UTC)))
+    return order_id
+
+
+def test_a_path_missing_from_the_input_is_states_runtime_which_no_catch_catches(stack: Any, aws: Aws) -> None:
+    """Error name "States.Runtime": An execution failed due to some exception that it could not process ... A
+    States.Runtime error isn't retriable, and will always cause the execution to fail. A retry or
+    catch on States.ALL won't catch States.Runtime errors." (Step Functions Developer Guide, Error
+    handling in Step Functions, Error names.) Here ``$.id`` is missing, so nothing reaches the DLQ."""
+    sfn = aws.client("stepfunctions")
+    reply = sfn.start_sync_execution(
+        stateMachineArn=aws.state_machine_arn(), input=json.dumps({"detail": {"orderId": "nope"}})
+    )
+    assert reply["status"] == "FAILED"
+    assert reply["error"] == "States.Runtime"
+    assert "$.id" in reply["cause"]
+    stack.wait_until_idle(timeout=30)
+    assert not [letter for letter in operations.list_dead_letters(aws) if letter.order_id == "nope"]
+
+
+def test_start_sync_execution_runs_the_express_machine_to_its_end(stack: Any, aws: Aws) -> None:
+    """StartSyncExecution "Starts a Synchronous Express state machine execution" and answers with
+    the execution's status and output (Step Functions API Reference, StartSyncExecution)."""
+    order_id = new_order(aws)
+    event = {"id": str(uuid.uuid4()), "detail": {"orderId": order_id}}
+    started = time.monotonic()
+    reply = aws.client("stepfunctions").start_sync_execution(
+        stateMachineArn=aws.state_machine_arn(), input=json.dumps(event)
+    )
+    assert time.monotonic() - started < 60
+    assert reply["status"] == "SUCCEEDED", reply
+    output = json.loads(reply["output"])
+    assert output["detail"]["orderId"] == order_id and "result" in output
+    assert reply["executionArn"].startswith(aws.state_machine_arn().replace(":stateMachine:", ":execution:"))
+    order = operations.get_order(aws, order_id)
+    assert order is not None and order.status.value == "PROCESSED"
+
+
+def test_a_plain_boto3_client_reaches_start_sync_execution_with_host_prefix_injection_off(
+    stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """boto3 sends StartSyncExecution to ``sync-<host>`` (the API's endpoint host prefix), which does
+    not resolve for 127.0.0.1; botocore's documented ``AWS_DISABLE_HOST_PREFIX_INJECTION`` turns the
+    prefix off (AWS SDKs and Tools Reference Guide, settings), as docs/local-stack.md tells users."""
+    monkeypatch.setenv("AWS_DISABLE_HOST_PREFIX_INJECTION", "true")
+    client = boto3.session.Session().client(
+        "stepfunctions",
+        endpoint_url=stack.endpoint_url,
+        region_name=stack.region,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+        config=Config(retries={"max_attempts": 1}),
+    )
+    arn = f"arn:aws:states:{stack.region}:{stack.account_id}:stateMachine:{definitions.STATE_MACHINE}"
+    reply = client.start_sync_execution(stateMachineArn=arn, input="{}")
+    assert reply["status"] == "FAILED" and reply["error"] == "States.Runtime"
