@@ -1,7 +1,8 @@
 """An order's execution, step by step: what the Step Functions console shows, in a terminal.
 
-Locally the history comes from ``GetExecutionHistory``. Express executions on AWS have no such
-API; their history is in the state machine's log group (logging level ALL), read here instead.
+Express executions have no ``GetExecutionHistory``: their history is in the state machine's log
+group (logging level ALL, execution data included). It is read from there, on AWS and on the
+local stack alike (which writes the same records).
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from snacks.aws import Aws
 from stacks import definitions
@@ -103,15 +102,8 @@ def _short(cause: Any, limit: int = 120) -> str:
 
 
 def fetch_history(aws: Aws, execution_arn: str) -> list[dict[str, Any]]:
-    client = aws.client("stepfunctions")
-    try:
-        events: list[dict[str, Any]] = []
-        for page in client.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
-            events.extend(page["events"])
-        return events
-    except ClientError:
-        # Express on AWS: the history lives in the log group.
-        return _history_from_logs(aws, execution_arn)
+    """The execution's history events, in order, from the state machine's log group."""
+    return _history_from_logs(aws, execution_arn)
 
 
 def _history_from_logs(aws: Aws, execution_arn: str) -> list[dict[str, Any]]:

@@ -27,7 +27,9 @@ import boto3
 from snacks.aws import Aws
 from snacks.local import http_door
 from snacks.local.event_delivery import StepFunctionsTargetDelivery
+from snacks.local.express import express_semantics
 from snacks.local.lambda_runtime import InProcessLambda
+from snacks.local.logs_filters import json_filter_patterns
 from snacks.local.moto_tuning import (
     atomic_dynamodb,
     attribute_aliases_cached,
@@ -144,6 +146,8 @@ class LocalStack:
         stack.enter_context(self._lambda.installed())
         stack.enter_context(states_runtime_is_fatal())
         stack.enter_context(start_sync_execution_served())
+        stack.enter_context(express_semantics())
+        stack.enter_context(json_filter_patterns())
         self._delivery = StepFunctionsTargetDelivery(
             self._start_execution, _execution_is_running, self._send_to_dead_letter_queue
         )

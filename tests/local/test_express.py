@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from order_service.domain.order import OrderRecord, OrderRequest, SnackItem
 from snacks import operations
@@ -73,7 +74,7 @@ def test_start_sync_execution_runs_the_express_machine_to_its_end(stack: Any, aw
     assert reply["status"] == "SUCCEEDED", reply
     output = json.loads(reply["output"])
     assert output["detail"]["orderId"] == order_id and "result" in output
-    assert reply["executionArn"].startswith(aws.state_machine_arn().replace(":stateMachine:", ":execution:"))
+    assert reply["executionArn"].startswith(aws.state_machine_arn().replace(":stateMachine:", ":express:"))
     order = operations.get_order(aws, order_id)
     assert order is not None and order.status.value == "PROCESSED"
 
@@ -96,3 +97,64 @@ def test_a_plain_boto3_client_reaches_start_sync_execution_with_host_prefix_inje
     arn = f"arn:aws:states:{stack.region}:{stack.account_id}:stateMachine:{definitions.STATE_MACHINE}"
     reply = client.start_sync_execution(stateMachineArn=arn, input="{}")
     assert reply["status"] == "FAILED" and reply["error"] == "States.Runtime"
+
+
+def test_express_executions_have_express_arns_and_their_apis_are_refused_as_on_aws(stack: Any, aws: Aws) -> None:
+    """Express executions: ARNs of the form ``arn:aws:states:…:express:MACHINE:NAME:ID``; ListExecutions
+    answers 400 StateMachineTypeNotSupported, and DescribeExecution, StopExecution and
+    GetExecutionHistory answer 400 InvalidArn "Resource type not valid in this context: express"
+    (LocalStack's recorded AWS answers, test_sfn_api_express.py::test_start_async_describe_history_execution;
+    Step Functions Developer Guide, "Choosing workflow type": Express execution history is in CloudWatch Logs)."""
+    sfn = aws.client("stepfunctions")
+    machine = aws.state_machine_arn()
+    arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"detail": {"orderId": "nope"}}))[
+        "executionArn"
+    ]
+    region, account = stack.region, stack.account_id
+    assert arn.startswith(f"arn:aws:states:{region}:{account}:express:{definitions.STATE_MACHINE}:")
+    assert len(arn.split(":")) == 9
+
+    refusals = {
+        "ListExecutions": (lambda: sfn.list_executions(stateMachineArn=machine), "StateMachineTypeNotSupported"),
+        "DescribeExecution": (lambda: sfn.describe_execution(executionArn=arn), "InvalidArn"),
+        "StopExecution": (lambda: sfn.stop_execution(executionArn=arn), "InvalidArn"),
+        "GetExecutionHistory": (lambda: sfn.get_execution_history(executionArn=arn), "InvalidArn"),
+    }
+    for operation, (call, code) in refusals.items():
+        with pytest.raises(ClientError) as raised:
+            call()
+        assert raised.value.response["Error"]["Code"] == code, operation
+        assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400, operation
+    stack.wait_until_idle(timeout=30)
+
+
+def test_execution_history_reaches_the_log_group_in_the_format_aws_writes_for_express(stack: Any, aws: Aws) -> None:
+    """Logging level ALL with execution data: one JSON record per history event with ``id``, ``type``,
+    ``details``, ``previous_event_id``, ``event_timestamp`` (epoch ms as a string), ``execution_arn``
+    and ``redrive_count`` (Step Functions Developer Guide, "Log levels" / "Using CloudWatch Logs to log
+    execution history in Step Functions"; LocalStack's recorded AWS event in
+    test_express_async.snapshot.json). ``snacks trace`` reads these records, locally as on AWS."""
+    order_id = new_order(aws)
+    reply = aws.client("stepfunctions").start_sync_execution(
+        stateMachineArn=aws.state_machine_arn(), input=json.dumps({"id": "evt-1", "detail": {"orderId": order_id}})
+    )
+    arn = reply["executionArn"]
+    events = aws.client("logs").filter_log_events(
+        logGroupName=definitions.STATE_MACHINE_LOG_GROUP, filterPattern=f'{{ $.execution_arn = "{arn}" }}'
+    )["events"]
+    records = [json.loads(event["message"]) for event in events]
+    assert records and all(record["execution_arn"] == arn for record in records)
+    first, last = records[0], records[-1]
+    assert set(first) == {
+        "id", "type", "details", "previous_event_id", "event_timestamp", "execution_arn", "redrive_count",
+    }  # fmt: skip
+    assert first["type"] == "ExecutionStarted" and first["id"] == "1" and first["previous_event_id"] == "0"
+    assert json.loads(first["details"]["input"])["detail"]["orderId"] == order_id  # execution data included
+    assert last["type"] == "ExecutionSucceeded" and "output" in last["details"]
+    assert first["event_timestamp"].isdigit() and first["redrive_count"] == "0"
+
+    from snacks.trace import build_trace, fetch_history
+
+    trace = build_trace(arn, fetch_history(aws, arn))
+    assert trace.status == "SUCCEEDED"
+    assert [step.name for step in trace.steps if step.kind == "Task"] == ["Validate", "Fulfil", "MarkProcessed"]

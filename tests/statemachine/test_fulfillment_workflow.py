@@ -21,6 +21,7 @@ import pytest
 from order_service.domain.order import OrderRecord, OrderRequest, OrderStatus, SnackItem
 from snacks import operations
 from snacks.aws import Aws
+from snacks.trace import fetch_history
 from stacks import definitions
 
 FAULTS = "Flaky Fries=transient:1; Broken Biscuit=transient; Doom Donut=permanent"
@@ -70,16 +71,23 @@ def order_created_event(order_id: str) -> dict[str, Any]:
 
 
 def run(sfn: Any, aws: Aws, event: dict[str, Any], timeout: float = 30) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    arn = sfn.start_execution(stateMachineArn=aws.state_machine_arn(), input=json.dumps(event))["executionArn"]
+    """Run one execution to its end (StartSyncExecution: EXPRESS has no DescribeExecution) and read
+    its history from the state machine's log group, as ``snacks trace`` does on AWS."""
+    execution = sfn.start_sync_execution(stateMachineArn=aws.state_machine_arn(), input=json.dumps(event))
+    arn = execution["executionArn"]
     deadline = time.monotonic() + timeout
-    while (execution := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
-        assert time.monotonic() < deadline, f"execution {arn} still running after {timeout} s"
+    while not ended(history := fetch_history(aws, arn)):
+        assert time.monotonic() < deadline, f"no end of execution {arn} in its log group after {timeout} s"
         time.sleep(0.05)
-    return execution, sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    return execution, history
+
+
+def ended(history: list[dict[str, Any]]) -> bool:
+    return any(e["type"] in ("ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut") for e in history)
 
 
 def entered(history: list[dict[str, Any]]) -> list[str]:
-    return [e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")]
+    return [e["details"]["name"] for e in history if e["type"].endswith("StateEntered")]
 
 
 def task_attempts(history: list[dict[str, Any]]) -> Counter[str]:
@@ -88,14 +96,14 @@ def task_attempts(history: list[dict[str, Any]]) -> Counter[str]:
     current = None
     for event in history:
         if event["type"] == "TaskStateEntered":
-            current = event["stateEnteredEventDetails"]["name"]
+            current = event["details"]["name"]
         elif event["type"] == "LambdaFunctionScheduled":
             attempts[str(current)] += 1
     return attempts
 
 
 def failures(history: list[dict[str, Any]]) -> list[str]:
-    return [e["lambdaFunctionFailedEventDetails"]["error"] for e in history if e["type"] == "LambdaFunctionFailed"]
+    return [e["details"]["error"] for e in history if e["type"] == "LambdaFunctionFailed"]
 
 
 def dead_letters_for(aws: Aws, order_id: str) -> list[Any]:
@@ -198,13 +206,10 @@ def test_bus_rule_starts_the_workflow_for_order_created_events_only(stack: Any, 
     stack.wait_until_idle(timeout=30)
     record = operations.get_order(aws, order_id)
     assert record is not None and record.status is OrderStatus.PROCESSED
-    executions = aws.client("stepfunctions").list_executions(stateMachineArn=aws.state_machine_arn())["executions"]
+    started = aws.client("logs").filter_log_events(
+        logGroupName=definitions.STATE_MACHINE_LOG_GROUP, filterPattern='{ $.type = "ExecutionStarted" }'
+    )["events"]
     started_for_order = [
-        e
-        for e in executions
-        if json.loads(aws.client("stepfunctions").describe_execution(executionArn=e["executionArn"])["input"])[
-            "detail"
-        ]["orderId"]
-        == order_id
+        e for e in started if json.loads(json.loads(e["message"])["details"]["input"])["detail"]["orderId"] == order_id
     ]
     assert len(started_for_order) == 1  # the "Order Shipped" event matched no rule
