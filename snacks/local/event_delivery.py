@@ -38,6 +38,10 @@ FIRST_RETRY_DELAY_SECONDS = 0.5
 MAX_RUNNING_EXECUTIONS = 32
 CAPACITY_POLL_SECONDS = 0.01
 MAX_RETRY_DELAY_SECONDS = 30.0
+# Fields moto adds to an event that EventBridge never delivers (its envelope: version, id,
+# detail-type, source, account, time, region, resources, detail).
+MOTO_ONLY_FIELDS = ("ingestion-time",)
+ENVELOPE_ORDER = ("version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail")
 
 
 @dataclass(order=True)
@@ -63,7 +67,8 @@ def _as_delivered(event: dict[str, Any]) -> dict[str, Any]:
     stamp = delivered.get("time")
     if isinstance(stamp, int | float) or (isinstance(stamp, str) and stamp.replace(".", "", 1).isdigit()):
         delivered["time"] = datetime.fromtimestamp(float(stamp), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return delivered
+    ordered = {key: delivered.pop(key) for key in ENVELOPE_ORDER if key in delivered}
+    return ordered | {k: v for k, v in delivered.items() if k not in MOTO_ONLY_FIELDS}
 
 
 class StepFunctionsTargetDelivery:
@@ -125,7 +130,9 @@ class StepFunctionsTargetDelivery:
         delivery = self
 
         def send_to_targets(rule: Any, original_event: Any, transform_input: bool = True) -> None:
-            if not rule.event_pattern.matches_event(original_event):
+            # A disabled rule matches nothing ("If the rule is disabled, it doesn't match any
+            # events", EventBridge API Reference, DisableRule); moto delivers all the same.
+            if rule.state != "ENABLED" or not rule.event_pattern.matches_event(original_event):
                 return
             ours = [t for t in rule.targets if _arn_parts(t["Arn"])[0] == "states"]
             theirs = [t for t in rule.targets if _arn_parts(t["Arn"])[0] != "states"]

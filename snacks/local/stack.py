@@ -27,6 +27,7 @@ import boto3
 from snacks.aws import Aws
 from snacks.local import http_door
 from snacks.local.event_delivery import StepFunctionsTargetDelivery
+from snacks.local.eventbridge_api import test_event_pattern_served
 from snacks.local.express import express_semantics
 from snacks.local.lambda_runtime import InProcessLambda
 from snacks.local.logs_filters import json_filter_patterns
@@ -148,6 +149,7 @@ class LocalStack:
         stack.enter_context(start_sync_execution_served())
         stack.enter_context(express_semantics())
         stack.enter_context(json_filter_patterns())
+        stack.enter_context(test_event_pattern_served())
         self._delivery = StepFunctionsTargetDelivery(
             self._start_execution, _execution_is_running, self._send_to_dead_letter_queue
         )

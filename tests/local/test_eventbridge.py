@@ -1,0 +1,97 @@
+"""EventBridge on the local stack: rule state, the delivered envelope, TestEventPattern."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from snacks import operations
+from snacks.aws import Aws
+from snacks.trace import fetch_history
+from stacks import definitions
+
+ORDER = {"customerName": "Bus Test", "snackItems": [{"name": "Pretzels", "quantity": 1, "price": 1}], "totalAmount": 1}
+# EventBridge's event envelope (EventBridge User Guide, "Amazon EventBridge events": top-level fields).
+ENVELOPE = ["version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"]
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Any]:
+    from snacks.local import LocalStack
+
+    with LocalStack(port=0) as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def aws(stack: Any) -> Aws:
+    return Aws(endpoint_url=stack.endpoint_url, region=stack.region)
+
+
+def rule_name(aws: Aws) -> str:
+    return str(aws.client("events").list_rules(EventBusName=definitions.EVENT_BUS)["Rules"][0]["Name"])
+
+
+def test_a_disabled_rule_delivers_nothing_and_enabling_it_resumes_delivery(stack: Any, aws: Aws) -> None:
+    """DisableRule: "When a rule is disabled, EventBridge does not match any events against the rule"
+    (EventBridge API Reference, DisableRule); EnableRule: delivery resumes for new events. The
+    runbook's "order not processing -> check the rule" case, rehearsed: the order stays NEW until the
+    rule is enabled and ``snacks reconcile`` re-publishes it."""
+    events = aws.client("events")
+    name = rule_name(aws)
+    events.disable_rule(Name=name, EventBusName=definitions.EVENT_BUS)
+    try:
+        assert events.describe_rule(Name=name, EventBusName=definitions.EVENT_BUS)["State"] == "DISABLED"
+        delivered_before = stack.stats()["deliveries"]
+        order_id = operations.invoke_creator(aws, ORDER)["orderId"]
+        stack.wait_until_idle(timeout=30)
+        assert stack.stats()["deliveries"] == delivered_before
+        order = operations.get_order(aws, order_id)
+        assert order is not None and order.status.value == "NEW"
+    finally:
+        events.enable_rule(Name=name, EventBusName=definitions.EVENT_BUS)
+    report = operations.reconcile(aws, 0, False)
+    assert order_id in report.order_ids
+    final = operations.wait_for_final(aws, order_id, timeout=30)
+    assert final is not None and final.status.value == "PROCESSED"
+
+
+def test_the_state_machine_receives_eventbridges_envelope_and_nothing_moto_adds(stack: Any, aws: Aws) -> None:
+    """The target receives the event as EventBridge delivers it: the envelope's fields (ISO-8601
+    ``time``), no ``ingestion-time`` (a field of moto's own event record)."""
+    order_id = operations.invoke_creator(aws, ORDER)["orderId"]
+    final = operations.wait_for_final(aws, order_id, timeout=30)
+    assert final is not None and final.execution_arn
+    started = next(event for event in fetch_history(aws, final.execution_arn) if event["type"] == "ExecutionStarted")
+    delivered = json.loads(started["details"]["input"])
+    assert list(delivered) == ENVELOPE
+    assert delivered["detail"]["orderId"] == order_id
+    assert time.strptime(delivered["time"], "%Y-%m-%dT%H:%M:%SZ")
+    assert delivered["account"] == stack.account_id and delivered["region"] == stack.region
+
+
+def test_test_event_pattern_answers_whether_the_rule_matches(aws: Aws) -> None:
+    """TestEventPattern "Tests whether the specified event pattern matches the provided event" and
+    returns ``Result`` (EventBridge API Reference, TestEventPattern)."""
+    events = aws.client("events")
+    rule = events.describe_rule(Name=rule_name(aws), EventBusName=definitions.EVENT_BUS)
+    event = {
+        "version": "0",
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": definitions.RULE_DETAIL_TYPE,
+        "source": definitions.RULE_EVENT_SOURCE,
+        "account": "123456789012",
+        "time": "2026-11-25T12:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {"orderId": "o-1"},
+    }
+    assert events.test_event_pattern(EventPattern=rule["EventPattern"], Event=json.dumps(event))["Result"] is True
+    shipped = {**event, "detail-type": "Order Shipped"}
+    assert events.test_event_pattern(EventPattern=rule["EventPattern"], Event=json.dumps(shipped))["Result"] is False
+    no_order = {**event, "detail": {}}
+    assert events.test_event_pattern(EventPattern=rule["EventPattern"], Event=json.dumps(no_order))["Result"] is False
