@@ -6,6 +6,7 @@
     snacks trace ORDER_ID             an order's workflow execution, step by step
     snacks reconcile                  re-publish NEW orders that were never processed
     snacks dlq list | replay          what failed and why; send it round again
+    snacks logs tail FUNCTION         a function's log lines (--follow to keep reading)
 
 Against AWS it uses the standard credential chain; against the local stack pass
 ``--endpoint-url http://127.0.0.1:4566`` (or set ``AWS_ENDPOINT_URL``).
@@ -78,16 +79,19 @@ def cmd_local(args: argparse.Namespace) -> int:
         print(f"Fulfillment faults: {faults}")
     print(
         f"""
-Try, in another terminal:
+Try, in another terminal (awslocal, from awscli-local, points every aws command at this stack;
+the bundled AWS CLI v1 ignores AWS_ENDPOINT_URL for some services, SQS among them):
   export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION={stack.region}
-  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
-  aws lambda invoke --function-name {definitions.ORDER_CREATOR} \\
+  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DISABLE_HOST_PREFIX_INJECTION=true
+  awslocal lambda invoke --function-name {definitions.ORDER_CREATOR} \\
     --payload '{{"customerName": "Alice Smith", "snackItems": [{{"name": "Pretzels", "quantity": 1,
                "price": 2.99}}], "totalAmount": 2.99}}' \\
     response.json && cat response.json
-  aws dynamodb scan --table-name {definitions.ORDERS_TABLE}
+  awslocal dynamodb scan --table-name {definitions.ORDERS_TABLE}
+  awslocal sqs receive-message --queue-url {endpoint}/{stack.account_id}/{definitions.DEAD_LETTER_QUEUE}
   snacks orders list --status PROCESSED
-  snacks trace <orderId>""",
+  snacks trace <orderId>
+  snacks logs tail {definitions.ORDER_PROCESSOR} --follow""",
         flush=True,
     )
     try:
@@ -191,6 +195,17 @@ def cmd_dlq_replay(args: argparse.Namespace, aws: Aws) -> int:
     return 0
 
 
+def cmd_logs_tail(args: argparse.Namespace, aws: Aws) -> int:
+    from snacks.logs import tail
+
+    try:
+        for line in tail(aws, args.function, since_seconds=args.since * 60, follow=args.follow):
+            print(line, flush=True)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="snacks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -245,6 +260,13 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--order-id")
     replay.add_argument("--dry-run", action="store_true")
     replay.set_defaults(handler=cmd_dlq_replay, needs_aws=True)
+
+    logs = commands.add_parser("logs", help="CloudWatch Logs (aws logs tail, for AWS CLI v1 users)")
+    tail = logs.add_subparsers(dest="action", required=True).add_parser("tail", help="a function's log lines")
+    tail.add_argument("function", help="function name (or a log group name starting with /)")
+    tail.add_argument("--follow", action="store_true", help="keep printing new lines until Ctrl-C")
+    tail.add_argument("--since", type=float, default=10, help="minutes back to start from (default 10)")
+    tail.set_defaults(handler=cmd_logs_tail, needs_aws=True)
     return parser
 
 
