@@ -134,8 +134,11 @@ def test_execution_history_reaches_the_log_group_in_the_format_aws_writes_for_ex
     and ``redrive_count`` (Step Functions Developer Guide, "Log levels" / "Using CloudWatch Logs to log
     execution history in Step Functions"; LocalStack's recorded AWS event in
     test_express_async.snapshot.json). ``snacks trace`` reads these records, locally as on AWS."""
+    sfn = aws.client("stepfunctions")
+    other = sfn.start_sync_execution(stateMachineArn=aws.state_machine_arn(), input=json.dumps({"detail": {}}))
+    assert other["status"] == "FAILED"  # its records share the group: the filter pattern selects ours
     order_id = new_order(aws)
-    reply = aws.client("stepfunctions").start_sync_execution(
+    reply = sfn.start_sync_execution(
         stateMachineArn=aws.state_machine_arn(), input=json.dumps({"id": "evt-1", "detail": {"orderId": order_id}})
     )
     arn = reply["executionArn"]
