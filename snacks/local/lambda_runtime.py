@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TextIO
 
 from aws_lambda_powertools import Logger
@@ -200,9 +201,17 @@ def _this_invocation_is_cold() -> bool:
 class InProcessLambda:
     """Replaces moto's Docker-based ``invoke`` for the functions it knows."""
 
-    def __init__(self, *, echo_logs: TextIO | None) -> None:
+    def __init__(self, *, echo_logs: TextIO | None, code_dir: Path | None = None, hot_reload: bool = True) -> None:
         self._functions: dict[str, FunctionRuntime] = {}
         self._echo_logs = echo_logs
+        # The functions' code (the lambdas/ asset). Its packages are imported from here, and an edit
+        # under it gives every function a new execution environment on its next invoke.
+        self.code_dir = code_dir
+        self._packages: tuple[str, ...] = _packages_in(code_dir) if code_dir is not None else ()
+        self._hot_reload = hot_reload and code_dir is not None
+        self._code_stamp = _code_stamp(code_dir) if self._hot_reload and code_dir is not None else None
+        self._reload_lock = threading.Lock()
+        self.reloads = 0
         self.output = HANDLER_OUTPUT
         self._in_flight = 0
         self._in_flight_lock = threading.Lock()
@@ -257,6 +266,33 @@ class InProcessLambda:
         function.handler, function.init_ms = self._load(function.handler_path)
         function.cold = True
         function.log_stream = _new_log_stream()
+
+    def reload_if_code_changed(self) -> bool:
+        """Hot reload: if a file under ``code_dir`` changed since the code was loaded, import the
+        whole code afresh and give every function a new execution environment (a cold start), as
+        a deployment of new code does on Lambda. One directory scan per invoke (~0.2 ms)."""
+        if not self._hot_reload or self.code_dir is None:
+            return False
+        stamp = _code_stamp(self.code_dir)
+        if stamp == self._code_stamp:
+            return False
+        with self._reload_lock:
+            if stamp == self._code_stamp:
+                return False
+            functions = list(self._functions.values())
+            for function in functions:
+                function.lock.acquire()  # running invocations finish on the old code first
+            try:
+                _forget_modules(self._packages)
+                importlib.invalidate_caches()
+                for function in functions:
+                    self._new_environment(function)
+                self._code_stamp = stamp
+                self.reloads += 1
+            finally:
+                for function in functions:
+                    function.lock.release()
+        return True
 
     def apply_configuration(self, function: FunctionRuntime, configuration: Any) -> None:
         """Make ``UpdateFunctionConfiguration`` (timeout, memory, environment, handler) take effect on
@@ -324,6 +360,12 @@ class InProcessLambda:
         self.output.passthrough = previous_stdout
         sys.stdout = self.output
         emf.print = emf_print  # type: ignore[attr-defined]
+        # The process's own copies of the code's packages come back when the stack stops.
+        saved_modules = {name: module for name, module in sys.modules.items() if _in_packages(name, self._packages)}
+        saved_path = list(sys.path)
+        if self.code_dir is not None:
+            sys.path.insert(0, str(self.code_dir))
+            _forget_modules(self._packages)
         try:
             with (
                 patched(LambdaFunction, "invoke", invoke),
@@ -334,6 +376,10 @@ class InProcessLambda:
             ):
                 yield
         finally:
+            if self.code_dir is not None:
+                _forget_modules(self._packages)
+                sys.modules.update(saved_modules)
+                sys.path[:] = saved_path
             del emf.print  # type: ignore[attr-defined]
             for name, value in shared_metric_sets.items():
                 setattr(Metrics, name, value)
@@ -402,6 +448,7 @@ class InProcessLambda:
 
     def invoke(self, function: FunctionRuntime, event: Any, logs_backend: Any) -> Invocation:
         """Run one invocation in the function's environment, within its Timeout."""
+        self.reload_if_code_changed()
         self._count(+1)
         try:
             with function.lock:
@@ -484,6 +531,35 @@ class InProcessLambda:
         now = int(time.time() * 1000)
         events = [{"timestamp": now, "message": line} for line in text.splitlines() if line.strip()]
         logs_backend.put_log_events(group, function.log_stream, events)
+
+
+def _packages_in(code_dir: Path) -> tuple[str, ...]:
+    return tuple(sorted(p.parent.name for p in code_dir.glob("*/__init__.py")))
+
+
+def _in_packages(module_name: str, packages: tuple[str, ...]) -> bool:
+    return any(module_name == package or module_name.startswith(package + ".") for package in packages)
+
+
+def _forget_modules(packages: tuple[str, ...]) -> None:
+    for name in [name for name in sys.modules if _in_packages(name, packages)]:
+        del sys.modules[name]
+
+
+def _code_stamp(code_dir: Path) -> tuple[int, int]:
+    """(number of .py files, newest modification time): changes with any edit, add or removal."""
+    count, newest = 0, 0
+    pending = [str(code_dir)]
+    while pending:
+        with os.scandir(pending.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name != "__pycache__":
+                        pending.append(entry.path)
+                elif entry.name.endswith(".py"):
+                    count += 1
+                    newest = max(newest, entry.stat().st_mtime_ns)
+    return count, newest
 
 
 def _new_log_stream() -> str:

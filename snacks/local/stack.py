@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -72,12 +73,16 @@ class LocalStack:
         region: str = DEFAULT_REGION,
         fulfillment_faults: str = "",
         log_handler_output: bool = False,
+        code_dir: Path | None = None,
+        hot_reload: bool = True,
     ) -> None:
         self.host = host
         self.port = port
         self.region = region
         self.account_id = ACCOUNT_ID
         self.fulfillment_faults = fulfillment_faults
+        self.code_dir = Path(code_dir) if code_dir is not None else definitions.LAMBDA_ASSET_DIR
+        self.hot_reload = hot_reload
         self._echo_logs = sys.stderr if log_handler_output else None
         self._exit_stack: ExitStack | None = None
         self._server: Any = None
@@ -143,7 +148,7 @@ class LocalStack:
         stack.enter_context(server_hosts_cached())
         stack.enter_context(update_expression_traversal_cached())
 
-        self._lambda = InProcessLambda(echo_logs=self._echo_logs)
+        self._lambda = InProcessLambda(echo_logs=self._echo_logs, code_dir=self.code_dir, hot_reload=self.hot_reload)
         stack.enter_context(self._lambda.installed())
         stack.enter_context(states_runtime_is_fatal())
         stack.enter_context(start_sync_execution_served())
@@ -265,6 +270,9 @@ class LocalStack:
             "busy": self.busy(),
             "startupSeconds": round(self.startup_seconds, 3),
             "python": sys.version.split()[0],
+            "codeDir": str(self.code_dir),
+            "hotReload": self.hot_reload,
+            "codeReloads": self._lambda.reloads if self._lambda else 0,
         }
 
     def stats(self) -> dict[str, int]:
