@@ -58,6 +58,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         region=args.region or "us-east-1",
         fulfillment_faults=faults,
         log_handler_output=args.verbose,
+        state_dir=Path(args.state_dir) if args.state_dir else None,
     )
     try:
         stack.start()
@@ -71,9 +72,15 @@ def cmd_local(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     endpoint = stack.endpoint_url
     print(f"Serverless Snacks local stack on {endpoint} (region {stack.region}); Ctrl-C to stop.")
+    if stack.state_dir is None:
+        kept = "state is in memory only (--state-dir DIR keeps it across restarts)"
+    else:
+        restored = stack.restored
+        counts = f"{restored.items} items, {restored.messages} messages restored" if restored else "nothing restored"
+        kept = f"state is saved to {stack.state_dir} on stop ({counts})"
     print(
         f"Health: {endpoint}/_snacks/health. Functions run on this machine's Python {sys.version.split()[0]}"
-        " (not the Lambda runtime they declare); state is in memory only."
+        f" (not the Lambda runtime they declare); edits under lambdas/ apply on the next invoke; {kept}."
     )
     if faults:
         print(f"Fulfillment faults: {faults}")
@@ -220,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--faults", default="", help="FULFILLMENT_FAULTS spec, e.g. 'Doom Donut=permanent'")
     local.add_argument("--demo-faults", action="store_true", help="use the demo's fault plan")
     local.add_argument("--verbose", action="store_true", help="print the handlers' log lines")
+    local.add_argument("--state-dir", help="save state here on stop and restore it on start (default: memory only)")
     local.set_defaults(handler=cmd_local, needs_aws=False)
 
     demo = commands.add_parser("demo", help="run the order flow on an embedded local stack")

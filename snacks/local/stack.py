@@ -26,7 +26,7 @@ from typing import Any
 import boto3
 
 from snacks.aws import Aws
-from snacks.local import http_door
+from snacks.local import http_door, state
 from snacks.local.event_delivery import StepFunctionsTargetDelivery
 from snacks.local.eventbridge_api import test_event_pattern_served
 from snacks.local.express import express_semantics
@@ -75,6 +75,7 @@ class LocalStack:
         log_handler_output: bool = False,
         code_dir: Path | None = None,
         hot_reload: bool = True,
+        state_dir: Path | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -83,6 +84,8 @@ class LocalStack:
         self.fulfillment_faults = fulfillment_faults
         self.code_dir = Path(code_dir) if code_dir is not None else definitions.LAMBDA_ASSET_DIR
         self.hot_reload = hot_reload
+        self.state_dir = Path(state_dir) if state_dir is not None else None
+        self.restored: state.Restored | None = None
         self._echo_logs = sys.stderr if log_handler_output else None
         self._exit_stack: ExitStack | None = None
         self._server: Any = None
@@ -163,6 +166,11 @@ class LocalStack:
         stack.callback(self._delivery.stop)
 
         self.resources = provision(self._client, fulfillment_faults=self.fulfillment_faults)
+        if self.state_dir is not None:
+            try:
+                self.restored = state.restore(self.state_dir, self._client)
+            except (OSError, ValueError, RuntimeError) as error:
+                raise StartupError(f"cannot restore state from {self.state_dir}: {error}") from None
         self._load_handlers(stack)
 
         werkzeug_logger = logging.getLogger("werkzeug")  # one access-log line per request otherwise
@@ -220,10 +228,12 @@ class LocalStack:
         global _running
         if self._exit_stack is None:
             return
-        try:
+        # Stopping anyway after the drain: executions still running are abandoned with the backends.
+        with contextlib.suppress(TimeoutError):
             self.wait_until_idle(timeout=drain_timeout)
-        except TimeoutError:
-            pass  # stopping anyway; executions still running are abandoned with the backends
+        try:
+            if self.state_dir is not None:
+                self.save_state()
         finally:
             self._exit_stack.close()
             self._exit_stack = None
@@ -258,6 +268,20 @@ class LocalStack:
             quiet_checks = quiet_checks + 1 if self.busy() == 0 else 0
             time.sleep(IDLE_POLL_SECONDS)
 
+    def save_state(self) -> Path:
+        """Write orders, idempotency records, queued messages and logs to ``state_dir``."""
+        assert self.state_dir is not None
+        return state.save(
+            self.state_dir,
+            self._client,
+            tables=[definitions.ORDERS_TABLE, definitions.IDEMPOTENCY_TABLE],
+            queues=[definitions.DEAD_LETTER_QUEUE],
+            log_groups=[
+                definitions.STATE_MACHINE_LOG_GROUP,
+                *(f"/aws/lambda/{name}" for name in definitions.FUNCTIONS),
+            ],
+        )
+
     def health(self) -> dict[str, Any]:
         """What ``GET /_snacks/health`` answers: ready, and with what."""
         return {
@@ -273,6 +297,7 @@ class LocalStack:
             "codeDir": str(self.code_dir),
             "hotReload": self.hot_reload,
             "codeReloads": self._lambda.reloads if self._lambda else 0,
+            "stateDir": str(self.state_dir) if self.state_dir is not None else None,
         }
 
     def stats(self) -> dict[str, int]:
