@@ -5,8 +5,8 @@
   requests) and one line on stderr: ``NotImplementedError`` is ``501 NotImplemented``, anything
   else ``500 InternalFailure``. moto's server would answer with werkzeug's HTML 500 page and print
   the whole traceback.
-* A Lambda ``Invoke`` body that is not UTF-8 is ``400 InvalidRequestContentException``, as on
-  Lambda (moto fails decoding it before any Lambda code runs).
+* A Lambda ``Invoke`` body that is not UTF-8, or nested too deep to parse, is ``400
+  InvalidRequestContentException``, as on Lambda (moto fails on it before any Lambda code runs).
 """
 
 from __future__ import annotations
@@ -80,17 +80,29 @@ def installed(health: Callable[[], dict[str, Any]], errors: TextIO | None = None
                 )
         try:
             return list(original(self, environ, start_response))
+        except RecursionError as error:
+            if _is_lambda_invoke(environ):
+                # moto parses the body before Lambda code runs: nesting this deep is not JSON Lambda takes.
+                message = "Could not parse request body into json: Could not parse payload into json: nesting too deep"
+                return error_reply(environ, start_response, 400, "InvalidRequestContentException", message)
+            return _internal_failure(environ, start_response, error, errors)
         except NotImplementedError as error:
             line = f"not implemented locally: {error}" if str(error) else "not implemented locally"
             _say(errors, f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}: {line}")
             return error_reply(environ, start_response, 501, "NotImplemented", line)
         except Exception as error:  # noqa: BLE001 - every failure gets an AWS-style answer
-            line = f"{type(error).__name__}: {error}"
-            _say(errors, f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}: {line}")
-            return error_reply(environ, start_response, 500, "InternalFailure", line)
+            return _internal_failure(environ, start_response, error, errors)
 
     with patched(DomainDispatcherApplication, "__call__", __call__):
         yield
+
+
+def _internal_failure(
+    environ: dict[str, Any], start_response: StartResponse, error: BaseException, errors: TextIO | None
+) -> list[bytes]:
+    line = f"{type(error).__name__}: {error}"
+    _say(errors, f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}: {line}")
+    return error_reply(environ, start_response, 500, "InternalFailure", line)
 
 
 def _say(stream: TextIO | None, line: str) -> None:

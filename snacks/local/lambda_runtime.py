@@ -414,8 +414,8 @@ class InProcessLambda:
                 f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
             )
         try:
-            event = json.loads(raw) if raw.strip() else {}
-        except ValueError as error:
+            event = json.loads(raw, parse_constant=_non_standard_token) if raw.strip() else {}
+        except (ValueError, RecursionError) as error:
             raise InvalidRequestContentException(
                 f"Could not parse request body into json: Could not parse payload into json: {error}"
             ) from None
@@ -560,6 +560,11 @@ def _code_stamp(code_dir: Path) -> tuple[int, int]:
                     count += 1
                     newest = max(newest, entry.stat().st_mtime_ns)
     return count, newest
+
+
+def _non_standard_token(token: str) -> Any:
+    """Lambda's JSON parser refuses NaN and Infinity, which Python's accepts."""
+    raise ValueError(f"Non-standard token '{token}'")
 
 
 def _new_log_stream() -> str:

@@ -291,3 +291,45 @@ def test_log_streams_carry_start_end_report_and_each_function_has_its_own_cold_s
     assert "Init Duration:" in first_log and "Init Duration:" not in second_log
     cold = [json.loads(line)["cold_start"] for line in (first_log + second_log).splitlines() if '"cold_start"' in line]
     assert cold[0] is True and cold[-1] is False
+
+
+BAD_PAYLOADS: list[bytes] = [
+    b"not json",
+    b"{",
+    b'{"a": 1,}',
+    b"\xff\xfe\x00",
+    b"[]",
+    b'"a string"',
+    b"42",
+    b"null",
+    b"true",
+    b"{}",
+    b'{"customerName": "", "snackItems": [], "totalAmount": 0}',
+    b'{"customerName": "X", "snackItems": [{"name": "P", "quantity": true, "price": 1}], "totalAmount": 1}',
+    b'{"customerName": "X", "snackItems": [{"name": "P", "quantity": 1, "price": 1}], "totalAmount": 2}',
+    b'{"customerName": "X", "snackItems": "nope", "totalAmount": 1}',
+    b'{"customerName": "X", "snackItems": [{"name": "P", "quantity": 1, "price": 1e400}], "totalAmount": 1}',
+    b'{"customerName": "X", "snackItems": [{"name": "P", "quantity": 1, "price": NaN}], "totalAmount": 1}',
+    b'{"customerName": "X", "snackItems": [{"name": "P", "quantity": 1, "price": 1}], "totalAmount": 1, "x": 1}',
+    b'{"customerName": {"$ne": 1}, "snackItems": [], "totalAmount": 1}',
+    b"[" * 10_000 + b"]" * 10_000,
+]
+
+
+@pytest.mark.parametrize("payload", BAD_PAYLOADS, ids=[repr(p[:40]) for p in BAD_PAYLOADS])
+def test_every_bad_payload_is_a_4xx_from_the_api_or_the_creators_contract_and_writes_nothing(
+    aws: Aws, payload: bytes
+) -> None:
+    """A bad request never reaches a 5xx or an unhandled error: Lambda refuses what is not JSON
+    (400 InvalidRequestContentException, API_Invoke.html), and the creator answers anything else it
+    cannot accept with a 4xx ``statusCode`` (the creator's contract, DESIGN.md section 3)."""
+    before = order_count(aws)
+    try:
+        reply = aws.client("lambda").invoke(FunctionName=definitions.ORDER_CREATOR, Payload=payload)
+    except ClientError as error:
+        assert 400 <= error.response["ResponseMetadata"]["HTTPStatusCode"] < 500, error.response
+    else:
+        body = json.loads(reply["Payload"].read())
+        assert "FunctionError" not in reply, body
+        assert isinstance(body, dict) and 400 <= body["statusCode"] < 500, body
+    assert order_count(aws) == before
