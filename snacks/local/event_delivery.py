@@ -130,8 +130,8 @@ class StepFunctionsTargetDelivery:
         delivery = self
 
         def send_to_targets(rule: Any, original_event: Any, transform_input: bool = True) -> None:
-            # A disabled rule matches nothing ("If the rule is disabled, it doesn't match any
-            # events", EventBridge API Reference, DisableRule); moto delivers all the same.
+            # "A disabled rule won't match any events" (EventBridge API Reference, DisableRule);
+            # moto delivers all the same.
             if rule.state != "ENABLED" or not rule.event_pattern.matches_event(original_event):
                 return
             ours = [t for t in rule.targets if _arn_parts(t["Arn"])[0] == "states"]

@@ -37,8 +37,9 @@ def rule_name(aws: Aws) -> str:
 
 
 def test_a_disabled_rule_delivers_nothing_and_enabling_it_resumes_delivery(stack: Any, aws: Aws) -> None:
-    """DisableRule: "When a rule is disabled, EventBridge does not match any events against the rule"
-    (EventBridge API Reference, DisableRule); EnableRule: delivery resumes for new events. The
+    """DisableRule: "A disabled rule won't match any events" (EventBridge API Reference, DisableRule,
+    https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_DisableRule.html); EnableRule:
+    delivery resumes for new events. The
     runbook's "order not processing -> check the rule" case, rehearsed: the order stays NEW until the
     rule is enabled and ``snacks reconcile`` re-publishes it."""
     events = aws.client("events")
