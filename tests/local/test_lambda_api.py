@@ -82,7 +82,8 @@ def test_a_body_that_is_not_json_is_400_invalid_request_content_at_once_and_writ
     stack: Any, aws: Aws, tmp_path: Any
 ) -> None:
     """Invoke, Errors: InvalidRequestContentException, "The request body could not be parsed as
-    JSON", HTTP 400 (API_Invoke.html). A 4xx is not retried by the AWS CLI (a 500 was, five times)."""
+    JSON, or a request header is invalid", HTTP Status Code 400 (API_Invoke.html). A 4xx is not
+    retried by the AWS CLI (the HTML 500 it got before was, five times)."""
     before = order_count(aws)
     with pytest.raises(ClientError) as raised:
         aws.client("lambda").invoke(FunctionName=definitions.ORDER_CREATOR, Payload=b"not json")
@@ -104,8 +105,9 @@ def test_a_body_that_is_not_json_is_400_invalid_request_content_at_once_and_writ
 
 
 def test_a_request_over_6_mb_is_413_request_too_large(stack: Any, aws: Aws) -> None:
-    """Invoke, Errors: RequestTooLargeException, HTTP 413; the synchronous invocation payload
-    quota is 6 MB (Lambda quotas: "Invocation payload (request and response) 6 MB")."""
+    """Invoke, Errors: RequestTooLargeException, "The request payload exceeded the Invoke request
+    body JSON input quota", HTTP Status Code 413 (API_Invoke.html); the quota for a synchronous
+    invocation's payload is 6 MB (Lambda quotas, gettingstarted-limits.html)."""
     before = order_count(aws)
     big = json.dumps({**ORDER, "padding": "x" * (6 * 1024 * 1024)}).encode()
     with pytest.raises(ClientError) as raised:
@@ -150,8 +152,8 @@ def test_an_unhandled_error_is_function_error_unhandled(aws: Aws) -> None:
 
 
 def test_an_event_invocation_answers_202_with_no_body_and_runs_afterwards(stack: Any, aws: Aws) -> None:
-    """Invoke, InvocationType Event: "Send the event to the function asynchronously";
-    StatusCode "202 for an Event invocation type", and no response payload."""
+    """Invoke, InvocationType "Event - Invoke the function asynchronously"; StatusCode: "For the
+    Event invocation type, this status code is 202" (API_Invoke.html); no response payload."""
     marker = f"Event Invocation {uuid.uuid4().hex[:6]}"
     reply = aws.client("lambda").invoke(
         FunctionName=definitions.ORDER_CREATOR,
@@ -236,9 +238,9 @@ def test_step_functions_reports_a_timed_out_function_as_lambda_unknown(
 
 
 def test_a_configuration_update_takes_effect_on_the_next_invoke(stack: Any, aws: Aws) -> None:
-    """UpdateFunctionConfiguration: "the function's configuration is updated ... invocations use the
-    new configuration" (Lambda Developer Guide, Configuring Lambda function options; environment
-    variables are read by new execution environments)."""
+    """UpdateFunctionConfiguration modifies the function's settings (environment variables among
+    them) and Lambda serves later invocations with them, in new execution environments (Lambda API
+    Reference, UpdateFunctionConfiguration; Developer Guide, Lambda execution environment lifecycle)."""
     client = aws.client("lambda")
     configuration = client.get_function_configuration(FunctionName=definitions.ORDER_PROCESSOR)
     variables = dict(configuration["Environment"]["Variables"])
