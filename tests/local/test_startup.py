@@ -80,3 +80,28 @@ def test_health_endpoint_and_region() -> None:
             .read()
         )
         assert created["statusCode"] == 201
+
+
+def test_code_the_hosts_python_cannot_load_stops_the_start_with_one_line(tmp_path: Any) -> None:
+    """The functions declare a Lambda runtime but run on this machine's Python: code that does not
+    import on it (here, a module of the copy that needs a module this Python lacks) fails the start
+    at once, naming the function, the runtime it declares and the error."""
+    import shutil
+
+    import pytest
+
+    from snacks.local.stack import StartupError
+    from stacks import definitions
+
+    code = tmp_path / "lambdas"
+    shutil.copytree(definitions.LAMBDA_ASSET_DIR, code, ignore=shutil.ignore_patterns("__pycache__"))
+    creator = code / "order_service" / "handlers" / "order_creator.py"
+    source = creator.read_text()
+    future = "from __future__ import annotations\n"
+    creator.write_text(source.replace(future, future + "import a_module_this_python_lacks  # noqa\n", 1))
+    with pytest.raises(StartupError) as raised, LocalStack(port=0, code_dir=code):
+        pass
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith(f"{definitions.ORDER_CREATOR} cannot load on Python ")
+    assert "a_module_this_python_lacks" in message and "python3" in message
