@@ -90,6 +90,7 @@ Try, in another terminal (awslocal, from awscli-local, points every aws command 
 the bundled AWS CLI v1 ignores AWS_ENDPOINT_URL for some services, SQS among them):
   export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION={stack.region}
   export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DISABLE_HOST_PREFIX_INJECTION=true
+  export DISABLE_DEPRECATION_NOTICE=true  # awslocal's banner about LocalStack's newer CLI
   awslocal lambda invoke --function-name {definitions.ORDER_CREATOR} \\
     --payload '{{"customerName": "Alice Smith", "snackItems": [{{"name": "Pretzels", "quantity": 1,
                "price": 2.99}}], "totalAmount": 2.99}}' \\

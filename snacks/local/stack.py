@@ -140,6 +140,9 @@ class LocalStack:
         mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         mock.start()
         stack.callback(mock.stop)
+        # Bound first: a busy port or a bad host fails the start before seconds of provisioning.
+        self._server = _Server(self.host, self.port)
+        stack.callback(self._stop_server)
         stack.enter_context(atomic_dynamodb())
         stack.enter_context(cached_task_clients())
         stack.enter_context(parsed_definitions_cached())
@@ -177,8 +180,7 @@ class LocalStack:
         stack.callback(werkzeug_logger.setLevel, werkzeug_logger.level)
         werkzeug_logger.setLevel(logging.WARNING)
         stack.enter_context(http_door.installed(self.health))
-        self._server = _Server(self.host, self.port)
-        stack.callback(self._stop_server)
+        self._server.serve()
 
     def _load_handlers(self, stack: ExitStack) -> None:
         """Give the handlers the environment their functions were created with, then load them."""
@@ -346,7 +348,8 @@ class StartupError(RuntimeError):
 
 
 class _Server:
-    """moto's threaded server, bound in the caller's thread so a bind failure raises at once.
+    """moto's threaded server, bound in the caller's thread so a bind failure raises at once, and
+    serving from ``serve()`` on, once the stack is ready.
 
     (``ThreadedMotoServer.start`` binds in its thread and waits, without a timeout, for a ready
     signal that a failed bind never sends: a busy port hung ``snacks local`` forever.)
@@ -370,6 +373,9 @@ class _Server:
         except (OSError, OverflowError, SystemExit) as error:
             reason = said.getvalue().strip().splitlines()[:1] or [getattr(error, "strerror", None) or str(error)]
             raise StartupError(f"cannot listen on {host}:{port}: {reason[0]}") from None
+        self._thread: threading.Thread | None = None
+
+    def serve(self) -> None:
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto-server", daemon=True)
         self._thread.start()
 
@@ -378,9 +384,10 @@ class _Server:
         return str(host), int(port)
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread is not None:  # shutdown() waits for serve_forever, forever if it never ran
+            self._server.shutdown()
+            self._thread.join()
         self._server.server_close()
-        self._thread.join()
 
 
 def _execution_is_running(execution: Any) -> bool:
