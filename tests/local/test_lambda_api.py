@@ -35,7 +35,7 @@ ORDER = {
     "snackItems": [{"name": "Pretzels", "quantity": 1, "price": 2.5}],
     "totalAmount": 2.5,
 }
-PROCESSOR_MODULE = "order_service.handlers.order_processor"
+DOMAIN_MODULE = "order_service.domain.order_processing"
 
 
 @pytest.fixture(scope="module")
@@ -169,30 +169,27 @@ def test_an_event_invocation_answers_202_with_no_body_and_runs_afterwards(stack:
 
 
 @pytest.fixture
-def slow_validate(stack: Any, aws: Aws) -> Iterator[threading.Event]:
+def slow_validate(stack: Any, aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
     """order-processor with a 1 s Timeout (set through the API) whose validate step hangs until
-    released: a stuck dependency, the usual cause of a Lambda timeout."""
+    released: a stuck dependency, the usual cause of a Lambda timeout. The hang is planted on the
+    domain class, which a new execution environment (after a timeout) imports again unchanged, so
+    every attempt hangs, also when the ASL retries Lambda.Unknown."""
     client = aws.client("lambda")
     configuration = client.get_function_configuration(FunctionName=definitions.ORDER_PROCESSOR)
     client.update_function_configuration(FunctionName=definitions.ORDER_PROCESSOR, Timeout=1)
-    # The update takes effect on the next invoke, in a new execution environment (a fresh import):
-    # start it, then make that environment's validate step hang.
-    client.invoke(FunctionName=definitions.ORDER_PROCESSOR, Payload=b'{"step": "warm-up"}')
+    client.invoke(FunctionName=definitions.ORDER_PROCESSOR, Payload=b'{"step": "warm-up"}')  # applies it
     release = threading.Event()
 
-    def hang(request: Any) -> dict[str, Any]:
+    def hang(self: Any, context: Any) -> dict[str, Any]:
         while not release.wait(0.01):
             pass
         return {"action": "process"}
 
-    steps = sys.modules[PROCESSOR_MODULE].STEPS
-    original = steps["validate"]
-    steps["validate"] = hang
+    monkeypatch.setattr(sys.modules[DOMAIN_MODULE].OrderProcessor, "validate", hang)
     try:
         yield release
     finally:
         release.set()
-        steps["validate"] = original
         client.update_function_configuration(FunctionName=definitions.ORDER_PROCESSOR, Timeout=configuration["Timeout"])
 
 
