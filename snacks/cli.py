@@ -154,11 +154,17 @@ def cmd_reconcile(args: argparse.Namespace, aws: Aws) -> int:
 
 def cmd_dlq_list(args: argparse.Namespace, aws: Aws) -> int:
     letters = operations.list_dead_letters(aws)
+    in_flight = operations.dead_letters_in_flight(aws)
     for letter in letters:
         print(f"{letter.order_id or '?':<36}  {letter.kind:<22}  {letter.failed_step:<14}  {letter.error}")
         if letter.cause:
             print(f"    cause: {letter.cause[:200]}")
-    print(f"{len(letters)} message(s) in {definitions.DEAD_LETTER_QUEUE}")
+    print(f"{len(letters)} message(s) in {aws.names.dead_letter_queue}")
+    if in_flight:
+        print(
+            f"{in_flight} more in flight (received by a replay or another reader); "
+            "they show again when its visibility timeout ends"
+        )
     return 0
 
 
@@ -176,6 +182,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--endpoint-url", help="AWS endpoint (default: $AWS_ENDPOINT_URL, else real AWS)")
     parser.add_argument("--region", help="AWS region (default: the standard chain, else us-east-1)")
+    parser.add_argument(
+        "--stage",
+        help="which stage's resources (cdk deploy -c stage=NAME; default: $SNACKS_STAGE, else the seed's names)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     local = commands.add_parser("local", help="serve the local stack until Ctrl-C")
@@ -230,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.needs_aws:
-        return int(args.handler(args, Aws(endpoint_url=args.endpoint_url, region=args.region)))
+        return int(args.handler(args, Aws(endpoint_url=args.endpoint_url, region=args.region, stage=args.stage)))
     return int(args.handler(args))
 
 

@@ -15,7 +15,6 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from snacks.aws import Aws
-from stacks import definitions
 
 ENTERED = "StateEntered"
 EXITED = "StateExited"
@@ -119,7 +118,7 @@ def _history_from_logs(aws: Aws, execution_arn: str) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
     paginator = logs.get_paginator("filter_log_events")
     pattern = f'{{ $.execution_arn = "{execution_arn}" }}'
-    for page in paginator.paginate(logGroupName=definitions.STATE_MACHINE_LOG_GROUP, filterPattern=pattern):
+    for page in paginator.paginate(logGroupName=aws.names.state_machine_log_group, filterPattern=pattern):
         for line in page["events"]:
             record = json.loads(line["message"])
             events.append({"type": record["type"], "timestamp": int(record["event_timestamp"]), **record})
