@@ -698,3 +698,20 @@ def test_every_aws_call_is_refused_when_it_could_outlast_the_invocation(
         INVOCATION_DEADLINE.context = None
     # Outside an invocation (no context bound) nothing is refused.
     assert creator.orders._client.describe_table(TableName=definitions.ORDERS_TABLE)["Table"]
+
+
+def test_too_little_time_with_an_idempotency_key_is_503_and_leaves_no_record(
+    aws: Aws, invoke: Callable[[Any], dict[str, Any]], lambda_context: FakeLambdaContext
+) -> None:
+    """The idempotency layer writes first; refused before it, the retry with the same key starts afresh."""
+    from order_service.adapters.clients import ANSWER_MARGIN_SECONDS, call_worst_case_seconds
+
+    lambda_context.remaining_ms = int((2 * call_worst_case_seconds() + ANSWER_MARGIN_SECONDS) * 1000) - 1
+
+    response = invoke(order(idempotencyKey="retry-me-later"))
+
+    assert (response["statusCode"], response["error"]) == (503, "ServiceUnavailable")
+    assert aws.scan_orders() == []
+    assert aws.dynamodb.scan(TableName=definitions.IDEMPOTENCY_TABLE)["Items"] == []
+    lambda_context.remaining_ms = definitions.CREATOR_TIMEOUT_SECONDS * 1000
+    assert invoke(order(idempotencyKey="retry-me-later"))["statusCode"] == 201

@@ -89,6 +89,8 @@ def _create(order: dict[str, Any]) -> dict[str, Any]:
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     order = decode_payload(event)
     validate_order(order)  # reject before the idempotency layer writes anything
+    # Before the idempotency layer's first write too: a refusal there would surface as its own error.
+    require_time_for_calls(2)
     if "idempotencyKey" not in order:
         return _create(order)
     idempotency_config.register_lambda_context(context)
