@@ -140,6 +140,8 @@ def history_from_logs(aws: Aws, execution_arn: str) -> list[dict[str, Any]]:
     for page in paginator.paginate(logGroupName=aws.names.state_machine_log_group, filterPattern=pattern):
         for line in page["events"]:
             record = json.loads(line["message"])
+            if record.get("execution_arn") != execution_arn:
+                continue  # a JSON filter pattern already ensures this on AWS; cheap to be sure
             events.append({"type": record["type"], "timestamp": int(record["event_timestamp"]), **record})
     return sorted(events, key=lambda event: (event["timestamp"], int(event.get("id", 0))))
 

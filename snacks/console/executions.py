@@ -86,7 +86,7 @@ class ExecutionFinder:
         try:
             arns = self._listed_for(order_id)
         except ClientError:
-            return self._from_logs(order_id)
+            return self.from_log_group(order_id)
         traces = [build_trace(arn, fetch_history(self._aws, arn)) for arn in arns]
         return [execution_view(trace) for trace in sorted(traces, key=_started)]
 
@@ -107,7 +107,7 @@ class ExecutionFinder:
                     found.append(arn)
         return found
 
-    def _from_logs(self, order_id: str) -> list[dict[str, Any]]:
+    def from_log_group(self, order_id: str) -> list[dict[str, Any]]:
         logs = self._aws.client("logs")
         arns: set[str] = set()
         # A quoted term matches the raw log line (order ids are checked to be plain tokens first);
