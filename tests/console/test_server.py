@@ -182,3 +182,22 @@ def test_api_shows_a_caught_failure_and_the_fail_state(client: FlaskClient, aws:
     }
     # A permanent error is not retried (the ASL retries only transient errors).
     assert next(state for state in execution["states"] if state["name"] == "Fulfil")["attempts"] == 1
+
+
+def test_replay_all_lists_what_it_will_replay_then_replays_each_and_shows_the_outcomes(
+    client: FlaskClient, aws: Aws
+) -> None:
+    order_ids = [create_order(aws, f"Replay All {n}", ("Doom Donut", 1, "1.00")) for n in range(2)]
+    for order_id in order_ids:
+        wait_for(aws, order_id, OrderStatus.FAILED)
+    confirm = client.get("/dlq/replay?scope=all").get_data(as_text=True)
+    assert all(order_id in confirm for order_id in order_ids) and 'name="scope" value="all"' in confirm
+    token = re.search(r'name="csrf_token" value="([^"]+)"', confirm)
+    assert token is not None
+    done = client.post("/dlq/replay", data={"csrf_token": token.group(1), "scope": "all", "confirm": "yes"})
+    outcomes = dict(
+        re.findall(
+            r'<tr data-order-id="([^"]*)">.*?<td class="outcome">([^<]+)</td>', done.get_data(as_text=True), re.S
+        )
+    )
+    assert done.status_code == 200 and {outcomes.get(order_id) for order_id in order_ids} == {"replayed"}
