@@ -21,7 +21,7 @@ from snacks.aws import Aws
 from snacks.console.server import ConsoleServer
 from tests.console.conftest import create_order, wait_for
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("SNACKS_CHROMIUM", "/usr/bin/chromium"))  # Debian's package
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "console"
 DOCS_IMAGES = REPO / "docs" / "images"
@@ -29,7 +29,8 @@ TIMEOUT_MS = 30_000  # the slowest path: a retry's backoff (1-2 s) on a busy 2-c
 
 if not CHROMIUM.exists():
     pytest.skip(
-        "chromium is missing: `apt-get install chromium chromium-driver` (CI's .ci/run installs it)",
+        f"chromium is missing at {CHROMIUM}: `apt-get install chromium chromium-driver` (CI's .ci/run installs it), "
+        "or point SNACKS_CHROMIUM at a Chromium binary",
         allow_module_level=True,
     )
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency: `make setup`")
