@@ -21,6 +21,7 @@ import os
 import shlex
 import signal
 import sys
+import textwrap
 import threading
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
@@ -31,7 +32,7 @@ from order_service.domain.fulfillment import parse_fault_plan
 from order_service.domain.order import OrderRecord, OrderStatus
 from order_service.domain.serialization import to_jsonable
 from snacks import operations
-from snacks.aws import Aws
+from snacks.aws import Aws, is_loopback
 from snacks.errors import UserError, explain
 from stacks import definitions
 
@@ -124,6 +125,11 @@ def cmd_console(args: argparse.Namespace, aws: Aws) -> int:
     from snacks.console.server import ConsoleServer
 
     aws.state_machine_arn()  # fail now, in one line, if nothing answers there or the stack is missing
+    if not is_loopback(f"http://{args.host}"):
+        print(
+            f"warning: --host {args.host} serves the console beyond this machine, without authentication",
+            file=sys.stderr,
+        )
     server = ConsoleServer(aws, host=args.host, port=args.port, allow_writes=args.allow_writes)
     mode = "read-write" if server.app.config["SNACKS_WRITABLE"] else "read-only"
     source = aws.endpoint_url or f"AWS region {aws.region}"
@@ -288,8 +294,15 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
 
 
-class _Help(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    pass
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Help as written, plus each option's default where it has a real one (not None or a flag's False)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        unset = action.default is None or action.default is False or action.default == argparse.SUPPRESS
+        if unset or "default" in text or not action.option_strings:
+            return text
+        return f"{text} (default: {action.default})"
 
 
 def port_number(text: str) -> int:
@@ -372,6 +385,13 @@ def build_parser() -> argparse.ArgumentParser:
     local.set_defaults(handler=cmd_local, needs_aws=False)
 
     console = command(commands, "console", "a web console: orders, executions on the workflow graph, the DLQ")
+    console.description = textwrap.fill(
+        "A web console: orders, each execution on the workflow graph, the DLQ. It reads the local stack on "
+        f"{LOCAL_ENDPOINT} unless given --endpoint-url (or AWS_ENDPOINT_URL), --aws or --profile; against "
+        "anything but a local endpoint it is read-only unless --allow-writes.",
+        width=88,
+        break_on_hyphens=False,
+    )
     console.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback: only this machine)")
     console.add_argument("--port", type=port_number, default=CONSOLE_PORT, help="port (0: any free port)")
     console.add_argument("--aws", action="store_true", help="read real AWS, not the local stack")
@@ -395,7 +415,10 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--total", help="totalAmount (default: computed from the items)")
     create.add_argument("--idempotency-key", help="the same key returns the same order")
     create.add_argument(
-        "--wait", type=seconds, default=0, help="seconds to wait for PROCESSED (exit 1 if FAILED or still NEW)"
+        "--wait",
+        type=seconds,
+        default=0,
+        help="seconds to wait for PROCESSED, 0: no wait (exit 1 if FAILED or still NEW)",
     )
     create.set_defaults(handler=cmd_orders_create, needs_aws=True)
     get = command(orders, "get", "show one order")

@@ -33,6 +33,7 @@ def test_help_has_no_markup_and_shows_defaults(
         build_parser().parse_args([*command, "--help"])
     text = capsys.readouterr().out
     assert "``" not in text and ":func:" not in text and "usage: snacks" in text
+    assert "(default: None)" not in text and "(default: False)" not in text
     assert "--endpoint-url" in text and "--region" in text  # before or after the command
     for default in defaults:
         assert default in text, text
