@@ -32,7 +32,7 @@ from order_service.domain.fulfillment import parse_fault_plan
 from order_service.domain.order import OrderRecord, OrderStatus
 from order_service.domain.serialization import to_jsonable
 from snacks import operations
-from snacks.aws import Aws, is_loopback
+from snacks.aws import Aws
 from snacks.errors import UserError, explain
 from stacks import definitions
 
@@ -125,7 +125,7 @@ def cmd_console(args: argparse.Namespace, aws: Aws) -> int:
     from snacks.console.server import ConsoleServer
 
     aws.state_machine_arn()  # fail now, in one line, if nothing answers there or the stack is missing
-    if not is_loopback(f"http://{args.host}"):
+    if args.host not in ("127.0.0.1", "localhost", "::1"):  # 0.0.0.0 binds every interface
         print(
             f"warning: --host {args.host} serves the console beyond this machine, without authentication",
             file=sys.stderr,
