@@ -201,3 +201,18 @@ def test_replay_all_lists_what_it_will_replay_then_replays_each_and_shows_the_ou
         )
     )
     assert done.status_code == 200 and {outcomes.get(order_id) for order_id in order_ids} == {"replayed"}
+
+
+def test_the_status_filter_lists_only_that_status_newest_first(client: FlaskClient, aws: Aws) -> None:
+    failed = create_order(aws, "Filter Failed", ("Doom Donut", 1, "1.00"))
+    processed = create_order(aws, "Filter Processed", ("Nuts", 2, "1.00"))
+    wait_for(aws, failed, OrderStatus.FAILED)
+    wait_for(aws, processed, OrderStatus.PROCESSED)
+    rows = client.get("/api/orders?status=FAILED").get_json()
+    assert {row["status"] for row in rows} == {"FAILED"} and failed in {row["orderId"] for row in rows}
+    assert processed not in {row["orderId"] for row in rows}
+    everything = client.get("/api/orders").get_json()
+    created = [row["createdAt"] for row in everything]
+    assert created == sorted(created, reverse=True) and {failed, processed} <= {row["orderId"] for row in everything}
+    page = client.get("/orders?status=FAILED").get_data(as_text=True)
+    assert '<option value="FAILED" selected>' in page and failed in page and processed not in page
