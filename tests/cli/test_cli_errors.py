@@ -176,11 +176,16 @@ def test_options_after_the_command_reach_the_stack(stack: Any, capsys: pytest.Ca
 def test_orders_list_is_newest_first_with_customer_and_line_count(
     stack: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # Four orders at least, so an unsorted listing (DynamoDB's scan order) passes by chance 1 time in 24.
+    for n in range(2):
+        create(capsys, stack, "--customer", f"Filler {n}", "--item", "Nuts:1:1.00")
     older = create(capsys, stack, "--customer", "Olga Older", "--item", "Nuts:5:1.00")
     newer = create(capsys, stack, "--customer", "Nina Newer", "--item", "Chips:1:2.00", "--item", "Soda:1:1.50")
     code, out, _ = run(capsys, *local(stack), "orders", "list")
     lines = out.splitlines()
     assert code == 0 and lines[0].split() == ["created", "customer", "lines", "total", "status", "order"]
+    created = [line.split()[0] for line in lines[1:-1]]
+    assert len(created) >= 2 and created == sorted(created, reverse=True)  # every order, newest first
     rows = [line for line in lines if older in line or newer in line]
     assert [newer in rows[0], older in rows[1]] == [True, True]  # newest first
     assert rows[0].split()[1:5] == ["Nina", "Newer", "2", "3.50"]  # 2 lines
