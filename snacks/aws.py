@@ -29,6 +29,7 @@ class Aws:
     endpoint_url: str | None = None
     region: str | None = None
     stage: str | None = None  # which deployed stage (stacks/definitions.py); the seed's names by default
+    profile: str | None = None  # a named AWS profile (snacks console --profile)
     names: definitions.ResourceNames = field(init=False)
     _session: Any = None
     _clients: dict[str, Any] = field(default_factory=dict)
@@ -37,7 +38,7 @@ class Aws:
         self.names = definitions.resource_names(self.stage or os.environ.get("SNACKS_STAGE"))
         self.endpoint_url = self.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
         self.region = self.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-        session = boto3.session.Session(region_name=self.region)
+        session = boto3.session.Session(region_name=self.region, profile_name=self.profile)
         if session.get_credentials() is None and is_loopback(self.endpoint_url):
             session = boto3.session.Session(
                 region_name=self.region, aws_access_key_id="local", aws_secret_access_key="local"

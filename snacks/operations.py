@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from order_service.adapters.dynamodb_orders import DynamoDbOrderRepository, from_attributes
@@ -89,12 +89,21 @@ def replay_dead_letters(aws: Aws, order_id: str | None, dry_run: bool) -> list[R
 
 
 def parse_item(spec: str) -> dict[str, Any]:
-    """``NAME:QUANTITY:PRICE`` -> a snack item (price kept exact)."""
+    """``NAME:QUANTITY:PRICE`` -> a snack item (price kept exact); ValueError says what to type."""
     name, _, rest = spec.rpartition(":")
     name, _, quantity = name.rpartition(":")
+    example = "use NAME:QUANTITY:PRICE, e.g. 'Chips:2:3.99'"
     if not name or not quantity or not rest:
-        raise ValueError(f"item {spec!r}: use NAME:QUANTITY:PRICE, e.g. 'Chips:2:3.99'")
-    return {"name": name, "quantity": int(quantity), "price": Decimal(rest)}
+        raise ValueError(f"item {spec!r}: {example}")
+    if not quantity.strip().isdigit():
+        raise ValueError(f"item {spec!r}: quantity {quantity!r} is not a whole number; {example}")
+    try:
+        price = Decimal(rest)
+    except InvalidOperation:
+        raise ValueError(f"item {spec!r}: price {rest!r} is not a number; {example}") from None
+    if not price.is_finite():
+        raise ValueError(f"item {spec!r}: price {rest!r} is not a number; {example}")
+    return {"name": name, "quantity": int(quantity), "price": price}
 
 
 def order_payload(customer: str, items: list[dict[str, Any]], total: Decimal | None) -> dict[str, Any]:
