@@ -4,22 +4,42 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# The template checkers live apart: checkov pins a boto3 the project cannot share.
+LINT_VENV := $(VENV)/lint
+LINT_INSTALLED := $(LINT_VENV)/.installed
 NODE_INSTALLED := node_modules/.installed
+# Installs come from the hash-locked requirements/*.lock (what CI tested), with uv (fast, and it
+# checks every hash). `make lock` re-resolves them after a change to pyproject.toml or lint.in.
+UV_VERSION := 0.13.9
+UV := $(BIN)/uv
+CDK_OUT := cdk.out
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: setup test lint demo local synth deploy diff bench bench-smoke soak clean
+.PHONY: setup test lint lint-templates lock demo local synth deploy diff bench bench-smoke soak clean
 
-$(INSTALLED): pyproject.toml
+$(INSTALLED): pyproject.toml requirements/dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet uv==$(UV_VERSION)
+	$(UV) pip install --quiet --python $(BIN)/python --require-hashes -r requirements/dev.lock
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $@
 
-$(NODE_INSTALLED): package.json
-	npm install --no-audit --no-fund --loglevel=error
+$(LINT_INSTALLED): requirements/lint.lock $(INSTALLED)
+	$(UV) venv --quiet --allow-existing --python $(BIN)/python $(LINT_VENV)
+	$(UV) pip install --quiet --python $(LINT_VENV)/bin/python --require-hashes -r requirements/lint.lock
 	touch $@
+
+# npm ci installs exactly package-lock.json (and fails if it disagrees with package.json).
+$(NODE_INSTALLED): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## make lock: re-resolve the Python locks (after editing pyproject.toml or requirements/lint.in)
+lock: $(INSTALLED)
+	$(UV) pip compile pyproject.toml --extra dev --generate-hashes --universal --python-version 3.11 --quiet -o requirements/dev.lock
+	$(UV) pip compile requirements/lint.in --generate-hashes --universal --python-version 3.11 --quiet -o requirements/lint.lock
 
 setup: $(INSTALLED)
 
@@ -27,10 +47,19 @@ setup: $(INSTALLED)
 test: $(INSTALLED)
 	$(BIN)/python -m pytest
 
-lint: $(INSTALLED)
+lint: $(INSTALLED) $(LINT_INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(MAKE) --no-print-directory lint-templates
+
+## make lint-templates: cfn-lint and checkov on the synthesized templates of the default and a named stage
+lint-templates: $(INSTALLED) $(LINT_INSTALLED) $(NODE_INSTALLED)
+	rm -rf $(CDK_OUT)/lint
+	PATH="$(CURDIR)/$(BIN):$$PATH" npx cdk synth --quiet --output $(CDK_OUT)/lint/default
+	PATH="$(CURDIR)/$(BIN):$$PATH" npx cdk synth --quiet --output $(CDK_OUT)/lint/dev -c stage=dev
+	$(LINT_VENV)/bin/cfn-lint --config-file .cfnlintrc.yaml -- $(CDK_OUT)/lint/default/*.template.json $(CDK_OUT)/lint/dev/*.template.json
+	$(LINT_VENV)/bin/checkov --quiet --compact --config-file .checkov.yaml -f $(CDK_OUT)/lint/default/ServerlessSnacks.template.json -f $(CDK_OUT)/lint/dev/ServerlessSnacks-dev.template.json
 
 ## make demo: the order flow on the embedded local stack (no AWS account, no Docker)
 demo: $(INSTALLED)
@@ -41,13 +70,13 @@ local: $(INSTALLED)
 	$(BIN)/snacks local
 
 synth: $(INSTALLED) $(NODE_INSTALLED)
-	PATH="$(CURDIR)/$(BIN):$$PATH" npx cdk synth --quiet
+	PATH="$(CURDIR)/$(BIN):$$PATH" npx cdk synth --quiet $(CDK_ARGS)
 
 diff: $(INSTALLED) $(NODE_INSTALLED)
-	PATH="$(CURDIR)/$(BIN):$$PATH" npx cdk diff
+	PATH="$(CURDIR)/$(BIN):$$PATH" npx cdk diff $(CDK_ARGS)
 
 deploy: $(INSTALLED) $(NODE_INSTALLED)
-	PATH="$(CURDIR)/$(BIN):$$PATH" npx cdk deploy
+	PATH="$(CURDIR)/$(BIN):$$PATH" npx cdk deploy $(CDK_ARGS)
 
 bench: $(INSTALLED)
 	$(BIN)/python -m benchmarks

@@ -6,13 +6,17 @@ from __future__ import annotations
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from stacks.order_pipeline_stack import STACK_NAME, OrderPipelineStack
+from stacks.order_pipeline_stack import OrderPipelineStack, stage_names
 
 
 def build(app: cdk.App) -> OrderPipelineStack:
-    """The stack plus the nag checks; shared with the infra tests so they check what deploys."""
+    """The stack of the chosen stage (``-c stage=NAME``) plus the nag checks; shared with the infra
+    tests so they check what deploys."""
+    names = stage_names(app.node)
     stack = OrderPipelineStack(
-        app, STACK_NAME, description="Serverless Snacks: event-driven order pipeline (Lambda, EventBridge, SFN)"
+        app,
+        names.stack,
+        description=f"Serverless Snacks ({names.stage} stage): event-driven order pipeline (Lambda, EventBridge, SFN)",
     )
     cdk.Aspects.of(app).add(AwsSolutionsChecks(reports=True, verbose=True))
     return stack

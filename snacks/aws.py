@@ -28,13 +28,17 @@ def is_loopback(endpoint_url: str | None) -> bool:
 class Aws:
     endpoint_url: str | None = None
     region: str | None = None
+    stage: str | None = None  # which deployed stage (stacks/definitions.py); the seed's names by default
+    profile: str | None = None  # a named AWS profile (snacks console --profile)
+    names: definitions.ResourceNames = field(init=False)
     _session: Any = None
     _clients: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.names = definitions.resource_names(self.stage or os.environ.get("SNACKS_STAGE"))
         self.endpoint_url = self.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
         self.region = self.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-        session = boto3.session.Session(region_name=self.region)
+        session = boto3.session.Session(region_name=self.region, profile_name=self.profile)
         if session.get_credentials() is None and is_loopback(self.endpoint_url):
             session = boto3.session.Session(
                 region_name=self.region, aws_access_key_id="local", aws_secret_access_key="local"
@@ -50,12 +54,12 @@ class Aws:
         return self._clients[service]
 
     def dead_letter_queue_url(self) -> str:
-        return str(self.client("sqs").get_queue_url(QueueName=definitions.DEAD_LETTER_QUEUE)["QueueUrl"])
+        return str(self.client("sqs").get_queue_url(QueueName=self.names.dead_letter_queue)["QueueUrl"])
 
     def state_machine_arn(self) -> str:
         paginator = self.client("stepfunctions").get_paginator("list_state_machines")
         for page in paginator.paginate():
             for machine in page["stateMachines"]:
-                if machine["name"] == definitions.STATE_MACHINE:
+                if machine["name"] == self.names.state_machine:
                     return str(machine["stateMachineArn"])
-        raise LookupError(f"state machine {definitions.STATE_MACHINE!r} not found; is the stack deployed?")
+        raise LookupError(f"state machine {self.names.state_machine!r} not found; is the stack deployed?")

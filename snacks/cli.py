@@ -1,6 +1,7 @@
-"""``snacks``: run the pipeline locally and operate it, locally or on AWS.
+"""snacks: run the pipeline locally and operate it, locally or on AWS.
 
     snacks local                      serve the local stack on http://127.0.0.1:4566
+    snacks console                    a web console on http://127.0.0.1:4567
     snacks demo                       the order flow end to end on an embedded local stack
     snacks orders create|get|list     orders through the real order-creator / the Orders table
     snacks trace ORDER_ID             an order's workflow execution, step by step
@@ -9,26 +10,35 @@
     snacks logs tail FUNCTION         a function's log lines (--follow to keep reading)
 
 Against AWS it uses the standard credential chain; against the local stack pass
-``--endpoint-url http://127.0.0.1:4566`` (or set ``AWS_ENDPOINT_URL``).
+--endpoint-url http://127.0.0.1:4566 (or set AWS_ENDPOINT_URL). --endpoint-url, --region and
+--stage go before or after the command, as with the aws CLI.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
 import signal
 import sys
+import textwrap
 import threading
 from collections.abc import Sequence
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+from order_service.domain.fulfillment import parse_fault_plan
 from order_service.domain.order import OrderRecord, OrderStatus
 from order_service.domain.serialization import to_jsonable
 from snacks import operations
 from snacks.aws import Aws
+from snacks.errors import UserError, explain
 from stacks import definitions
+
+CONSOLE_PORT = 4567
+LOCAL_ENDPOINT = "http://127.0.0.1:4566"
 
 
 def _print_json(value: Any) -> None:
@@ -36,15 +46,19 @@ def _print_json(value: Any) -> None:
 
 
 def _order_line(order: OrderRecord) -> str:
-    items = sum(item.quantity for item in order.snack_items)
     status = order.status.value
-    return f"{order.order_id}  {status:<9}  {order.total_amount:>9}  items={items:<3}  created {order.created_at}"
+    lines = len(order.snack_items)
+    return f"{order.order_id}  {status:<9}  {order.total_amount:>9}  lines={lines:<3}  created {order.created_at}"
 
 
-def _port(text: str) -> int:
-    if not text.isdigit() or not 0 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (0-65535)")
-    return int(text)
+def _checked_order_id(order_id: str) -> str:
+    if not order_id.strip():
+        raise UserError("the order id is empty: give the orderId that `snacks orders create` or `orders list` printed")
+    return order_id.strip()
+
+
+def _python_bin() -> Path:
+    return Path(sys.executable).parent
 
 
 def cmd_local(args: argparse.Namespace) -> int:
@@ -52,6 +66,10 @@ def cmd_local(args: argparse.Namespace) -> int:
     from snacks.local.stack import StartupError
 
     faults = DEMO_FAULT_PLAN if args.demo_faults else args.faults
+    try:
+        parse_fault_plan(faults)
+    except ValueError as error:
+        raise UserError(f"--faults: {error}") from None
     stack = LocalStack(
         host=args.host,
         port=args.port,
@@ -71,6 +89,12 @@ def cmd_local(args: argparse.Namespace) -> int:
     # Ctrl-C (or a supervisor's SIGINT) must stop the server all the same.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     endpoint = stack.endpoint_url
+    console = None
+    if args.console:
+        from snacks.console.server import ConsoleServer
+
+        aws = Aws(endpoint_url=endpoint, region=stack.region)
+        console = ConsoleServer(aws, port=args.console_port).start()
     print(f"Serverless Snacks local stack on {endpoint} (region {stack.region}); Ctrl-C to stop.")
     if stack.state_dir is None:
         kept = "state is in memory only (--state-dir DIR keeps it across restarts)"
@@ -82,26 +106,11 @@ def cmd_local(args: argparse.Namespace) -> int:
         f"Health: {endpoint}/_snacks/health. Functions run on this machine's Python {sys.version.split()[0]}"
         f" (not the Lambda runtime they declare); edits under lambdas/ apply on the next invoke; {kept}."
     )
+    if console is not None:
+        print(f"Console: {console.url}")
     if faults:
         print(f"Fulfillment faults: {faults}")
-    print(
-        f"""
-Try, in another terminal (awslocal, from awscli-local, points every aws command at this stack;
-the bundled AWS CLI v1 ignores AWS_ENDPOINT_URL for some services, SQS among them):
-  export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION={stack.region}
-  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DISABLE_HOST_PREFIX_INJECTION=true
-  export DISABLE_DEPRECATION_NOTICE=true  # awslocal's banner about LocalStack's newer CLI
-  awslocal lambda invoke --function-name {definitions.ORDER_CREATOR} \\
-    --payload '{{"customerName": "Alice Smith", "snackItems": [{{"name": "Pretzels", "quantity": 1,
-               "price": 2.99}}], "totalAmount": 2.99}}' \\
-    response.json && cat response.json
-  awslocal dynamodb scan --table-name {definitions.ORDERS_TABLE}
-  awslocal sqs receive-message --queue-url {endpoint}/{stack.account_id}/{definitions.DEAD_LETTER_QUEUE}
-  snacks orders list --status PROCESSED
-  snacks trace <orderId>
-  snacks logs tail {definitions.ORDER_PROCESSOR} --follow""",
-        flush=True,
-    )
+    print(_banner(endpoint, stack.region), flush=True)
     try:
         while not stop.wait(0.5):
             pass
@@ -109,7 +118,56 @@ the bundled AWS CLI v1 ignores AWS_ENDPOINT_URL for some services, SQS among the
         pass
     finally:
         print("\nstopping...", flush=True)
+        if console is not None:
+            console.stop()
         stack.stop()
+    return 0
+
+
+def _banner(endpoint: str, region: str) -> str:
+    """Commands that work pasted into a fresh shell: absolute paths, no placeholders."""
+    bin_dir = _python_bin()
+    # awslocal (awscli-local) points every aws command at the stack: the bundled AWS CLI v1 ignores
+    # AWS_ENDPOINT_URL for some services, SQS among them, and would go to real AWS.
+    aws_cli = bin_dir / "awslocal" if (bin_dir / "awslocal").exists() else Path("awslocal")
+    snacks = bin_dir / "snacks" if (bin_dir / "snacks").exists() else Path("snacks")
+    item = {"name": "Pretzels", "quantity": 1, "price": 2.99}
+    payload = json.dumps({"customerName": "Alice Smith", "snackItems": [item], "totalAmount": 2.99})
+    order_id = f'{shlex.quote(sys.executable)} -c \'import json; print(json.load(open("response.json"))["orderId"])\''
+    return f"""
+Try, in another terminal (awslocal: the aws CLI pointed at this stack, SQS included):
+  export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION={region}
+  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
+  export AWS_DISABLE_HOST_PREFIX_INJECTION=true DISABLE_DEPRECATION_NOTICE=true
+  {shlex.quote(str(aws_cli))} lambda invoke --function-name {definitions.ORDER_CREATOR} \\
+    --payload {shlex.quote(payload)} response.json && cat response.json
+  {shlex.quote(str(aws_cli))} dynamodb scan --table-name {definitions.ORDERS_TABLE}
+  {shlex.quote(str(snacks))} orders list
+  {shlex.quote(str(snacks))} trace "$({order_id})"
+  {shlex.quote(str(snacks))} logs tail {definitions.ORDER_PROCESSOR} --follow
+"""
+
+
+def cmd_console(args: argparse.Namespace, aws: Aws) -> int:
+    from snacks.console.server import ConsoleServer
+
+    aws.state_machine_arn()  # fail now, in one line, if nothing answers there or the stack is missing
+    if args.host not in ("127.0.0.1", "localhost", "::1"):  # 0.0.0.0 binds every interface
+        print(
+            f"warning: --host {args.host} serves the console beyond this machine, without authentication",
+            file=sys.stderr,
+        )
+    server = ConsoleServer(aws, host=args.host, port=args.port, allow_writes=args.allow_writes)
+    mode = "read-write" if server.app.config["SNACKS_WRITABLE"] else "read-only"
+    source = aws.endpoint_url or f"AWS region {aws.region}"
+    print(f"snacks console on {server.url} ({mode}), reading {source}; Ctrl-C to stop.", flush=True)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
     return 0
 
 
@@ -119,53 +177,94 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(port=args.port)
 
 
+def _payload_from(argument: str) -> dict[str, Any]:
+    if argument.startswith("@"):
+        path = Path(argument[1:])
+        try:
+            text = path.read_text()
+        except OSError as error:
+            problem = f"cannot read {path} ({error.strerror})"
+            raise UserError(f"--payload {argument}: {problem}; give an existing JSON file") from None
+    else:
+        text = argument
+    try:
+        payload = json.loads(text)
+    except ValueError as error:
+        raise UserError(f"--payload is not valid JSON ({error}); quote it in '...', or use @file.json") from None
+    if not isinstance(payload, dict):
+        raise UserError("--payload must be a JSON object with customerName, snackItems and totalAmount")
+    return payload
+
+
 def cmd_orders_create(args: argparse.Namespace, aws: Aws) -> int:
     if args.payload:
-        text = Path(args.payload[1:]).read_text() if args.payload.startswith("@") else args.payload
-        payload = json.loads(text)
+        payload = _payload_from(args.payload)
     else:
         if not args.customer or not args.item:
-            raise SystemExit("orders create: give --payload JSON, or --customer and one or more --item NAME:QTY:PRICE")
-        total = Decimal(args.total) if args.total else None
-        payload = operations.order_payload(args.customer, [operations.parse_item(spec) for spec in args.item], total)
+            raise UserError("orders create: give --payload JSON, or --customer and one or more --item NAME:QTY:PRICE")
+        try:
+            total = Decimal(args.total) if args.total else None
+        except InvalidOperation:
+            raise UserError(f"--total {args.total!r} is not a number; e.g. --total 7.49") from None
+        if total is not None and not total.is_finite():
+            raise UserError(f"--total {args.total!r} is not a number; e.g. --total 7.49")
+        try:
+            items = [operations.parse_item(spec) for spec in args.item]
+        except ValueError as error:
+            raise UserError(f"--item: {error}") from None
+        payload = operations.order_payload(args.customer, items, total)
     if args.idempotency_key:
         payload["idempotencyKey"] = args.idempotency_key
     reply = operations.invoke_creator(aws, payload)
     _print_json(reply)
-    if args.wait and reply.get("statusCode") == 201:
-        order = operations.wait_for_final(aws, reply["orderId"], timeout=args.wait)
-        print(_order_line(order) if order else "order not found")
-    return 0 if reply.get("statusCode") == 201 else 1
+    if reply.get("statusCode") != 201:
+        return 1
+    if not args.wait:
+        return 0
+    order = operations.wait_for_final(aws, reply["orderId"], timeout=args.wait)
+    if order is None:
+        print("order not found while waiting", file=sys.stderr)
+        return 1
+    print(_order_line(order))
+    if order.status is OrderStatus.NEW:
+        print(f"still NEW after {args.wait:g} s; `snacks trace {order.order_id}` shows where it is", file=sys.stderr)
+        return 1
+    return 0 if order.status is OrderStatus.PROCESSED else 1
 
 
 def cmd_orders_get(args: argparse.Namespace, aws: Aws) -> int:
-    order = operations.get_order(aws, args.order_id)
+    order_id = _checked_order_id(args.order_id)
+    order = operations.get_order(aws, order_id)
     if order is None:
-        print(f"order {args.order_id} not found", file=sys.stderr)
-        return 1
+        raise UserError(f"order {order_id} not found; `snacks orders list` shows the orders there are")
     _print_json(order.as_item())
     return 0
 
 
 def cmd_orders_list(args: argparse.Namespace, aws: Aws) -> int:
     status = OrderStatus(args.status) if args.status else None
-    count = 0
-    for order in operations.list_orders(aws, status):
-        print(_order_line(order))
-        count += 1
-        if args.limit and count >= args.limit:
-            break
-    print(f"{count} order(s)")
+    orders = sorted(operations.list_orders(aws, status), key=lambda order: order.created_at, reverse=True)
+    shown = orders[: args.limit] if args.limit else orders
+    if shown:
+        width = max(len("customer"), *(len(order.customer_name) for order in shown))
+        print(f"{'created':<24}  {'customer':<{width}}  {'lines':>5}  {'total':>9}  {'status':<9}  order")
+    for order in shown:
+        print(
+            f"{order.created_at:<24}  {order.customer_name:<{width}}  {len(order.snack_items):>5}  "
+            f"{order.total_amount:>9}  {order.status.value:<9}  {order.order_id}"
+        )
+    more = f" (newest first; {len(orders) - len(shown)} more: raise --limit)" if len(shown) < len(orders) else ""
+    print(f"{len(shown)} order(s){more}")
     return 0
 
 
 def cmd_trace(args: argparse.Namespace, aws: Aws) -> int:
     from snacks.trace import build_trace, fetch_history, render_trace
 
-    order = operations.get_order(aws, args.order_id)
+    order_id = _checked_order_id(args.order_id)
+    order = operations.get_order(aws, order_id)
     if order is None:
-        print(f"order {args.order_id} not found", file=sys.stderr)
-        return 1
+        raise UserError(f"order {order_id} not found; `snacks orders list` shows the orders there are")
     print(_order_line(order))
     if order.failure:
         print(f"failure: {order.failure.get('step')} {order.failure.get('error')}")
@@ -186,21 +285,109 @@ def cmd_reconcile(args: argparse.Namespace, aws: Aws) -> int:
 
 
 def cmd_dlq_list(args: argparse.Namespace, aws: Aws) -> int:
+    from snacks.trace import short_cause
+
     letters = operations.list_dead_letters(aws)
+    groups: dict[tuple[str, str], list[Any]] = {}
     for letter in letters:
-        print(f"{letter.order_id or '?':<36}  {letter.kind:<22}  {letter.failed_step:<14}  {letter.error}")
-        if letter.cause:
-            print(f"    cause: {letter.cause[:200]}")
-    print(f"{len(letters)} message(s) in {definitions.DEAD_LETTER_QUEUE}")
+        groups.setdefault((letter.failed_step or "?", letter.error or "?"), []).append(letter)
+    for (step, error), members in sorted(groups.items()):
+        print(f"{step} / {error}: {len(members)} message(s)")
+        for letter in members:
+            print(f"  {letter.order_id or '?':<36}  {letter.kind:<22}  {short_cause(letter.cause, 100)}")
+    in_flight = operations.dead_letters_in_flight(aws)
+    print(f"{len(letters)} message(s) in {aws.names.dead_letter_queue}")
+    if in_flight:
+        print(
+            f"{in_flight} more in flight (received by a replay or another reader); "
+            "they show again when its visibility timeout ends"
+        )
     return 0
 
 
 def cmd_dlq_replay(args: argparse.Namespace, aws: Aws) -> int:
-    outcomes = operations.replay_dead_letters(aws, args.order_id, args.dry_run)
+    order_id = _checked_order_id(args.order_id) if args.order_id is not None else None
+    outcomes = operations.replay_dead_letters(aws, order_id, args.dry_run)
     for outcome in outcomes:
         print(f"{outcome.letter.order_id or '?':<36}  {outcome.outcome:<17}  {outcome.detail}")
     print(f"{len(outcomes)} message(s) considered{' (dry run: nothing changed)' if args.dry_run else ''}")
     return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage mistake on one line (exit 2), pointing at --help."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Help as written, plus each option's default where it has a real one (not None or a flag's False)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        unset = action.default is None or action.default is False or action.default == argparse.SUPPRESS
+        if unset or "default" in text or not action.option_strings:
+            return text
+        return f"{text} (default: {action.default})"
+
+
+def port_number(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"port {text!r} is not a number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port} is out of range: use 1-65535 (0: any free port)")
+    return port
+
+
+def _whole_number(text: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"{value} must be {minimum} or more")
+    return value
+
+
+def positive_int(text: str) -> int:
+    return _whole_number(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    return _whole_number(text, 0)
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"{value:g} s is out of range: 0-3600")
+    return value
+
+
+def _aws_options(defaults: bool) -> argparse.ArgumentParser:
+    """--endpoint-url / --region / --stage, accepted before or after the command (as the aws CLI does).
+
+    Only the top-level parser sets defaults; after a command they are SUPPRESSed so an option
+    given before the command is not reset by the command's own parser.
+    """
+    common = argparse.ArgumentParser(add_help=False)
+    default = None if defaults else argparse.SUPPRESS
+    common.add_argument(
+        "--endpoint-url", default=default, help="AWS endpoint (default: $AWS_ENDPOINT_URL, else real AWS)"
+    )
+    common.add_argument("--region", default=default, help="AWS region (default: the standard chain, else us-east-1)")
+    common.add_argument(
+        "--stage",
+        default=default,
+        help="which stage's resources (cdk deploy -c stage=NAME; default: $SNACKS_STAGE, else the seed's names)",
+    )
+    return common
 
 
 def cmd_logs_tail(args: argparse.Namespace, aws: Aws) -> int:
@@ -215,75 +402,130 @@ def cmd_logs_tail(args: argparse.Namespace, aws: Aws) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="snacks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--endpoint-url", help="AWS endpoint (default: $AWS_ENDPOINT_URL, else real AWS)")
-    parser.add_argument("--region", help="AWS region (default: the standard chain, else us-east-1)")
-    commands = parser.add_subparsers(dest="command", required=True)
+    options = _aws_options(defaults=False)
+    parser = _Parser(prog="snacks", description=__doc__, formatter_class=_Help, parents=[_aws_options(defaults=True)])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    local = commands.add_parser("local", help="serve the local stack until Ctrl-C")
-    local.add_argument("--host", default="127.0.0.1")
-    local.add_argument("--port", type=_port, default=4566)
+    def command(group: Any, name: str, help_text: str) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = group.add_parser(
+            name, help=help_text, description=help_text, formatter_class=_Help, parents=[options]
+        )
+        return sub
+
+    local = command(commands, "local", "serve the local stack until Ctrl-C")
+    local.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    local.add_argument("--port", type=port_number, default=4566, help="port (0: any free port)")
     local.add_argument("--faults", default="", help="FULFILLMENT_FAULTS spec, e.g. 'Doom Donut=permanent'")
     local.add_argument("--demo-faults", action="store_true", help="use the demo's fault plan")
     local.add_argument("--verbose", action="store_true", help="print the handlers' log lines")
-    local.add_argument("--state-dir", help="save state here on stop and restore it on start (default: memory only)")
+    local.add_argument("--state-dir", help="save state here on stop, restore it on start (default: memory only)")
+    local.add_argument("--console", action="store_true", help="serve the web console beside the stack")
+    local.add_argument("--console-port", type=port_number, default=CONSOLE_PORT, help="the console's port")
     local.set_defaults(handler=cmd_local, needs_aws=False)
 
-    demo = commands.add_parser("demo", help="run the order flow on an embedded local stack")
-    demo.add_argument("--port", type=int, default=0, help="port for the embedded stack (default: any free port)")
+    console = command(commands, "console", "a web console: orders, executions on the workflow graph, the DLQ")
+    console.description = textwrap.fill(
+        "A web console: orders, each execution on the workflow graph, the DLQ. It reads the local stack on "
+        f"{LOCAL_ENDPOINT} unless given --endpoint-url (or AWS_ENDPOINT_URL), --aws or --profile; against "
+        "anything but a local endpoint it is read-only unless --allow-writes.",
+        width=88,
+        break_on_hyphens=False,
+    )
+    console.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback: only this machine)")
+    console.add_argument("--port", type=port_number, default=CONSOLE_PORT, help="port (0: any free port)")
+    console.add_argument("--aws", action="store_true", help="read real AWS, not the local stack")
+    console.add_argument("--profile", help="AWS profile to read with (implies --aws)")
+    console.add_argument(
+        "--allow-writes", action="store_true", help="allow creating orders and replays against a non-local endpoint"
+    )
+    console.set_defaults(handler=cmd_console, needs_aws=True)
+
+    demo = command(commands, "demo", "run the order flow on an embedded local stack")
+    demo.add_argument("--port", type=port_number, default=0, help="port for the embedded stack (0: any free port)")
     demo.set_defaults(handler=cmd_demo, needs_aws=False)
 
-    orders = commands.add_parser("orders", help="create, get and list orders").add_subparsers(
-        dest="action", required=True
+    orders = command(commands, "orders", "create, get and list orders").add_subparsers(
+        dest="action", required=True, parser_class=_Parser
     )
-    create = orders.add_parser("create", help="create an order through order-creator")
+    create = command(orders, "create", "create an order through order-creator")
     create.add_argument("--payload", help="the order as JSON, or @file.json")
-    create.add_argument("--customer")
+    create.add_argument("--customer", help="customerName")
     create.add_argument("--item", action="append", help="NAME:QUANTITY:PRICE (repeatable)")
     create.add_argument("--total", help="totalAmount (default: computed from the items)")
-    create.add_argument("--idempotency-key")
-    create.add_argument("--wait", type=float, default=0, help="seconds to wait for PROCESSED/FAILED")
+    create.add_argument("--idempotency-key", help="the same key returns the same order")
+    create.add_argument(
+        "--wait",
+        type=seconds,
+        default=0,
+        help="seconds to wait for PROCESSED, 0: no wait (exit 1 if FAILED or still NEW)",
+    )
     create.set_defaults(handler=cmd_orders_create, needs_aws=True)
-    get = orders.add_parser("get", help="show one order")
+    get = command(orders, "get", "show one order")
     get.add_argument("order_id")
     get.set_defaults(handler=cmd_orders_get, needs_aws=True)
-    listing = orders.add_parser("list", help="list orders (by status through the status index)")
-    listing.add_argument("--status", choices=[status.value for status in OrderStatus])
-    listing.add_argument("--limit", type=int, default=0)
+    listing = command(orders, "list", "list orders, newest first (by status through the status index)")
+    listing.add_argument("--status", choices=[status.value for status in OrderStatus], help="only this status")
+    listing.add_argument("--limit", type=positive_int, default=None, help="show at most this many (default: all)")
     listing.set_defaults(handler=cmd_orders_list, needs_aws=True)
 
-    trace = commands.add_parser("trace", help="an order's workflow execution, step by step")
+    trace = command(commands, "trace", "an order's workflow execution, step by step")
     trace.add_argument("order_id")
     trace.set_defaults(handler=cmd_trace, needs_aws=True)
 
-    reconcile = commands.add_parser("reconcile", help="re-publish NEW orders that were never processed")
-    reconcile.add_argument("--older-than", type=int, default=definitions.STALE_NEW_ORDER_SECONDS, help="seconds")
-    reconcile.add_argument("--dry-run", action="store_true")
+    reconcile = command(commands, "reconcile", "re-publish NEW orders that were never processed")
+    reconcile.add_argument(
+        "--older-than", type=non_negative_int, default=definitions.STALE_NEW_ORDER_SECONDS, help="seconds"
+    )
+    reconcile.add_argument("--dry-run", action="store_true", help="say what would be re-published; change nothing")
     reconcile.set_defaults(handler=cmd_reconcile, needs_aws=True)
 
-    dlq = commands.add_parser("dlq", help="the dead-letter queue").add_subparsers(dest="action", required=True)
-    dlq.add_parser("list", help="what failed, where and why").set_defaults(handler=cmd_dlq_list, needs_aws=True)
-    replay = dlq.add_parser("replay", help="FAILED -> NEW and re-publish; a message goes once its replay is accepted")
-    replay.add_argument("--order-id")
-    replay.add_argument("--dry-run", action="store_true")
+    dlq = command(commands, "dlq", "the dead-letter queue").add_subparsers(
+        dest="action", required=True, parser_class=_Parser
+    )
+    command(dlq, "list", "what failed, where and why, grouped by step and error").set_defaults(
+        handler=cmd_dlq_list, needs_aws=True
+    )
+    replay = command(dlq, "replay", "FAILED -> NEW and re-publish; a message goes once its replay is accepted")
+    replay.add_argument("--order-id", help="only this order's message (default: all)")
+    replay.add_argument("--dry-run", action="store_true", help="say what would be replayed; change nothing")
     replay.set_defaults(handler=cmd_dlq_replay, needs_aws=True)
 
-    logs = commands.add_parser("logs", help="CloudWatch Logs (aws logs tail, for AWS CLI v1 users)")
-    tail = logs.add_subparsers(dest="action", required=True).add_parser("tail", help="a function's log lines")
+    logs = command(commands, "logs", "CloudWatch Logs (aws logs tail, for AWS CLI v1 users)").add_subparsers(
+        dest="action", required=True, parser_class=_Parser
+    )
+    tail = command(logs, "tail", "a function's log lines, oldest first")
     tail.add_argument("function", help="function name (or a log group name starting with /)")
     tail.add_argument("--follow", action="store_true", help="keep printing new lines until Ctrl-C")
-    tail.add_argument("--since", type=float, default=10, help="minutes back to start from (default 10)")
+    tail.add_argument("--since", type=float, default=10, help="minutes back to start from")
     tail.set_defaults(handler=cmd_logs_tail, needs_aws=True)
     return parser
 
 
+def _endpoint_of(args: argparse.Namespace) -> str | None:
+    """The console reads the local stack unless pointed elsewhere; other commands default to AWS."""
+    endpoint: str | None = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+    if args.command == "console" and endpoint is None and not (args.aws or args.profile):
+        return LOCAL_ENDPOINT
+    return endpoint
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.needs_aws:
-        return int(args.handler(args, Aws(endpoint_url=args.endpoint_url, region=args.region)))
-    return int(args.handler(args))
+    aws: Aws | None = None
+    try:
+        if args.needs_aws:
+            profile = getattr(args, "profile", None)
+            aws = Aws(endpoint_url=_endpoint_of(args), region=args.region, stage=args.stage, profile=profile)
+            return int(args.handler(args, aws))
+        return int(args.handler(args))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # one line, never a traceback (SNACKS_DEBUG=1 shows it)
+        if os.environ.get("SNACKS_DEBUG"):
+            raise
+        code, message = explain(error, aws)
+        print(f"snacks: {message}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from order_service.adapters.dynamodb_orders import DynamoDbOrderRepository, from_attributes
 from order_service.adapters.eventbridge_publisher import EventBridgePublisher
-from order_service.adapters.sqs_dead_letters import SqsDeadLetterQueue
+from order_service.adapters.sqs_dead_letters import HIDE_WHILE_LISTING_SECONDS, SqsDeadLetterQueue
 from order_service.domain.order import OrderRecord, OrderStatus, utc_timestamp
 from order_service.domain.order_recovery import (
     DeadLetter,
@@ -20,22 +20,21 @@ from order_service.domain.order_recovery import (
     reconcile_stale_orders,
 )
 from snacks.aws import Aws
-from stacks import definitions
 
 
 def invoke_creator(aws: Aws, payload: dict[str, Any]) -> dict[str, Any]:
     """The seed's ``aws lambda invoke --function-name order-creator`` through boto3."""
     response = aws.client("lambda").invoke(
-        FunctionName=definitions.ORDER_CREATOR, Payload=json.dumps(payload).encode("utf-8")
+        FunctionName=aws.names.order_creator, Payload=json.dumps(payload).encode("utf-8")
     )
     body: dict[str, Any] = json.loads(response["Payload"].read() or b"null")
     if response.get("FunctionError"):
-        raise RuntimeError(f"order-creator failed: {body}")
+        raise RuntimeError(f"{aws.names.order_creator} failed: {body}")
     return body
 
 
 def repository(aws: Aws) -> DynamoDbOrderRepository:
-    return DynamoDbOrderRepository(aws.client("dynamodb"), definitions.ORDERS_TABLE)
+    return DynamoDbOrderRepository(aws.client("dynamodb"), aws.names.orders_table)
 
 
 def get_order(aws: Aws, order_id: str) -> OrderRecord | None:
@@ -47,13 +46,13 @@ def list_orders(aws: Aws, status: OrderStatus | None = None) -> Iterator[OrderRe
     if status is not None:
         yield from repository(aws).list_by_status(status)
         return
-    for page in aws.client("dynamodb").get_paginator("scan").paginate(TableName=definitions.ORDERS_TABLE):
+    for page in aws.client("dynamodb").get_paginator("scan").paginate(TableName=aws.names.orders_table):
         for item in page["Items"]:
             yield OrderRecord.from_item(from_attributes(item))
 
 
 def reconcile(aws: Aws, older_than_seconds: int, dry_run: bool) -> ReconcileReport:
-    publisher = EventBridgePublisher(aws.client("events"), definitions.EVENT_BUS)
+    publisher = EventBridgePublisher(aws.client("events"), aws.names.event_bus)
     return reconcile_stale_orders(
         repository(aws),
         publisher,
@@ -68,28 +67,43 @@ def dead_letter_queue(aws: Aws) -> SqsDeadLetterQueue:
 
 
 def list_dead_letters(aws: Aws) -> list[DeadLetter]:
+    """Every visible message (seen and released at once)."""
     queue = dead_letter_queue(aws)
-    letters = queue.receive_all()
+    letters = queue.receive_all(hide_for_seconds=HIDE_WHILE_LISTING_SECONDS)
     queue.release(letters)
     return letters
+
+
+def dead_letters_in_flight(aws: Aws) -> int:
+    """Messages received by someone else (a replay, another listing) and hidden for now."""
+    return dead_letter_queue(aws).depth().in_flight
 
 
 def replay_dead_letters(aws: Aws, order_id: str | None, dry_run: bool) -> list[ReplayOutcome]:
     replayer = DeadLetterReplayer(
         repository(aws),
-        EventBridgePublisher(aws.client("events"), definitions.EVENT_BUS),
+        EventBridgePublisher(aws.client("events"), aws.names.event_bus),
         clock=lambda: utc_timestamp(datetime.now(UTC)),
     )
     return replayer.replay(dead_letter_queue(aws), order_id=order_id, dry_run=dry_run)
 
 
 def parse_item(spec: str) -> dict[str, Any]:
-    """``NAME:QUANTITY:PRICE`` -> a snack item (price kept exact)."""
+    """``NAME:QUANTITY:PRICE`` -> a snack item (price kept exact); ValueError says what to type."""
     name, _, rest = spec.rpartition(":")
     name, _, quantity = name.rpartition(":")
+    example = "use NAME:QUANTITY:PRICE, e.g. 'Chips:2:3.99'"
     if not name or not quantity or not rest:
-        raise ValueError(f"item {spec!r}: use NAME:QUANTITY:PRICE, e.g. 'Chips:2:3.99'")
-    return {"name": name, "quantity": int(quantity), "price": Decimal(rest)}
+        raise ValueError(f"item {spec!r}: {example}")
+    if not quantity.strip().isdigit():
+        raise ValueError(f"item {spec!r}: quantity {quantity!r} is not a whole number; {example}")
+    try:
+        price = Decimal(rest)
+    except InvalidOperation:
+        raise ValueError(f"item {spec!r}: price {rest!r} is not a number; {example}") from None
+    if not price.is_finite():
+        raise ValueError(f"item {spec!r}: price {rest!r} is not a number; {example}")
+    return {"name": name, "quantity": int(quantity), "price": price}
 
 
 def order_payload(customer: str, items: list[dict[str, Any]], total: Decimal | None) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any
 
 from snacks.aws import Aws
-from stacks import definitions
 
 ENTERED = "StateEntered"
 EXITED = "StateExited"
@@ -28,6 +27,10 @@ class StepTrace:
     exited: datetime | None = None
     attempts: int = 0
     errors: list[str] = field(default_factory=list)
+    failures: list[dict[str, str]] = field(default_factory=list)  # each failed attempt: error + full cause
+    input: str | None = None
+    output: str | None = None
+    caught: bool = False  # left through a Catch (no Exited event)
 
     @property
     def duration_ms(self) -> float | None:
@@ -70,18 +73,29 @@ def build_trace(execution_arn: str, events: list[dict[str, Any]]) -> ExecutionTr
             started = moment
         elif kind in ("ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"):
             status, stopped = kind.removeprefix("Execution").upper(), moment
+            if open_step is not None and open_step.exited is None:  # e.g. a Fail state: no Exited event
+                open_step.exited = moment
         elif kind.endswith(ENTERED):
             if open_step is not None:  # left through a Catch: no Exited event
                 open_step.exited = moment
-            open_step = StepTrace(name=str(details.get("name", "?")), kind=kind.removesuffix(ENTERED), entered=moment)
+                open_step.caught = True
+            open_step = StepTrace(
+                name=str(details.get("name", "?")),
+                kind=kind.removesuffix(ENTERED),
+                entered=moment,
+                input=_text_or_none(details.get("input")),
+            )
             steps.append(open_step)
         elif kind.endswith(EXITED) and open_step is not None:
             open_step.exited = moment
+            open_step.output = _text_or_none(details.get("output"))
             open_step = None
         elif kind.endswith("Scheduled") and open_step is not None:
             open_step.attempts += 1
         elif kind.endswith(("Failed", "TimedOut")) and open_step is not None:
-            open_step.errors.append(f"{details.get('error', kind)}: {_short(details.get('cause', ''))}")
+            error, cause = str(details.get("error", kind)), str(details.get("cause", ""))
+            open_step.errors.append(f"{error}: {short_cause(cause)}")
+            open_step.failures.append({"error": error, "cause": cause})
     return ExecutionTrace(execution_arn, status, steps, started, stopped)
 
 
@@ -94,7 +108,11 @@ def _details(event: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def _short(cause: Any, limit: int = 120) -> str:
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def short_cause(cause: Any, limit: int = 120) -> str:
     text = str(cause)
     with contextlib.suppress(ValueError, AttributeError):  # Lambda causes: JSON with errorMessage
         text = str(json.loads(text).get("errorMessage", text))
@@ -103,17 +121,19 @@ def _short(cause: Any, limit: int = 120) -> str:
 
 def fetch_history(aws: Aws, execution_arn: str) -> list[dict[str, Any]]:
     """The execution's history events, in order, from the state machine's log group."""
-    return _history_from_logs(aws, execution_arn)
+    return history_from_logs(aws, execution_arn)
 
 
-def _history_from_logs(aws: Aws, execution_arn: str) -> list[dict[str, Any]]:
+def history_from_logs(aws: Aws, execution_arn: str) -> list[dict[str, Any]]:
     logs = aws.client("logs")
     events: list[dict[str, Any]] = []
     paginator = logs.get_paginator("filter_log_events")
     pattern = f'{{ $.execution_arn = "{execution_arn}" }}'
-    for page in paginator.paginate(logGroupName=definitions.STATE_MACHINE_LOG_GROUP, filterPattern=pattern):
+    for page in paginator.paginate(logGroupName=aws.names.state_machine_log_group, filterPattern=pattern):
         for line in page["events"]:
             record = json.loads(line["message"])
+            if record.get("execution_arn") != execution_arn:
+                continue  # a JSON filter pattern already ensures this on AWS; cheap to be sure
             events.append({"type": record["type"], "timestamp": int(record["event_timestamp"]), **record})
     return sorted(events, key=lambda event: (event["timestamp"], int(event.get("id", 0))))
 

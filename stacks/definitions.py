@@ -8,6 +8,7 @@ stack and the ``snacks`` CLI import this without aws-cdk-lib.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,17 +21,106 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_ASSET_DIR = REPO_ROOT / "lambdas"
 ASL_PATH = REPO_ROOT / "statemachines" / "order-fulfillment.asl.json"
 
-# Physical names (the seed's where it names them).
-ORDERS_TABLE = "Orders"
-IDEMPOTENCY_TABLE = "OrdersIdempotency"
-ORDER_CREATOR = "order-creator"
-ORDER_PROCESSOR = "order-processor"
-ORDER_RECONCILER = "order-reconciler"
-EVENT_BUS = "serverless-snacks-orders"
-ORDER_CREATED_RULE = "order-created-starts-fulfillment"
-STATE_MACHINE = "order-fulfillment"
-DEAD_LETTER_QUEUE = "serverless-snacks-dlq"
-STATE_MACHINE_LOG_GROUP = f"/aws/vendedlogs/states/{STATE_MACHINE}"
+# Stages: the default stage keeps the seed's physical names exactly (its commands work verbatim);
+# any other stage (`cdk deploy -c stage=dev`, `snacks --stage dev`) suffixes every physical name,
+# so several copies of the pipeline share one account and region without colliding.
+DEFAULT_STAGE = "default"
+# Short, lower-case and DNS-like: the suffix must fit every service's name rules (Lambda 64 chars,
+# rule 64, SQS 80, state machine 80) and be readable in alarm names.
+STAGE_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,14}[a-z0-9]|[a-z]")
+STACK_BASE_NAME = "ServerlessSnacks"
+
+
+def normalise_stage(stage: str | None) -> str:
+    """``None``/empty is the default stage; anything else must match STAGE_PATTERN."""
+    stage = (stage or "").strip() or DEFAULT_STAGE
+    if stage != DEFAULT_STAGE and not STAGE_PATTERN.fullmatch(stage):
+        raise ValueError(
+            f"stage {stage!r} must be 1-16 characters of a-z, 0-9 and '-', starting with a letter "
+            "and not ending with '-'"
+        )
+    return stage
+
+
+@dataclass(frozen=True)
+class ResourceNames:
+    """Every physical name of one stage of the pipeline (the seed's names for the default stage)."""
+
+    stage: str
+    stack: str
+    orders_table: str
+    idempotency_table: str
+    order_creator: str
+    order_processor: str
+    order_reconciler: str
+    event_bus: str
+    order_created_rule: str
+    reconcile_schedule_rule: str
+    state_machine: str
+    dead_letter_queue: str
+    alarm_topic: str
+    dashboard: str
+    event_archive: str
+
+    @property
+    def state_machine_log_group(self) -> str:
+        return f"/aws/vendedlogs/states/{self.state_machine}"
+
+    @staticmethod
+    def function_log_group(function_name: str) -> str:
+        return f"/aws/lambda/{function_name}"
+
+    @property
+    def functions(self) -> tuple[str, str, str]:
+        return (self.order_creator, self.order_processor, self.order_reconciler)
+
+    def physical(self) -> dict[str, str]:
+        """Field -> physical name, for checks that two stages share none."""
+        names = {key: value for key, value in vars(self).items() if key != "stage"}
+        names["state_machine_log_group"] = self.state_machine_log_group
+        names.update({f"log_group:{name}": self.function_log_group(name) for name in self.functions})
+        return names
+
+
+def resource_names(stage: str | None = None) -> ResourceNames:
+    stage = normalise_stage(stage)
+    suffix = "" if stage == DEFAULT_STAGE else f"-{stage}"
+    return ResourceNames(
+        stage=stage,
+        stack=f"{STACK_BASE_NAME}{suffix}",
+        orders_table=f"Orders{suffix}",
+        idempotency_table=f"OrdersIdempotency{suffix}",
+        order_creator=f"order-creator{suffix}",
+        order_processor=f"order-processor{suffix}",
+        order_reconciler=f"order-reconciler{suffix}",
+        event_bus=f"serverless-snacks-orders{suffix}",
+        order_created_rule=f"order-created-starts-fulfillment{suffix}",
+        reconcile_schedule_rule=f"order-reconciler-schedule{suffix}",
+        state_machine=f"order-fulfillment{suffix}",
+        dead_letter_queue=f"serverless-snacks-dlq{suffix}",
+        alarm_topic=f"serverless-snacks-alarms{suffix}",
+        dashboard=f"{STACK_BASE_NAME}{suffix}",
+        event_archive=f"serverless-snacks-orders-archive{suffix}",
+    )
+
+
+# The default stage's names (the seed's), for code that serves one stage only.
+NAMES = resource_names()
+ORDERS_TABLE = NAMES.orders_table
+IDEMPOTENCY_TABLE = NAMES.idempotency_table
+ORDER_CREATOR = NAMES.order_creator
+ORDER_PROCESSOR = NAMES.order_processor
+ORDER_RECONCILER = NAMES.order_reconciler
+EVENT_BUS = NAMES.event_bus
+ORDER_CREATED_RULE = NAMES.order_created_rule
+STATE_MACHINE = NAMES.state_machine
+DEAD_LETTER_QUEUE = NAMES.dead_letter_queue
+STATE_MACHINE_LOG_GROUP = NAMES.state_machine_log_group
+
+# Function roles: FUNCTIONS is keyed by these (the default stage's function names).
+CREATOR = ORDER_CREATOR
+PROCESSOR = ORDER_PROCESSOR
+RECONCILER = ORDER_RECONCILER
 
 # Table layout.
 ORDERS_PARTITION_KEY = "orderId"
@@ -45,6 +135,17 @@ IDEMPOTENCY_TTL_ATTRIBUTE = "expiration"
 LAMBDA_RUNTIME = "python3.14"
 LAMBDA_ARCHITECTURE = "arm64"
 LOG_RETENTION_DAYS = 30
+
+# Time budgets, from the outside in (tests/infra/test_time_budget.py checks every inequality):
+#   one AWS call at worst (SDK attempts x (connect + read) + the SDK's backoff between them)
+#   + time to answer  <=  function timeout  <  task TimeoutSeconds in the ASL,
+#   and the longest path through the workflow, every task at its worst, < Express's 5 minutes.
+# The SDK settings live in the asset (order_service.adapters.clients); the functions refuse to start
+# a call they could not finish (DeadlineTooClose) instead of being killed half-way through it.
+CREATOR_TIMEOUT_SECONDS = 30
+PROCESSOR_TIMEOUT_SECONDS = 15
+RECONCILER_TIMEOUT_SECONDS = 120
+EXPRESS_MAX_DURATION_SECONDS = 300
 
 # Delivery and retention.
 DLQ_RETENTION_DAYS = 14
@@ -72,40 +173,45 @@ class FunctionDefinition:
     environment: dict[str, str] = field(default_factory=dict)
 
 
-FUNCTIONS: dict[str, FunctionDefinition] = {
-    ORDER_CREATOR: FunctionDefinition(
-        name=ORDER_CREATOR,
-        handler="order_service.handlers.order_creator.handler",
-        description="Validates a snack order, stores it as NEW and publishes Order Created",
-        memory_mb=256,
-        timeout_seconds=10,
-        environment={
-            env.ORDERS_TABLE_NAME: ORDERS_TABLE,
-            env.EVENT_BUS_NAME: EVENT_BUS,
-            env.IDEMPOTENCY_TABLE_NAME: IDEMPOTENCY_TABLE,
-        },
-    ),
-    ORDER_PROCESSOR: FunctionDefinition(
-        name=ORDER_PROCESSOR,
-        handler="order_service.handlers.order_processor.handler",
-        description="Fulfillment workflow steps: validate, fulfil, markProcessed, recordFailure",
-        memory_mb=256,
-        timeout_seconds=20,
-        environment={env.ORDERS_TABLE_NAME: ORDERS_TABLE, env.FULFILLMENT_FAULTS: ""},
-    ),
-    ORDER_RECONCILER: FunctionDefinition(
-        name=ORDER_RECONCILER,
-        handler="order_service.handlers.order_reconciler.handler",
-        description="Re-publishes NEW orders that were never processed (dual-write safety net)",
-        memory_mb=256,
-        timeout_seconds=120,
-        environment={
-            env.ORDERS_TABLE_NAME: ORDERS_TABLE,
-            env.EVENT_BUS_NAME: EVENT_BUS,
-            env.STALE_AFTER_SECONDS: str(STALE_NEW_ORDER_SECONDS),
-        },
-    ),
-}
+def function_definitions(names: ResourceNames = NAMES) -> dict[str, FunctionDefinition]:
+    """The three functions of one stage, keyed by role (CREATOR, PROCESSOR, RECONCILER)."""
+    return {
+        CREATOR: FunctionDefinition(
+            name=names.order_creator,
+            handler="order_service.handlers.order_creator.handler",
+            description="Validates a snack order, stores it as NEW and publishes Order Created",
+            memory_mb=256,
+            timeout_seconds=CREATOR_TIMEOUT_SECONDS,
+            environment={
+                env.ORDERS_TABLE_NAME: names.orders_table,
+                env.EVENT_BUS_NAME: names.event_bus,
+                env.IDEMPOTENCY_TABLE_NAME: names.idempotency_table,
+            },
+        ),
+        PROCESSOR: FunctionDefinition(
+            name=names.order_processor,
+            handler="order_service.handlers.order_processor.handler",
+            description="Fulfillment workflow steps: validate, fulfil, markProcessed, recordFailure",
+            memory_mb=256,
+            timeout_seconds=PROCESSOR_TIMEOUT_SECONDS,
+            environment={env.ORDERS_TABLE_NAME: names.orders_table, env.FULFILLMENT_FAULTS: ""},
+        ),
+        RECONCILER: FunctionDefinition(
+            name=names.order_reconciler,
+            handler="order_service.handlers.order_reconciler.handler",
+            description="Re-publishes NEW orders that were never processed (dual-write safety net)",
+            memory_mb=256,
+            timeout_seconds=RECONCILER_TIMEOUT_SECONDS,
+            environment={
+                env.ORDERS_TABLE_NAME: names.orders_table,
+                env.EVENT_BUS_NAME: names.event_bus,
+                env.STALE_AFTER_SECONDS: str(STALE_NEW_ORDER_SECONDS),
+            },
+        ),
+    }
+
+
+FUNCTIONS = function_definitions()
 
 
 def load_asl() -> dict[str, Any]:

@@ -8,25 +8,33 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct, Node
 
+from stacks import definitions as d
 from stacks.constructs.events import OrderEvents
 from stacks.constructs.functions import DEFAULT_POWERTOOLS_LAYER_VERSION, FunctionOptions, Functions
 from stacks.constructs.monitoring import Monitoring
 from stacks.constructs.storage import Storage
 from stacks.constructs.workflow import FulfillmentWorkflow
 
-STACK_NAME = "ServerlessSnacks"
+STACK_NAME = d.NAMES.stack
 
 # CDK context (`cdk deploy -c key=value`), documented in README and docs/infrastructure.md.
 CONTEXT_ALARM_EMAIL = "alarmEmail"
 CONTEXT_FULFILLMENT_FAULTS = "fulfillmentFaults"
 CONTEXT_SDK_TRACING = "sdkTracing"
 CONTEXT_POWERTOOLS_LAYER_VERSION = "powertoolsLayerVersion"
+CONTEXT_STAGE = "stage"
 
 _TRUE = {"1", "true", "yes", "on"}
 
 
+def stage_names(node: Node) -> d.ResourceNames:
+    """The physical names of the stage chosen with ``-c stage=NAME`` (the seed's names by default)."""
+    return d.resource_names(_text(node.try_get_context(CONTEXT_STAGE)))
+
+
 @dataclass(frozen=True)
 class PipelineOptions:
+    names: d.ResourceNames = d.NAMES
     alarm_email: str | None = None
     functions: FunctionOptions = field(default_factory=FunctionOptions)
 
@@ -44,6 +52,7 @@ class PipelineOptions:
         if version is not None and version < 1:
             raise ValueError(f"context {CONTEXT_POWERTOOLS_LAYER_VERSION} must be a layer version number")
         return cls(
+            names=stage_names(node),
             alarm_email=alarm_email,
             functions=FunctionOptions(
                 powertools_layer_version=version,
@@ -62,15 +71,19 @@ def _text(value: Any) -> str:
 
 
 class OrderPipelineStack(Stack):
+    """One stage of the pipeline; ``construct_id`` should be ``stage_names(app.node).stack``."""
+
     def __init__(self, scope: Construct, construct_id: str = STACK_NAME, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         options = PipelineOptions.from_context(self.node)
+        names = self.names = options.names
 
-        self.storage = Storage(self, "Storage")
-        self.events = OrderEvents(self, "Events")
+        self.storage = Storage(self, "Storage", names=names)
+        self.events = OrderEvents(self, "Events", names=names)
         self.functions = Functions(
             self,
             "Functions",
+            names=names,
             orders=self.storage.orders,
             idempotency=self.storage.idempotency,
             bus=self.events.bus,
@@ -79,6 +92,7 @@ class OrderPipelineStack(Stack):
         self.workflow = FulfillmentWorkflow(
             self,
             "Workflow",
+            names=names,
             processor=self.functions.processor,
             dead_letter_queue=self.storage.dead_letter_queue,
         )
@@ -88,12 +102,14 @@ class OrderPipelineStack(Stack):
         self.monitoring = Monitoring(
             self,
             "Monitoring",
+            names=names,
             functions=self.functions.all,
             state_machine=self.workflow.state_machine,
             dead_letter_queue=self.storage.dead_letter_queue,
             alarm_email=options.alarm_email,
         )
 
+        CfnOutput(self, "Stage", value=names.stage)
         CfnOutput(self, "OrdersTableName", value=self.storage.orders.table_name)
         CfnOutput(self, "EventBusName", value=self.events.bus.event_bus_name)
         CfnOutput(self, "StateMachineArn", value=self.workflow.state_machine.state_machine_arn)

@@ -15,6 +15,13 @@ METRICS_NAMESPACE = "ServerlessSnacks"
 CREATOR_SERVICE = "order-creator"
 PROCESSOR_SERVICE = "order-processor"
 RECONCILER_SERVICE = "order-reconciler"
+# Set by the stack to the function's (stage-specific) name, so two stages' metrics never mix.
+POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
+
+
+def service_name(default: str) -> str:
+    """The Powertools service name the stack gave this function, or the default stage's."""
+    return os.environ.get(POWERTOOLS_SERVICE_NAME) or default
 
 
 @dataclass(frozen=True)

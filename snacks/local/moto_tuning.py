@@ -21,8 +21,20 @@ _CLIENT_FACTORY_MODULES = (
 )
 
 
+class MotoInternalsMoved(RuntimeError):
+    """A patch's target is gone from moto: the pinned moto changed under us (see pyproject.toml)."""
+
+
 @contextmanager
 def patched(target: Any, attribute: str, replacement: Any) -> Iterator[None]:
+    if not hasattr(target, attribute):
+        import moto
+
+        where = getattr(target, "__qualname__", None) or getattr(target, "__name__", repr(target))
+        raise MotoInternalsMoved(
+            f"moto {moto.__version__} has no {where}.{attribute}, which snacks/local/moto_tuning.py patches; "
+            "update the patch for this moto version or pin the version it was written for (pyproject.toml)"
+        )
     original = getattr(target, attribute)
     setattr(target, attribute, replacement)
     try:

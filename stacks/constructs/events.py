@@ -24,13 +24,15 @@ def event_pattern(pattern: dict[str, Any]) -> events.EventPattern:
 class OrderEvents(Construct):
     """Bus ``serverless-snacks-orders`` with a replayable archive of the order events."""
 
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, names: d.ResourceNames) -> None:
         super().__init__(scope, construct_id)
-        self.bus = events.EventBus(self, "Bus", event_bus_name=d.EVENT_BUS)
+        self._names = names
+        self.bus = events.EventBus(self, "Bus", event_bus_name=names.event_bus)
         # Every order event for two weeks: `aws events start-replay` re-drives any time window.
         self.archive = self.bus.archive(
             "Archive",
-            description=f"{d.RULE_DETAIL_TYPE} events of {d.EVENT_BUS}, for replay",
+            archive_name=names.event_archive,
+            description=f"{d.RULE_DETAIL_TYPE} events of {names.event_bus}, for replay",
             event_pattern=events.EventPattern(source=[d.RULE_EVENT_SOURCE]),
             retention=ARCHIVE_RETENTION,
         )
@@ -40,8 +42,8 @@ class OrderEvents(Construct):
         return events.Rule(
             self,
             "OrderCreatedRule",
-            rule_name=d.ORDER_CREATED_RULE,
-            description=f"{d.RULE_DETAIL_TYPE} starts {d.STATE_MACHINE}",
+            rule_name=self._names.order_created_rule,
+            description=f"{d.RULE_DETAIL_TYPE} starts {self._names.state_machine}",
             event_bus=self.bus,
             event_pattern=event_pattern(d.RULE_EVENT_PATTERN),
             targets=[

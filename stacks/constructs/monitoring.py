@@ -19,7 +19,6 @@ from constructs import Construct
 from order_service import settings as env
 from stacks import definitions as d
 
-DASHBOARD_NAME = env.METRICS_NAMESPACE
 # Powertools Metrics(service=...) adds this dimension to every metric it emits.
 SERVICE_DIMENSION = "service"
 CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
@@ -58,12 +57,18 @@ class Monitoring(Construct):
         scope: Construct,
         construct_id: str,
         *,
+        names: d.ResourceNames,
         functions: Mapping[str, lambda_.Function],
         state_machine: sfn.StateMachine,
         dead_letter_queue: sqs.Queue,
         alarm_email: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._names = names
+        function_names = {
+            role: function_definition.name for role, function_definition in d.function_definitions(names).items()
+        }
+        creator_name, reconciler_name = function_names[d.CREATOR], function_names[d.RECONCILER]
 
         # CloudWatch can only publish to an encrypted topic through a customer-managed key it may use.
         self.key = kms.Key(
@@ -85,6 +90,7 @@ class Monitoring(Construct):
         self.topic = sns.Topic(
             self,
             "AlarmTopic",
+            topic_name=names.alarm_topic,
             display_name="Serverless Snacks alarms",
             master_key=self.key,
             enforce_ssl=True,
@@ -99,28 +105,29 @@ class Monitoring(Construct):
         )
         self._alarm(
             "DlqNotEmpty",
-            f"{d.DEAD_LETTER_QUEUE}-has-messages",
+            f"{names.dead_letter_queue}-has-messages",
             dlq_depth,
             "Failed orders or undeliverable events wait in the DLQ: `snacks dlq list`, then `snacks dlq replay`.",
         )
         self._alarm(
             "ExecutionsFailed",
-            f"{d.STATE_MACHINE}-executions-failed",
+            f"{names.state_machine}-executions-failed",
             state_machine.metric_failed(period=ONE_MINUTE, statistic=cw.Stats.SUM),
             "Fulfillment workflow executions failed (orders marked FAILED and sent to the DLQ).",
         )
         self._alarm(
             "ExecutionsTimedOut",
-            f"{d.STATE_MACHINE}-executions-timed-out",
+            f"{names.state_machine}-executions-timed-out",
             state_machine.metric_timed_out(period=ONE_MINUTE, statistic=cw.Stats.SUM),
             "Fulfillment workflow executions timed out; their orders stay NEW until the reconciler re-publishes.",
         )
-        for name, function in functions.items():
+        for role, function in functions.items():
+            name = function_names[role]
             self._alarm(
                 f"{function.node.id}Errors",
                 f"{name}-errors",
                 function.metric_errors(period=ONE_MINUTE, statistic=cw.Stats.SUM),
-                f"{name} invocations failed (unhandled errors): see /aws/lambda/{name}.",
+                f"{name} invocations failed (unhandled errors): see {d.ResourceNames.function_log_group(name)}.",
             )
             self._alarm(
                 f"{function.node.id}Throttles",
@@ -130,25 +137,26 @@ class Monitoring(Construct):
             )
         self._alarm(
             "CreatorRequestErrors",
-            f"{d.ORDER_CREATOR}-request-errors",
-            service_metric(ORDER_REQUEST_ERRORS, d.ORDER_CREATOR),
+            f"{creator_name}-request-errors",
+            service_metric(ORDER_REQUEST_ERRORS, creator_name),
             "order-creator answered 5xx (its contract turns errors into replies, so Lambda Errors stay 0).",
         )
         self._alarm(
             "OrdersStuckNew",
-            f"{d.ORDER_RECONCILER}-orders-stuck-new",
-            service_metric(ORDERS_STUCK_NEW, d.ORDER_RECONCILER, cw.Stats.MAXIMUM, RECONCILE_PERIOD),
+            f"{reconciler_name}-orders-stuck-new",
+            service_metric(ORDERS_STUCK_NEW, reconciler_name, cw.Stats.MAXIMUM, RECONCILE_PERIOD),
             "The reconciler found NEW orders nobody processed and re-published them: check the rule, the DLQ "
             "and OrderPublishDeferred.",
         )
         self._alarm(
             "OrderPublishDeferred",
-            f"{d.ORDER_CREATOR}-publish-deferred",
-            service_metric(ORDER_PUBLISH_DEFERRED, d.ORDER_CREATOR),
+            f"{creator_name}-publish-deferred",
+            service_metric(ORDER_PUBLISH_DEFERRED, creator_name),
             "Orders were stored but Order Created could not be published; the reconciler will publish them.",
         )
 
-        self.dashboard = self._dashboard(functions, state_machine, dlq_depth)
+        self._allow_alarms_to_publish()
+        self.dashboard = self._dashboard(function_names, functions, state_machine, dlq_depth)
 
     def _alarm(self, construct_id: str, name: str, metric: cw.IMetric, description: str) -> cw.Alarm:
         alarm = cw.Alarm(
@@ -166,24 +174,51 @@ class Monitoring(Construct):
         self.alarms.append(alarm)
         return alarm
 
+    def _allow_alarms_to_publish(self) -> None:
+        """Let CloudWatch publish this stack's alarms to the topic, and nothing else publish as CloudWatch.
+
+        ``enforce_ssl`` gives the topic a policy of its own, which replaces SNS's default policy: without
+        this statement nothing allows ``cloudwatch.amazonaws.com`` to ``sns:Publish`` and no alarm could
+        ever notify. Scoped to our account and to exactly these alarms (confused-deputy protection).
+        """
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL)],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnEquals": {"aws:SourceArn": [alarm.alarm_arn for alarm in self.alarms]},
+                },
+            )
+        )
+
     def _dashboard(
-        self, functions: Mapping[str, lambda_.Function], state_machine: sfn.StateMachine, dlq_depth: cw.Metric
+        self,
+        function_names: Mapping[str, str],
+        functions: Mapping[str, lambda_.Function],
+        state_machine: sfn.StateMachine,
+        dlq_depth: cw.Metric,
     ) -> cw.Dashboard:
-        creator = functions[d.ORDER_CREATOR]
+        creator = functions[d.CREATOR]
+        creator_name = function_names[d.CREATOR]
+        processor_name = function_names[d.PROCESSOR]
+        reconciler_name = function_names[d.RECONCILER]
         # Metric ids must be unique across one graph: suffix each expression's ids with its index.
         error_rates: list[cw.IMetric] = [
             cw.MathExpression(
-                label=f"{d.ORDER_CREATOR} 5xx %",
+                label=f"{creator_name} 5xx %",
                 expression="IF(invocations0 > 0, 100 * (errors0 + requestErrors0) / invocations0, 0)",
                 using_metrics={
                     "invocations0": creator.metric_invocations(statistic=cw.Stats.SUM),
                     "errors0": creator.metric_errors(statistic=cw.Stats.SUM),
-                    "requestErrors0": service_metric(ORDER_REQUEST_ERRORS, d.ORDER_CREATOR),
+                    "requestErrors0": service_metric(ORDER_REQUEST_ERRORS, creator_name),
                 },
                 period=ONE_MINUTE,
             ),
             cw.MathExpression(
-                label=f"{d.STATE_MACHINE} failed %",
+                label=f"{self._names.state_machine} failed %",
                 expression="IF(started > 0, 100 * (failed + timedOut) / started, 0)",
                 using_metrics={
                     "started": state_machine.metric_started(statistic=cw.Stats.SUM),
@@ -193,7 +228,7 @@ class Monitoring(Construct):
                 period=ONE_MINUTE,
             ),
         ]
-        others = [(name, function) for name, function in functions.items() if function is not creator]
+        others = [(function_names[role], function) for role, function in functions.items() if function is not creator]
         for index, (name, function) in enumerate(others, start=1):
             error_rates.append(
                 cw.MathExpression(
@@ -207,22 +242,22 @@ class Monitoring(Construct):
                 )
             )
 
-        dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=DASHBOARD_NAME)
+        dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=self._names.dashboard)
         dashboard.add_widgets(
             cw.GraphWidget(
                 title="Order creation rate (per minute)",
                 left=[
-                    service_metric(ORDERS_CREATED, d.ORDER_CREATOR, label="created"),
-                    service_metric(ORDERS_REJECTED, d.ORDER_CREATOR, label="rejected (4xx)"),
-                    service_metric(ORDERS_PROCESSED, d.ORDER_PROCESSOR, label="processed"),
-                    service_metric(ORDERS_FAILED, d.ORDER_PROCESSOR, label="failed"),
+                    service_metric(ORDERS_CREATED, creator_name, label="created"),
+                    service_metric(ORDERS_REJECTED, creator_name, label="rejected (4xx)"),
+                    service_metric(ORDERS_PROCESSED, processor_name, label="processed"),
+                    service_metric(ORDERS_FAILED, processor_name, label="failed"),
                 ],
                 width=12,
             ),
             cw.GraphWidget(
                 title="Processing latency NEW → PROCESSED (ms)",
                 left=[
-                    service_metric(PROCESSING_LATENCY, d.ORDER_PROCESSOR, statistic, label=statistic)
+                    service_metric(PROCESSING_LATENCY, processor_name, statistic, label=statistic)
                     for statistic in (cw.Stats.p(50), cw.Stats.p(95), cw.Stats.p(99))
                 ],
                 width=12,
@@ -235,11 +270,9 @@ class Monitoring(Construct):
                 left=[dlq_depth.with_(label="messages in the DLQ")],
                 right=[
                     service_metric(
-                        ORDERS_STUCK_NEW, d.ORDER_RECONCILER, cw.Stats.MAXIMUM, RECONCILE_PERIOD, "stuck in NEW"
+                        ORDERS_STUCK_NEW, reconciler_name, cw.Stats.MAXIMUM, RECONCILE_PERIOD, "stuck in NEW"
                     ),
-                    service_metric(
-                        ORDERS_REPUBLISHED, d.ORDER_RECONCILER, period=RECONCILE_PERIOD, label="re-published"
-                    ),
+                    service_metric(ORDERS_REPUBLISHED, reconciler_name, period=RECONCILE_PERIOD, label="re-published"),
                 ],
                 width=12,
             ),

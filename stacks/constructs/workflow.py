@@ -12,6 +12,7 @@ from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from stacks import definitions as d
+from stacks.checkov import LOGS_ENCRYPTED_BY_DEFAULT, skip_checkov
 
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 STATES_PRINCIPAL = "states.amazonaws.com"
@@ -25,6 +26,7 @@ class FulfillmentWorkflow(Construct):
         scope: Construct,
         construct_id: str,
         *,
+        names: d.ResourceNames,
         processor: lambda_.IFunction,
         dead_letter_queue: sqs.IQueue,
     ) -> None:
@@ -32,15 +34,17 @@ class FulfillmentWorkflow(Construct):
         self.log_group = logs.LogGroup(
             self,
             "Logs",
-            log_group_name=d.STATE_MACHINE_LOG_GROUP,
+            log_group_name=names.state_machine_log_group,
             retention=LOG_RETENTION,
             removal_policy=RemovalPolicy.DESTROY,
         )
+        skip_checkov(self.log_group, {"CKV_AWS_158": LOGS_ENCRYPTED_BY_DEFAULT})
         self.role = iam.Role(
             self,
             "Role",
             assumed_by=iam.ServicePrincipal(STATES_PRINCIPAL),
-            description=f"{d.STATE_MACHINE}: invoke {d.ORDER_PROCESSOR}, send failures to {d.DEAD_LETTER_QUEUE}",
+            description=f"{names.state_machine}: invoke {names.order_processor}, "
+            f"send failures to {names.dead_letter_queue}",
             inline_policies={
                 "least-privilege": iam.PolicyDocument(
                     statements=[
@@ -61,7 +65,7 @@ class FulfillmentWorkflow(Construct):
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
-            state_machine_name=d.STATE_MACHINE,
+            state_machine_name=names.state_machine,
             state_machine_type=sfn.StateMachineType.EXPRESS,
             # Inline (DefinitionString), so the template and `cdk diff` show the workflow itself.
             definition_body=sfn.DefinitionBody.from_string(d.ASL_PATH.read_text()),

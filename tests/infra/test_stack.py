@@ -52,8 +52,7 @@ def test_orders_table_key_schema_billing_pitr_encryption_and_retention(synth: Sy
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["SSESpecification"]["SSEEnabled"] is True
     assert props["DeletionProtectionEnabled"] is True
-    assert table["DeletionPolicy"] == "Retain"
-    assert table["UpdateReplacePolicy"] == "Retain"
+    assert table["DeletionPolicy"] == "RetainExceptOnCreate"  # why: tests/infra/test_aws_rules.py
     assert logical_id == synth.logical_id(synth.stack.storage.orders)
 
 

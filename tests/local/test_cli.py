@@ -70,9 +70,13 @@ def test_orders_create_rejects_an_invalid_payload_with_exit_1(stack: Any, capsys
     assert {detail["field"] for detail in reply["details"]} >= {"customerName", "snackItems"}
 
 
-def test_get_and_trace_of_an_unknown_order_exit_1(stack: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    assert snacks(stack, capsys, "orders", "get", "no-such-order")[0] == 1
-    assert snacks(stack, capsys, "trace", "no-such-order")[0] == 1
+def test_get_and_trace_of_an_unknown_order_are_user_mistakes_exit_2(
+    stack: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for command in (["orders", "get"], ["trace"]):
+        assert main(["--endpoint-url", stack.endpoint_url, *command, "no-such-order"]) == 2
+        error = capsys.readouterr().err
+        assert error.count("\n") == 1 and "no-such-order not found" in error and "orders list" in error
 
 
 def test_failed_order_shows_in_dlq_list_and_replay_dry_run_changes_nothing(
@@ -85,7 +89,9 @@ def test_failed_order_shows_in_dlq_list_and_replay_dry_run_changes_nothing(
     assert re.search(rf"{order_id}\s+FAILED", out)
 
     code, out = snacks(stack, capsys, "dlq", "list")
-    assert code == 0 and re.search(rf"{order_id}.*Fulfil.*FulfillmentRejected", out)
+    assert code == 0 and re.search(
+        rf"^Fulfil / FulfillmentRejected: \d+ message\(s\)\n(  .*\n)*  {order_id} ", out, re.M
+    )
 
     code, out = snacks(stack, capsys, "dlq", "replay", "--order-id", order_id, "--dry-run")
     assert code == 0 and "dry run: nothing changed" in out

@@ -16,7 +16,7 @@ import aws_cdk as cdk
 from aws_cdk.assertions import Annotations, Match, Template
 
 from stacks import definitions
-from stacks.order_pipeline_stack import STACK_NAME, OrderPipelineStack
+from stacks.order_pipeline_stack import OrderPipelineStack, stage_names
 
 CDK_JSON = definitions.REPO_ROOT / "cdk.json"
 NAG_RULE = Match.string_like_regexp("AwsSolutions-.*")
@@ -70,7 +70,7 @@ def synthesize(context: tuple[tuple[str, Any], ...] = (), nag: bool = True) -> S
     from app import build
 
     app = cdk.App(context={**cdk_json_context(), **dict(context)})
-    stack = build(app) if nag else OrderPipelineStack(app, STACK_NAME)
+    stack = build(app) if nag else OrderPipelineStack(app, stage_names(app.node).stack)
     # One synth of the app; Template.from_stack would synthesize it again.
     assembly = app.synth()
     raw: dict[str, Any] = assembly.get_stack_by_name(stack.stack_name).template

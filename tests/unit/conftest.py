@@ -49,9 +49,11 @@ class FakeLambdaContext:
     aws_request_id: str = "req-00000000-0000-0000-0000-000000000001"
     log_group_name: str = "/aws/lambda/test-function"
     log_stream_name: str = "stream"
+    # A fresh invocation of order-creator; tests of the deadline set less.
+    remaining_ms: int = definitions.CREATOR_TIMEOUT_SECONDS * 1000
 
     def get_remaining_time_in_millis(self) -> int:
-        return 10_000
+        return self.remaining_ms
 
 
 @dataclass

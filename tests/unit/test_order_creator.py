@@ -635,3 +635,84 @@ def test_property_arbitrary_payload_is_never_a_5xx_and_rejections_write_nothing(
         assert status == 201
         assert after - before in (0, 1)  # 0: the same idempotencyKey and order again
         assert len(published) == after - before
+
+
+# --- the invocation's deadline ------------------------------------------------------------------
+# Lambda stops a function at its timeout wherever it is ("Configure Lambda function timeout",
+# https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html). The creator reads the
+# time left from its context (``get_remaining_time_in_millis``, "Using the Lambda context object",
+# https://docs.aws.amazon.com/lambda/latest/dg/python-context.html) and answers before the timeout.
+
+
+def test_too_little_time_to_write_safely_is_503_and_writes_nothing(
+    aws: Aws, invoke: Callable[[Any], dict[str, Any]], lambda_context: FakeLambdaContext
+) -> None:
+    from order_service.adapters.clients import ANSWER_MARGIN_SECONDS, call_worst_case_seconds
+
+    needed_ms = int((2 * call_worst_case_seconds() + ANSWER_MARGIN_SECONDS) * 1000)
+    lambda_context.remaining_ms = needed_ms - 1
+
+    response = invoke(order())
+
+    assert response["statusCode"] == 503
+    assert response["error"] == "ServiceUnavailable"
+    assert aws.scan_orders() == []
+    assert aws.published_events() == []
+
+
+def test_enough_time_to_write_but_not_to_publish_defers_the_event(
+    aws: Aws, creator: ModuleType, invoke: Callable[[Any], dict[str, Any]], lambda_context: FakeLambdaContext
+) -> None:
+    """The write went through; the reply says the event is deferred (the reconciler publishes it)
+    instead of the function being cut off during PutEvents with the caller left guessing."""
+    from order_service.adapters.clients import ANSWER_MARGIN_SECONDS, call_worst_case_seconds
+
+    # The PutItem "took" long enough that only one more call (the answer's) fits.
+    left_after_write = int((call_worst_case_seconds() + ANSWER_MARGIN_SECONDS + 0.5) * 1000)
+    creator.orders._client.meta.events.register(
+        "after-call.dynamodb.PutItem", lambda **_: setattr(lambda_context, "remaining_ms", left_after_write)
+    )
+
+    response = invoke(order())
+
+    assert response["statusCode"] == 201
+    assert response["eventPublished"] is False
+    [stored] = aws.scan_orders()
+    assert stored["orderId"] == response["orderId"] and stored["status"] == "NEW"
+    assert aws.published_events() == []
+
+
+def test_every_aws_call_is_refused_when_it_could_outlast_the_invocation(
+    aws: Aws, creator: ModuleType, lambda_context: FakeLambdaContext
+) -> None:
+    from order_service.adapters.clients import call_worst_case_seconds
+    from order_service.adapters.deadline import INVOCATION_DEADLINE
+    from order_service.domain.errors import DeadlineTooClose
+
+    lambda_context.remaining_ms = int(call_worst_case_seconds() * 1000)
+    INVOCATION_DEADLINE.context = lambda_context
+    try:
+        with pytest.raises(DeadlineTooClose):
+            creator.orders._client.describe_table(TableName=definitions.ORDERS_TABLE)
+    finally:
+        INVOCATION_DEADLINE.context = None
+    # Outside an invocation (no context bound) nothing is refused.
+    assert creator.orders._client.describe_table(TableName=definitions.ORDERS_TABLE)["Table"]
+
+
+def test_too_little_time_with_an_idempotency_key_is_503_and_leaves_no_record(
+    aws: Aws, invoke: Callable[[Any], dict[str, Any]], lambda_context: FakeLambdaContext
+) -> None:
+    """The idempotency layer writes first; with too little time even for that write, the answer is still
+    503 (not the idempotency layer's error), and the retry with the same key starts afresh."""
+    from order_service.adapters.clients import ANSWER_MARGIN_SECONDS, call_worst_case_seconds
+
+    lambda_context.remaining_ms = int((call_worst_case_seconds() + ANSWER_MARGIN_SECONDS) * 1000) - 1
+
+    response = invoke(order(idempotencyKey="retry-me-later"))
+
+    assert (response["statusCode"], response["error"]) == (503, "ServiceUnavailable")
+    assert aws.scan_orders() == []
+    assert aws.dynamodb.scan(TableName=definitions.IDEMPOTENCY_TABLE)["Items"] == []
+    lambda_context.remaining_ms = definitions.CREATOR_TIMEOUT_SECONDS * 1000
+    assert invoke(order(idempotencyKey="retry-me-later"))["statusCode"] == 201

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from order_service.adapters.aws_errors import RETRYABLE_ERROR_CODES, is_retryable
+from order_service.adapters.clients import require_time_for_calls
+from order_service.domain.errors import DeadlineTooClose
 from order_service.domain.events import ORDER_CREATED_DETAIL_TYPE, ORDER_EVENT_SOURCE, OrderCreated
 from order_service.domain.ports import EventPublishFailed
 
@@ -33,11 +35,15 @@ class EventBridgePublisher:
         bus_name: str,
         attempts: int = PUBLISH_ATTEMPTS,
         sleep: Callable[[float], None] = time.sleep,
+        calls_kept_after: int = 0,
     ) -> None:
+        """``calls_kept_after``: AWS calls the caller still has to make after publishing; an attempt
+        starts only while the invocation has time for it and for them."""
         self._client = client
         self._bus = bus_name
         self._attempts = attempts
         self._sleep = sleep
+        self._calls_kept_after = calls_kept_after
 
     def publish_order_created(self, event: OrderCreated) -> str:
         entry = {
@@ -52,7 +58,10 @@ class EventBridgePublisher:
             if attempt:
                 self._sleep(BASE_BACKOFF_SECONDS * (2 ** (attempt - 1)) * (1 + random.random()))
             try:
+                require_time_for_calls(1 + self._calls_kept_after)
                 response = self._client.put_events(Entries=[entry])  # type: ignore[list-item]
+            except DeadlineTooClose as error:
+                raise EventPublishFailed("too little time left in the invocation to publish") from error
             except (ClientError, BotoCoreError) as error:
                 failure = f"{type(error).__name__}"
                 if is_retryable(error):

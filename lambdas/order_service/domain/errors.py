@@ -73,8 +73,12 @@ class DependencyThrottled(TransientStepError):
     """Retryable: an AWS dependency throttled us or was unavailable after the SDK's own retries."""
 
 
+class DeadlineTooClose(TransientStepError):
+    """Retryable: too little of the invocation was left to finish the next AWS call, so it was not started."""
+
+
 TRANSIENT_STEP_ERRORS: tuple[str, ...] = tuple(
-    cls.__name__ for cls in (TransientStepError, FulfillmentUnavailable, DependencyThrottled)
+    cls.__name__ for cls in (TransientStepError, FulfillmentUnavailable, DependencyThrottled, DeadlineTooClose)
 )
 PERMANENT_STEP_ERRORS: tuple[str, ...] = tuple(
     cls.__name__ for cls in (OrderNotFound, OrderInvalid, FulfillmentRejected, OrderStateConflict, InvalidStepRequest)

@@ -19,7 +19,8 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from order_service.adapters.clients import dynamodb_client, events_client
+from order_service.adapters.clients import dynamodb_client, events_client, require_time_for_calls
+from order_service.adapters.deadline import bounded_by_invocation_deadline
 from order_service.adapters.dynamodb_orders import DynamoDbOrderRepository
 from order_service.adapters.eventbridge_publisher import EventBridgePublisher
 from order_service.domain.order_creation import create_order
@@ -27,15 +28,17 @@ from order_service.domain.serialization import to_jsonable
 from order_service.domain.validation import canonical_numbers, decode_payload, validate_order
 from order_service.handlers.observability import traced_handler
 from order_service.handlers.responses import contract_responses
-from order_service.settings import CREATOR_SERVICE, METRICS_NAMESPACE, Settings
+from order_service.settings import CREATOR_SERVICE, METRICS_NAMESPACE, Settings, service_name
 
 settings = Settings.from_environment()
-logger = Logger(service=CREATOR_SERVICE)
-metrics = Metrics(namespace=METRICS_NAMESPACE, service=CREATOR_SERVICE)
+SERVICE = service_name(CREATOR_SERVICE)
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
 
 _dynamodb = dynamodb_client()
 orders = DynamoDbOrderRepository(_dynamodb, settings.orders_table_name)
-events = EventBridgePublisher(events_client(), settings.event_bus_name)
+# Publishing keeps time for the one call after it (completing the idempotency record).
+events = EventBridgePublisher(events_client(), settings.event_bus_name, calls_kept_after=1)
 
 # A client retry with the same idempotencyKey gets the first reply instead of a second order;
 # the same key with a different order is refused (payload validation).
@@ -57,6 +60,9 @@ def _now() -> datetime:
 
 
 def _create(order: dict[str, Any]) -> dict[str, Any]:
+    # Start the write only with time for it and for completing the idempotency record after it;
+    # otherwise answer 503 now (nothing written) rather than be cut off by the timeout mid-write.
+    require_time_for_calls(2)
     created = create_order(validate_order(order), orders, events, _new_order_id, _now)
     record = created.record
     logger.append_keys(orderId=record.order_id)
@@ -76,12 +82,15 @@ def _create(order: dict[str, Any]) -> dict[str, Any]:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@traced_handler(CREATOR_SERVICE)  # the reply holds the customer's name
+@traced_handler(SERVICE)  # the reply holds the customer's name
 @metrics.log_metrics
 @contract_responses(logger, metrics)
+@bounded_by_invocation_deadline
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     order = decode_payload(event)
     validate_order(order)  # reject before the idempotency layer writes anything
+    # Before the idempotency layer's first write too: a refusal there would surface as its own error.
+    require_time_for_calls(2)
     if "idempotencyKey" not in order:
         return _create(order)
     idempotency_config.register_lambda_context(context)

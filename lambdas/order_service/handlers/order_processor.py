@@ -1,5 +1,8 @@
 """``order-processor``: the fulfillment workflow's steps, one function with four entry points.
 
+Unlike the creator, a step does not stop itself before its deadline: every step is idempotent, and
+a step cut off by its timeout comes back to Step Functions as ``Lambda.Unknown``, which the ASL retries.
+
 The state machine invokes it with ``{"step": ..., "orderId": ..., "executionArn": ...}``.
 Errors propagate: their class name is the Step Functions error name that Retry/Catch match.
 """
@@ -23,14 +26,15 @@ from order_service.domain.fulfillment import parse_fault_plan
 from order_service.domain.order import utc_timestamp
 from order_service.domain.order_processing import OrderProcessor, StepContext
 from order_service.handlers.observability import traced_handler
-from order_service.settings import METRICS_NAMESPACE, PROCESSOR_SERVICE, Settings
+from order_service.settings import METRICS_NAMESPACE, PROCESSOR_SERVICE, Settings, service_name
 
 # Validate and fulfil record no metric of their own; Powertools would warn on every such step.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 settings = Settings.from_environment()
-logger = Logger(service=PROCESSOR_SERVICE)
-metrics = Metrics(namespace=METRICS_NAMESPACE, service=PROCESSOR_SERVICE)
+SERVICE = service_name(PROCESSOR_SERVICE)
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
 
 processor = OrderProcessor(
     orders=DynamoDbOrderRepository(dynamodb_client(), settings.orders_table_name),
@@ -112,7 +116,7 @@ STEPS: dict[str, Callable[[StepRequest], dict[str, Any]]] = {
 
 
 @logger.inject_lambda_context(correlation_id_path="eventId", clear_state=True)
-@traced_handler(PROCESSOR_SERVICE)
+@traced_handler(SERVICE)
 @metrics.log_metrics
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     request = StepRequest.from_event(event)

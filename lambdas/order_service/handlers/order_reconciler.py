@@ -15,23 +15,26 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_service.adapters.clients import dynamodb_client, events_client
+from order_service.adapters.deadline import bounded_by_invocation_deadline
 from order_service.adapters.dynamodb_orders import DynamoDbOrderRepository
 from order_service.adapters.eventbridge_publisher import EventBridgePublisher
 from order_service.domain.order_recovery import reconcile_stale_orders
 from order_service.handlers.observability import traced_handler
-from order_service.settings import METRICS_NAMESPACE, RECONCILER_SERVICE, Settings
+from order_service.settings import METRICS_NAMESPACE, RECONCILER_SERVICE, Settings, service_name
 
 settings = Settings.from_environment()
-logger = Logger(service=RECONCILER_SERVICE)
-metrics = Metrics(namespace=METRICS_NAMESPACE, service=RECONCILER_SERVICE)
+SERVICE = service_name(RECONCILER_SERVICE)
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
 
 orders = DynamoDbOrderRepository(dynamodb_client(), settings.orders_table_name)
 events = EventBridgePublisher(events_client(), settings.event_bus_name)
 
 
 @logger.inject_lambda_context(clear_state=True)
-@traced_handler(RECONCILER_SERVICE)
+@traced_handler(SERVICE)
 @metrics.log_metrics
+@bounded_by_invocation_deadline
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     report = reconcile_stale_orders(
         orders, events, now=datetime.now(UTC), stale_after=timedelta(seconds=settings.stale_after_seconds)

@@ -18,7 +18,12 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 
-from order_service.domain.errors import DependencyThrottled, OrderValidationError, PayloadTooLargeError
+from order_service.domain.errors import (
+    DeadlineTooClose,
+    DependencyThrottled,
+    OrderValidationError,
+    PayloadTooLargeError,
+)
 
 ERROR_RESPONSES: dict[type[Exception], tuple[int, str]] = {
     OrderValidationError: (400, "ValidationError"),
@@ -26,6 +31,7 @@ ERROR_RESPONSES: dict[type[Exception], tuple[int, str]] = {
     IdempotencyValidationError: (409, "IdempotencyKeyReused"),
     IdempotencyAlreadyInProgressError: (409, "RequestInProgress"),
     DependencyThrottled: (503, "ServiceUnavailable"),
+    DeadlineTooClose: (503, "ServiceUnavailable"),
 }
 
 # Fixed wording where the exception's own text would say too little or too much.

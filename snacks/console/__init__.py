@@ -1,0 +1,1 @@
+"""``snacks console``: a local web console for orders, their workflow executions and the DLQ."""

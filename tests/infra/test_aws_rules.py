@@ -1,0 +1,270 @@
+"""What AWS requires of the template, each rule with the document that states it.
+
+These tests check the synthesized template against AWS's documented behaviour (and CDK's own
+issues where CDK is the trap), not against what our constructs happen to write.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from stacks import definitions as d
+from tests.support.synth import Synthesized, cdk_json_context, synthesize
+
+# Resource types whose creation AWS validates against the execution role's permissions.
+ROLE_CHECKED_AT_CREATE = {
+    "AWS::Lambda::Function": "Role",
+    "AWS::StepFunctions::StateMachine": "RoleArn",
+}
+PHYSICAL_NAME_PROPERTIES = {
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::Lambda::Function": "FunctionName",
+    "AWS::Events::EventBus": "Name",
+    "AWS::Events::Rule": "Name",
+    "AWS::Events::Archive": "ArchiveName",
+    "AWS::StepFunctions::StateMachine": "StateMachineName",
+    "AWS::SQS::Queue": "QueueName",
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::CloudWatch::Alarm": "AlarmName",
+    "AWS::CloudWatch::Dashboard": "DashboardName",
+    "AWS::SNS::Topic": "TopicName",
+}
+
+
+def _role_logical_id(value: Any) -> str | None:
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return str(value["Fn::GetAtt"][0])
+    if isinstance(value, dict) and "Ref" in value:
+        return str(value["Ref"])
+    return None
+
+
+def _policies_of_role(synth: Synthesized, role_id: str) -> set[str]:
+    return {
+        policy_id
+        for policy_id, policy in synth.resources("AWS::IAM::Policy").items()
+        if {"Ref": role_id} in policy["Properties"].get("Roles", [])
+    }
+
+
+def _depends_on(resource: dict[str, Any]) -> set[str]:
+    depends = resource.get("DependsOn", [])
+    return {depends} if isinstance(depends, str) else set(depends)
+
+
+# --- 1. X-Ray permissions must exist before a traced function is created ----------------------------
+
+
+def test_feature_flag_that_races_policies_against_functions_is_off() -> None:
+    """aws/aws-cdk#33688: with ``@aws-cdk/aws-lambda:createNewPoliciesWithAddToRolePolicy`` the X-Ray
+    statement lands in a separate AWS::IAM::Policy that the function does not wait for, and Lambda
+    rejects the create ("The provided execution role does not have permissions to call
+    PutTraceSegments on XRAY"); CDK's maintainers call it a data race and the CLI no longer sets it."""
+    assert not cdk_json_context().get("@aws-cdk/aws-lambda:createNewPoliciesWithAddToRolePolicy")
+
+
+def test_every_role_checked_at_create_has_all_its_policies_before_the_resource(synth: Synthesized) -> None:
+    """Lambda "Using AWS Lambda with AWS X-Ray" (https://docs.aws.amazon.com/lambda/latest/dg/services-xray.html):
+    active tracing needs xray:PutTraceSegments on the execution role, checked when the function is
+    created; Step Functions checks its role's log-delivery permissions on CreateStateMachine
+    ("IAM policies for logging to CloudWatch Logs",
+    https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html). CloudFormation creates
+    resources in parallel unless DependsOn or a reference orders them
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-dependson.html), so
+    each such resource must depend on every policy attached to its role."""
+    checked = 0
+    for resource_type, role_property in ROLE_CHECKED_AT_CREATE.items():
+        for logical_id, resource in synth.resources(resource_type).items():
+            role_id = _role_logical_id(resource["Properties"][role_property])
+            assert role_id is not None, logical_id
+            policies = _policies_of_role(synth, role_id)
+            missing = policies - _depends_on(resource)
+            assert not missing, f"{logical_id} may be created before {sorted(missing)}"
+            checked += 1
+    assert checked == len(synth.resources("AWS::Lambda::Function")) + 1
+
+
+def test_traced_functions_have_the_xray_write_actions_on_their_role(synth: Synthesized) -> None:
+    """https://docs.aws.amazon.com/lambda/latest/dg/services-xray.html: the execution role needs
+    xray:PutTraceSegments and xray:PutTelemetryRecords (Resource "*": no resource-level permission)."""
+    for logical_id, function in synth.resources("AWS::Lambda::Function").items():
+        assert function["Properties"]["TracingConfig"] == {"Mode": "Active"}
+        role_id = _role_logical_id(function["Properties"]["Role"])
+        assert role_id is not None
+        granted = set()
+        for policy_id in _policies_of_role(synth, role_id) & _depends_on(function):
+            for statement in synth.raw["Resources"][policy_id]["Properties"]["PolicyDocument"]["Statement"]:
+                actions = statement["Action"]
+                granted |= {actions} if isinstance(actions, str) else set(actions)
+        assert {"xray:PutTraceSegments", "xray:PutTelemetryRecords"} <= granted, logical_id
+
+
+# --- 2. a failed first create must not block the next deploy ----------------------------------------
+
+
+def test_no_named_resource_survives_a_failed_create(synth: Synthesized) -> None:
+    """CloudFormation "DeletionPolicy attribute"
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-deletionpolicy.html):
+    ``Retain`` keeps a resource even when the stack's creation is rolled back; a retained resource with
+    a fixed name then fails the next create ("already exists"). ``RetainExceptOnCreate`` deletes it on a
+    failed create and retains it on stack deletion."""
+    for resource_type, name_property in PHYSICAL_NAME_PROPERTIES.items():
+        for logical_id, resource in synth.resources(resource_type).items():
+            if name_property in resource.get("Properties", {}):
+                assert resource.get("DeletionPolicy", "Delete") != "Retain", logical_id
+
+
+def test_orders_survive_stack_deletion_and_accidents_but_not_a_failed_create(synth: Synthesized) -> None:
+    """The business record: RetainExceptOnCreate (see above), deletion protection
+    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/WorkingWithTables.Basics.html#WorkingWithTables.Basics.DeletionProtection)
+    and point-in-time recovery stay on."""
+    (table,) = [
+        t for t in synth.resources("AWS::DynamoDB::Table").values() if t["Properties"]["TableName"] == d.ORDERS_TABLE
+    ]
+    assert table["DeletionPolicy"] == "RetainExceptOnCreate"
+    assert table["UpdateReplacePolicy"] == "Retain"
+    assert table["Properties"]["DeletionProtectionEnabled"] is True
+    assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+# --- 3. alarms must be allowed to publish to their topic --------------------------------------------
+
+
+def _statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(policy["Properties"]["PolicyDocument"]["Statement"])
+
+
+def test_cloudwatch_may_publish_every_alarm_to_the_topic_and_only_ours(synth: Synthesized) -> None:
+    """SNS "Amazon SNS access control case examples" / CloudWatch "Using Amazon SNS topics"
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Notify_Users_Alarm_Changes.html): a
+    topic policy replaces SNS's default policy, so the topic's own policy must allow
+    ``cloudwatch.amazonaws.com`` to ``sns:Publish``; AWS recommends ``aws:SourceArn`` and
+    ``aws:SourceAccount`` against the confused deputy
+    (https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html)."""
+    ((topic_id, _),) = synth.resources("AWS::SNS::Topic").items()
+    ((_, policy),) = synth.resources("AWS::SNS::TopicPolicy").items()
+    assert policy["Properties"]["Topics"] == [{"Ref": topic_id}]
+    allows = [
+        s
+        for s in _statements(policy)
+        if s["Effect"] == "Allow" and s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert len(allows) == 1, "nothing allows CloudWatch to publish: alarms could never notify"
+    (allow,) = allows
+    assert allow["Action"] == "sns:Publish"
+    assert allow["Resource"] == {"Ref": topic_id}
+    assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    source_arns = allow["Condition"]["ArnEquals"]["aws:SourceArn"]
+    notifying = {
+        logical_id
+        for logical_id, alarm in synth.resources("AWS::CloudWatch::Alarm").items()
+        if {"Ref": topic_id} in alarm["Properties"].get("AlarmActions", [])
+    }
+    assert notifying, "no alarm notifies the topic"
+    assert sorted(source_arns, key=json.dumps) == sorted(
+        ({"Fn::GetAtt": [alarm, "Arn"]} for alarm in notifying), key=json.dumps
+    )
+
+
+def test_topic_still_refuses_publishing_without_tls(synth: Synthesized) -> None:
+    """SNS security best practices (https://docs.aws.amazon.com/sns/latest/dg/sns-security-best-practices.html):
+    enforce encryption of data in transit with ``aws:SecureTransport``; the Allow must not undo the Deny
+    (an explicit Deny wins: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html)."""
+    ((_, policy),) = synth.resources("AWS::SNS::TopicPolicy").items()
+    denies = [s for s in _statements(policy) if s["Effect"] == "Deny"]
+    assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} and s["Principal"] == "*" for s in denies)
+
+
+def test_alarm_topic_key_lets_cloudwatch_encrypt_for_the_topic(synth: Synthesized) -> None:
+    """CloudWatch publishing to an SSE topic needs kms:GenerateDataKey* and kms:Decrypt on the key
+    (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services)."""
+    ((_, key),) = synth.resources("AWS::KMS::Key").items()
+    (statement,) = [
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(statement["Action"])
+
+
+# --- 5. stages: several stacks in one account -------------------------------------------------------
+
+
+def _physical_names(synth: Synthesized) -> set[str]:
+    names = set()
+    for resource_type, name_property in PHYSICAL_NAME_PROPERTIES.items():
+        for resource in synth.resources(resource_type).values():
+            value = resource.get("Properties", {}).get(name_property)
+            if isinstance(value, str):
+                names.add(value)
+    return names
+
+
+@pytest.fixture(scope="module")
+def dev_stage() -> Synthesized:
+    return synthesize((("stage", "dev"),))
+
+
+def test_default_stage_keeps_the_seeds_names(synth: Synthesized) -> None:
+    """The seed's commands (``aws lambda invoke --function-name order-creator``, ``aws dynamodb scan
+    --table-name Orders``) must work verbatim against a default deploy."""
+    names = _physical_names(synth)
+    assert {"Orders", "order-creator", "order-processor", "serverless-snacks-orders", "serverless-snacks-dlq"} <= names
+    assert synth.stack.stack_name == "ServerlessSnacks"
+
+
+def test_another_stage_shares_no_physical_name_with_the_default(synth: Synthesized, dev_stage: Synthesized) -> None:
+    """Physical names are unique per account and region for every type above (e.g. "Lambda quotas":
+    function names, "DynamoDB naming rules": table names per Region), so two stages of the pipeline in
+    one account must not share any; nor may their stacks."""
+    default_names, dev_names = _physical_names(synth), _physical_names(dev_stage)
+    assert len(dev_names) == len(default_names) >= 20
+    assert not default_names & dev_names, sorted(default_names & dev_names)
+    assert dev_stage.stack.stack_name == "ServerlessSnacks-dev" != synth.stack.stack_name
+    for resource_type, name_property in PHYSICAL_NAME_PROPERTIES.items():
+        for logical_id, resource in dev_stage.resources(resource_type).items():
+            assert isinstance(resource["Properties"].get(name_property), str), (logical_id, "unnamed")
+
+
+def test_another_stage_is_cdk_nag_clean_too(dev_stage: Synthesized) -> None:
+    assert dev_stage.nag_errors == ()
+    assert dev_stage.nag_warnings == ()
+
+
+def test_another_stages_functions_and_metrics_point_at_that_stage(dev_stage: Synthesized) -> None:
+    """Each stage's functions read and write only that stage's table and bus, and emit metrics under
+    their own service name, which that stage's alarms watch."""
+    names = d.resource_names("dev")
+    functions = {f["Properties"]["FunctionName"]: f for f in dev_stage.resources("AWS::Lambda::Function").values()}
+    assert set(functions) == set(names.functions)
+    for name, function in functions.items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables["ORDERS_TABLE_NAME"] == names.orders_table
+        assert variables.get("EVENT_BUS_NAME", names.event_bus) == names.event_bus
+        assert variables["POWERTOOLS_SERVICE_NAME"] == name
+    for alarm in dev_stage.resources("AWS::CloudWatch::Alarm").values():
+        for dimension in alarm["Properties"].get("Dimensions", []):
+            if dimension["Name"] == "service":
+                assert dimension["Value"] in names.functions
+
+
+@pytest.mark.parametrize("stage", ["Dev", "-dev", "dev-", "a" * 17, "dev_1", "1dev", "dev stage"])
+def test_stage_names_that_would_break_some_service_are_refused(stage: str) -> None:
+    """Lambda function names (64), SQS queue names (80) and rule names (64) allow letters, digits, '-'
+    and '_' only; a short lower-case name fits every one with its suffix."""
+    with pytest.raises(ValueError, match="stage"):
+        d.resource_names(stage)
+
+
+@pytest.mark.parametrize("stage", ["dev", "ci-42", "p", "prod-eu-west-1ab"])
+def test_every_stage_name_fits_each_services_length_limit(stage: str) -> None:
+    """Lambda: function name up to 64 characters; EventBridge rule 64, bus 256; SQS 80; Step Functions
+    state machine 80; DynamoDB table 255; CloudWatch dashboard 255, alarm 255; SNS topic 256."""
+    names = d.resource_names(stage)
+    for function in names.functions:
+        assert len(function) <= 64
+    assert len(names.order_created_rule) <= 64 and len(names.reconcile_schedule_rule) <= 64
+    assert len(names.dead_letter_queue) <= 80 and len(names.state_machine) <= 80
