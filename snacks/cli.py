@@ -135,7 +135,8 @@ def _banner(endpoint: str, region: str) -> str:
     payload = json.dumps({"customerName": "Alice Smith", "snackItems": [item], "totalAmount": 2.99})
     order_id = f'{shlex.quote(sys.executable)} -c \'import json; print(json.load(open("response.json"))["orderId"])\''
     return f"""
-Try, in another terminal (awslocal: the aws CLI pointed at this stack, SQS included):
+Try, in another terminal:
+  # awslocal (awscli-local) points every aws command at this stack, SQS included
   export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION={region}
   export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
   export AWS_DISABLE_HOST_PREFIX_INJECTION=true DISABLE_DEPRECATION_NOTICE=true

@@ -46,7 +46,7 @@ def test_a_host_that_does_not_resolve_exits_non_zero_with_one_line() -> None:
 
 def test_a_port_out_of_range_is_refused_before_anything_starts() -> None:
     result = snacks_local("local", "--port", "70000")
-    assert result.returncode == 2 and "is not a TCP port" in result.stderr
+    assert result.returncode == 2 and "port 70000 is out of range" in result.stderr
 
 
 def test_health_endpoint_and_region() -> None:
