@@ -129,7 +129,7 @@ def _banner(endpoint: str, region: str) -> str:
     bin_dir = _python_bin()
     # awslocal (awscli-local) points every aws command at the stack: the bundled AWS CLI v1 ignores
     # AWS_ENDPOINT_URL for some services, SQS among them, and would go to real AWS.
-    aws_cli = bin_dir / "awslocal" if (bin_dir / "awslocal").exists() else Path("awslocal")
+    aws_cli = next((bin_dir / name for name in ("awslocal", "aws") if (bin_dir / name).exists()), Path("aws"))
     snacks = bin_dir / "snacks" if (bin_dir / "snacks").exists() else Path("snacks")
     item = {"name": "Pretzels", "quantity": 1, "price": 2.99}
     payload = json.dumps({"customerName": "Alice Smith", "snackItems": [item], "totalAmount": 2.99})
