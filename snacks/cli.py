@@ -6,6 +6,7 @@
     snacks trace ORDER_ID             an order's workflow execution, step by step
     snacks reconcile                  re-publish NEW orders that were never processed
     snacks dlq list | replay          what failed and why; send it round again
+    snacks inventory set NAME QTY | list   stock levels (snacks without a record are unlimited)
 
 Against AWS it uses the standard credential chain; against the local stack pass
 ``--endpoint-url http://127.0.0.1:4566`` (or set ``AWS_ENDPOINT_URL``).
@@ -176,6 +177,23 @@ def cmd_dlq_replay(args: argparse.Namespace, aws: Aws) -> int:
     return 0
 
 
+def cmd_inventory_set(args: argparse.Namespace, aws: Aws) -> int:
+    if args.quantity < 0:
+        print("inventory set: QTY must be 0 or more", file=sys.stderr)
+        return 2
+    operations.set_stock(aws, args.name, args.quantity)
+    print(f"{args.name}: {args.quantity} available")
+    return 0
+
+
+def cmd_inventory_list(args: argparse.Namespace, aws: Aws) -> int:
+    levels = operations.list_stock(aws)
+    for name, units in levels:
+        print(f"{units:>8}  {name}")
+    print(f"{len(levels)} stock-limited snack(s); snacks without a record are unlimited")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="snacks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -234,6 +252,13 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--order-id")
     replay.add_argument("--dry-run", action="store_true")
     replay.set_defaults(handler=cmd_dlq_replay, needs_aws=True)
+
+    stock = commands.add_parser("inventory", help="stock levels").add_subparsers(dest="action", required=True)
+    stock_set = stock.add_parser("set", help="set a snack's available units (makes it stock-limited)")
+    stock_set.add_argument("name")
+    stock_set.add_argument("quantity", type=int)
+    stock_set.set_defaults(handler=cmd_inventory_set, needs_aws=True)
+    stock.add_parser("list", help="every stock-limited snack").set_defaults(handler=cmd_inventory_list, needs_aws=True)
     return parser
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from order_service import settings as env
+from order_service.adapters.dynamodb_inventory import INVENTORY_PARTITION_KEY as _INVENTORY_KEY
 from order_service.adapters.dynamodb_orders import STATUS_INDEX_NAME
 from order_service.domain.events import ORDER_CREATED_DETAIL_TYPE, ORDER_EVENT_SOURCE, order_created_pattern
 
@@ -50,6 +51,7 @@ class ResourceNames:
     stack: str
     orders_table: str
     idempotency_table: str
+    inventory_table: str
     order_creator: str
     order_processor: str
     order_reconciler: str
@@ -90,6 +92,7 @@ def resource_names(stage: str | None = None) -> ResourceNames:
         stack=f"{STACK_BASE_NAME}{suffix}",
         orders_table=f"Orders{suffix}",
         idempotency_table=f"OrdersIdempotency{suffix}",
+        inventory_table=f"Inventory{suffix}",
         order_creator=f"order-creator{suffix}",
         order_processor=f"order-processor{suffix}",
         order_reconciler=f"order-reconciler{suffix}",
@@ -108,6 +111,7 @@ def resource_names(stage: str | None = None) -> ResourceNames:
 NAMES = resource_names()
 ORDERS_TABLE = NAMES.orders_table
 IDEMPOTENCY_TABLE = NAMES.idempotency_table
+INVENTORY_TABLE = NAMES.inventory_table
 ORDER_CREATOR = NAMES.order_creator
 ORDER_PROCESSOR = NAMES.order_processor
 ORDER_RECONCILER = NAMES.order_reconciler
@@ -129,6 +133,7 @@ STATUS_INDEX_PARTITION_KEY = "status"
 STATUS_INDEX_SORT_KEY = "createdAt"
 IDEMPOTENCY_PARTITION_KEY = "id"
 IDEMPOTENCY_TTL_ATTRIBUTE = "expiration"
+INVENTORY_PARTITION_KEY = _INVENTORY_KEY  # snack name -> available units
 
 # Lambda platform (the CDK stack picks the newest Python runtime aws-cdk-lib offers; tests/local
 # checks that the local stack creates its functions with the same one).
@@ -191,10 +196,14 @@ def function_definitions(names: ResourceNames = NAMES) -> dict[str, FunctionDefi
         PROCESSOR: FunctionDefinition(
             name=names.order_processor,
             handler="order_service.handlers.order_processor.handler",
-            description="Fulfillment workflow steps: validate, fulfil, markProcessed, recordFailure",
+            description="Fulfillment workflow steps: validate, fulfil (reserve stock), markProcessed, recordFailure",
             memory_mb=256,
             timeout_seconds=PROCESSOR_TIMEOUT_SECONDS,
-            environment={env.ORDERS_TABLE_NAME: names.orders_table, env.FULFILLMENT_FAULTS: ""},
+            environment={
+                env.ORDERS_TABLE_NAME: names.orders_table,
+                env.INVENTORY_TABLE_NAME: names.inventory_table,
+                env.FULFILLMENT_FAULTS: "",
+            },
         ),
         RECONCILER: FunctionDefinition(
             name=names.order_reconciler,

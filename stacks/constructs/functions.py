@@ -105,6 +105,7 @@ class Functions(Construct):
         names: d.ResourceNames,
         orders: dynamodb.ITable,
         idempotency: dynamodb.ITable,
+        inventory: dynamodb.ITable,
         bus: events.IEventBus,
         options: FunctionOptions,
     ) -> None:
@@ -145,9 +146,17 @@ class Functions(Construct):
             self.definitions[d.PROCESSOR],
             [
                 iam.PolicyStatement(
-                    sid="ReadAndTransitionOrders",  # consistent GetItem; conditional UpdateItem
+                    sid="ReadAndTransitionOrders",  # GetItem; conditional UpdateItem, alone or in a transaction
                     actions=["dynamodb:GetItem", "dynamodb:UpdateItem"],
                     resources=[orders.table_arn],
+                ),
+                # TransactGetItems/TransactWriteItems are authorized per item by the underlying actions:
+                # GetItem, UpdateItem, and ConditionCheckItem for a ConditionCheck (DynamoDB developer guide,
+                # "Using IAM with DynamoDB transactions").
+                iam.PolicyStatement(
+                    sid="ReserveStock",
+                    actions=["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
+                    resources=[inventory.table_arn],
                 ),
             ],
         )

@@ -107,7 +107,7 @@ def test_happy_path_runs_validate_fulfil_mark_processed_once_each(sfn: Any, aws:
     execution, history = run(sfn, aws, order_created_event(order_id))
 
     assert execution["status"] == "SUCCEEDED"
-    assert entered(history) == ["Validate", "NeedsProcessing", "Fulfil", "MarkProcessed", "OrderProcessed"]
+    assert entered(history) == ["Validate", "NeedsProcessing", "Fulfil", "InStock", "MarkProcessed", "OrderProcessed"]
     assert task_attempts(history) == Counter({"Validate": 1, "Fulfil": 1, "MarkProcessed": 1})
     record = operations.get_order(aws, order_id)
     assert record is not None and record.status is OrderStatus.PROCESSED and record.processed_at
@@ -208,3 +208,39 @@ def test_bus_rule_starts_the_workflow_for_order_created_events_only(stack: Any, 
         == order_id
     ]
     assert len(started_for_order) == 1  # the "Order Shipped" event matched no rule
+
+
+def test_out_of_stock_ends_the_order_rejected_without_dlq_or_reservation(sfn: Any, aws: Aws) -> None:
+    """Not enough stock is a business outcome: a Choice sends the execution to a Succeed state."""
+    snack = f"Limited Lollies {uuid.uuid4().hex[:8]}"
+    operations.set_stock(aws, snack, 1)
+    order_id = new_order(aws, snack)  # wants 2
+    execution, history = run(sfn, aws, order_created_event(order_id))
+
+    assert execution["status"] == "SUCCEEDED"
+    assert entered(history) == ["Validate", "NeedsProcessing", "Fulfil", "InStock", "OrderRejected"]
+    output = json.loads(execution["output"])
+    assert output["fulfillment"]["outcome"] == "rejected"
+    assert output["fulfillment"]["rejection"]["lines"] == [{"name": snack, "requested": 2, "available": 1}]
+    record = operations.get_order(aws, order_id)
+    assert record is not None and record.status is OrderStatus.REJECTED
+    assert record.rejection is not None and record.rejection["reason"] == "OutOfStock"
+    assert record.reservation is None
+    assert dict(operations.list_stock(aws))[snack] == 1
+    assert dead_letters_for(aws, order_id) == []
+
+
+def test_in_stock_order_takes_its_units_once_even_when_its_event_comes_twice(sfn: Any, aws: Aws) -> None:
+    snack = f"Counted Cookies {uuid.uuid4().hex[:8]}"
+    operations.set_stock(aws, snack, 3)
+    order_id = new_order(aws, snack)  # wants 2
+    event = order_created_event(order_id)
+    first, history = run(sfn, aws, event)
+    second, _ = run(sfn, aws, event)
+
+    assert first["status"] == second["status"] == "SUCCEEDED"
+    assert entered(history) == ["Validate", "NeedsProcessing", "Fulfil", "InStock", "MarkProcessed", "OrderProcessed"]
+    record = operations.get_order(aws, order_id)
+    assert record is not None and record.status is OrderStatus.PROCESSED
+    assert record.reservation is not None and record.reservation["lines"] == [{"name": snack, "quantity": 2}]
+    assert dict(operations.list_stock(aws))[snack] == 1

@@ -493,6 +493,28 @@ class InMemoryOrders:
         )
 
 
+class UntrackedStock:
+    """The ``StockLedger`` of a shop with no stock records (every snack unlimited), over ``InMemoryOrders``;
+    the stock rules themselves are tested against moto's DynamoDB (tests/unit/test_inventory.py)."""
+
+    def __init__(self, orders: InMemoryOrders) -> None:
+        self._orders = orders
+
+    def levels(self, snacks: Any) -> dict[str, int]:
+        return {}
+
+    def reserve(self, plan: Any, marker: dict[str, Any], now: str) -> bool:
+        record = self._orders.items[plan.order_id]
+        if record.status is not OrderStatus.NEW or record.reservation is not None:
+            return False
+        self._orders.items[plan.order_id] = dataclasses.replace(record, reservation=marker)
+        return True
+
+
+def domain_processor(orders: InMemoryOrders) -> OrderProcessor:
+    return OrderProcessor(orders, UntrackedStock(orders), {}, clock())  # type: ignore[arg-type]
+
+
 def clock(start: datetime = CREATED + timedelta(seconds=2)) -> Callable[[], str]:
     ticks = iter(range(10_000))
     return lambda: utc_timestamp(start + timedelta(milliseconds=next(ticks)))
@@ -501,7 +523,7 @@ def clock(start: datetime = CREATED + timedelta(seconds=2)) -> Callable[[], str]
 def test_domain_mark_processed_reports_latency_from_creation() -> None:
     orders = InMemoryOrders()
     orders.create(OrderRecord.new("d-1", SEED_REQUEST, CREATED))
-    result = OrderProcessor(orders, {}, clock()).mark_processed(StepContext("d-1"))
+    result = domain_processor(orders).mark_processed(StepContext("d-1"))
     assert result["latencyMs"] == 2000
     assert result["processedAt"] == "2024-01-02T03:04:07.678Z"
 
@@ -511,8 +533,8 @@ def test_domain_fulfil_that_loses_a_race_returns_the_winners_fulfillment() -> No
     orders.create(OrderRecord.new("d-2", SEED_REQUEST, CREATED))
     winner = {"trackingId": "SNK-WINNER", "attempt": 1}
     orders.lose_fulfillment_race_to = winner
-    result = OrderProcessor(orders, {}, clock()).fulfil(StepContext("d-2"))
-    assert result == {"orderId": "d-2", "fulfillment": winner, "repeated": True}
+    result = domain_processor(orders).fulfil(StepContext("d-2"))
+    assert result == {"orderId": "d-2", "outcome": "fulfilled", "fulfillment": winner, "repeated": True}
 
 
 def test_domain_validate_rejects_an_order_without_items() -> None:
@@ -521,7 +543,7 @@ def test_domain_validate_rejects_an_order_without_items() -> None:
         dataclasses.replace(OrderRecord.new("d-3", SEED_REQUEST, CREATED), snack_items=(), total_amount=Decimal("0.00"))
     )
     with pytest.raises(OrderInvalid):
-        OrderProcessor(orders, {}, clock()).validate(StepContext("d-3"))
+        domain_processor(orders).validate(StepContext("d-3"))
 
 
 @pytest.mark.parametrize(

@@ -10,16 +10,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from order_service.domain import fulfillment
-from order_service.domain.errors import OrderInvalid, OrderNotFound, OrderStateConflict
+from order_service.domain import fulfillment, inventory
+from order_service.domain.errors import OrderInvalid, OrderNotFound, OrderStateConflict, TransientStepError
 from order_service.domain.order import OrderRecord, OrderStatus, items_total, parse_utc_timestamp
-from order_service.domain.ports import OrderRepository
+from order_service.domain.ports import OrderRepository, StockLedger
 from order_service.domain.validation import MAX_ITEMS
 
 MAX_CAUSE_CHARS = 2000
 
 PROCESS = "process"
 SKIP = "skip"
+
+# Outcomes of the fulfil step, for the workflow's Choice after it.
+FULFILLED = "fulfilled"
+REJECTED = "rejected"
+
+# Reads and conditional transactions to try before calling the stock contended (the workflow retries).
+MAX_RESERVE_ROUNDS = 4
 
 
 @dataclass(frozen=True)
@@ -31,9 +38,14 @@ class StepContext:
 
 class OrderProcessor:
     def __init__(
-        self, orders: OrderRepository, fault_plan: dict[str, fulfillment.FaultRule], clock: Callable[[], str]
+        self,
+        orders: OrderRepository,
+        stock: StockLedger,
+        fault_plan: dict[str, fulfillment.FaultRule],
+        clock: Callable[[], str],
     ) -> None:
         self._orders = orders
+        self._stock = stock
         self.fault_plan = fault_plan  # simulation config: tests may end an "outage"
         self._clock = clock
 
@@ -62,21 +74,57 @@ class OrderProcessor:
         }
 
     def fulfil(self, step: StepContext) -> dict[str, Any]:
-        """Fulfil a NEW order once; a repeat returns the fulfillment already recorded."""
-        order = self._load(step.order_id)
+        """Reserve the order's stock once, then fulfil it once; out of stock ends it REJECTED.
+
+        A repeat (retry, duplicate execution) finds the reservation or the fulfillment on the order and
+        neither takes stock nor fulfils again.
+        """
+        order, rejected_now = self._reserve(step)
+        if order.status is OrderStatus.REJECTED:
+            return {
+                "orderId": order.order_id,
+                "outcome": REJECTED,
+                "rejection": order.rejection,
+                "repeated": not rejected_now,
+            }
         if order.fulfillment is not None:
-            return {"orderId": order.order_id, "fulfillment": order.fulfillment, "repeated": True}
-        if order.status is not OrderStatus.NEW:
-            raise OrderStateConflict(f"order {order.order_id} is {order.status.value}; only NEW orders are fulfilled")
+            return {"orderId": order.order_id, "outcome": FULFILLED, "fulfillment": order.fulfillment, "repeated": True}
         now = self._clock()
         record = fulfillment.fulfil(order, step.attempt, self.fault_plan, now)
         if self._orders.record_fulfillment(order.order_id, record, step.execution_arn, now):
-            return {"orderId": order.order_id, "fulfillment": record, "repeated": False}
+            return {"orderId": order.order_id, "outcome": FULFILLED, "fulfillment": record, "repeated": False}
         # Lost a race with a duplicate execution: whatever it recorded is the fulfillment.
         current = self._load(step.order_id)
         if current.fulfillment is None:
             raise OrderStateConflict(f"order {order.order_id} became {current.status.value} during fulfillment")
-        return {"orderId": order.order_id, "fulfillment": current.fulfillment, "repeated": True}
+        return {"orderId": order.order_id, "outcome": FULFILLED, "fulfillment": current.fulfillment, "repeated": True}
+
+    def _reserve(self, step: StepContext) -> tuple[OrderRecord, bool]:
+        """The order holding its reservation, or REJECTED for want of stock (read, decide, write conditionally);
+        True if this call rejected it."""
+        for _ in range(MAX_RESERVE_ROUNDS):
+            order = self._load(step.order_id)
+            if order.status is OrderStatus.REJECTED or (
+                order.status is OrderStatus.NEW and order.reservation is not None
+            ):
+                return order, False
+            if order.status is not OrderStatus.NEW:
+                raise OrderStateConflict(
+                    f"order {order.order_id} is {order.status.value}; only NEW orders are fulfilled"
+                )
+            levels = self._stock.levels(inventory.units_by_snack(order))
+            now = self._clock()
+            short = inventory.shortages(order, levels)
+            if short:
+                rejected = self._stock.reject(order.order_id, inventory.rejection(short, now), now, step.execution_arn)
+                if rejected is not None:
+                    return rejected, True
+            else:
+                plan = inventory.plan_reservation(order, levels)
+                if self._stock.reserve(plan, plan.marker(now, step.execution_arn), now):
+                    return self._load(step.order_id), False
+            # A condition failed: the order or the stock changed since the read. Look again.
+        raise TransientStepError(f"stock for order {step.order_id} kept changing; try the step again")
 
     def mark_processed(self, step: StepContext) -> dict[str, Any]:
         """NEW -> PROCESSED, conditionally; a duplicate is a successful no-op."""
