@@ -244,3 +244,35 @@ def test_in_stock_order_takes_its_units_once_even_when_its_event_comes_twice(sfn
     assert record is not None and record.status is OrderStatus.PROCESSED
     assert record.reservation is not None and record.reservation["lines"] == [{"name": snack, "quantity": 2}]
     assert dict(operations.list_stock(aws))[snack] == 1
+
+
+def test_a_failure_after_the_reservation_releases_it_and_a_replay_reserves_again(
+    stack: Any, sfn: Any, aws: Aws
+) -> None:
+    """Doom Donut passes the reservation and then fails fulfilment for good (permanent fault)."""
+    operations.set_stock(aws, "Doom Donut", 7)
+    order_id = new_order(aws, "Doom Donut")  # wants 2
+    execution, history = run(sfn, aws, order_created_event(order_id))
+
+    assert execution["status"] == "FAILED"
+    assert entered(history)[-4:] == ["FulfilFailed", "RecordFailure", "SendToDLQ", "OrderFailed"]
+    released = [{"kind": "releaseStock", "lines": [{"name": "Doom Donut", "quantity": 2}]}]
+    record_failure = next(
+        json.loads(e["lambdaFunctionSucceededEventDetails"]["output"])
+        for e in history
+        if e["type"] == "LambdaFunctionSucceeded"
+        and "compensated" in e["lambdaFunctionSucceededEventDetails"]["output"]
+    )
+    assert record_failure["compensated"] == released
+    assert dict(operations.list_stock(aws))["Doom Donut"] == 7
+    record = operations.get_order(aws, order_id)
+    assert record is not None and record.status is OrderStatus.FAILED and record.reservation is None
+
+    # The replay re-reserves (and, the fault being permanent, releases again: the stock is whole).
+    (outcome,) = operations.replay_dead_letters(aws, order_id, dry_run=False)
+    assert outcome.outcome == "replayed"
+    stack.wait_until_idle(timeout=30)
+    record = operations.get_order(aws, order_id)
+    assert record is not None and record.status is OrderStatus.FAILED and record.replay_count == 1
+    assert record.failure is not None and record.failure["compensated"] == released
+    assert dict(operations.list_stock(aws))["Doom Donut"] == 7

@@ -19,6 +19,7 @@ import pytest
 from order_service.adapters.dynamodb_inventory import DynamoDbStockLedger
 from order_service.adapters.dynamodb_orders import DynamoDbOrderRepository
 from order_service.domain import inventory
+from order_service.domain.errors import OrderStateConflict
 from order_service.domain.order import OrderRecord, OrderRequest, OrderStatus, SnackItem
 from order_service.domain.order_processing import OrderProcessor, StepContext
 from order_service.settings import FULFILLMENT_FAULTS
@@ -168,6 +169,70 @@ def test_an_order_holding_stock_is_never_rejected(orders: DynamoDbOrderRepositor
 def test_a_stock_level_is_never_negative(stock: DynamoDbStockLedger) -> None:
     with pytest.raises(ValueError, match="negative"):
         stock.set_level("Chips", -1, NOW)
+
+
+# --- compensation (saga) -----------------------------------------------------------------------
+
+
+def test_a_failure_after_the_reservation_gives_the_stock_back_exactly_once(
+    orders: DynamoDbOrderRepository, stock: DynamoDbStockLedger
+) -> None:
+    stock.set_level("Chips", 5, NOW)
+    put(orders, "c-1", ("Chips", 2), ("Soda", 1))
+    steps = processor(orders, stock)
+    steps.fulfil(StepContext("c-1", EXECUTION))
+    assert levels(stock) == {"Chips": 3}
+
+    first = steps.record_failure(StepContext("c-1", EXECUTION), "MarkProcessed", "States.Timeout", "")
+    again = steps.record_failure(StepContext("c-1", EXECUTION), "MarkProcessed", "States.Timeout", "")
+
+    released = [{"kind": "releaseStock", "lines": [{"name": "Chips", "quantity": 2}]}]
+    assert (first["recorded"], first["compensated"]) == (True, released)
+    assert (again["recorded"], again["compensated"]) == (False, [])
+    assert levels(stock) == {"Chips": 5}
+    record = orders.get("c-1")
+    assert record is not None and record.status is OrderStatus.FAILED
+    assert record.reservation is None and record.fulfillment is None  # a replay reserves and fulfils afresh
+    assert record.failure is not None and record.failure["compensated"] == released
+
+
+def test_a_failure_recorded_from_a_stale_read_releases_what_the_order_holds_now(
+    orders: DynamoDbOrderRepository, stock: DynamoDbStockLedger
+) -> None:
+    """Read without a reservation, reserved by a duplicate execution before the write: the write must
+    fail (or the units would stay taken by a FAILED order), and the step then releases them."""
+    stock.set_level("Chips", 5, NOW)
+    stale = put(orders, "c-2", ("Chips", 2))
+    processor(orders, stock).fulfil(StepContext("c-2", EXECUTION))  # the duplicate
+
+    assert stock.fail(stale, {"step": "Fulfil"}, [], NOW, None) is False
+    assert orders.get("c-2").status is OrderStatus.NEW  # type: ignore[union-attr]
+    assert processor(orders, stock).record_failure(StepContext("c-2"), "Fulfil", "X", "")["recorded"] is True
+    assert levels(stock) == {"Chips": 5}
+
+
+def test_a_replayed_order_reserves_again(orders: DynamoDbOrderRepository, stock: DynamoDbStockLedger) -> None:
+    stock.set_level("Chips", 5, NOW)
+    put(orders, "c-3", ("Chips", 2))
+    steps = processor(orders, stock)
+    steps.fulfil(StepContext("c-3", EXECUTION))
+    steps.record_failure(StepContext("c-3", EXECUTION), "Fulfil", "FulfillmentRejected", "")
+    # What `snacks dlq replay` does: FAILED -> NEW.
+    orders.transition("c-3", OrderStatus.FAILED, OrderStatus.NEW, NOW, removals=("failure",))
+
+    assert steps.fulfil(StepContext("c-3", EXECUTION))["outcome"] == "fulfilled"
+    assert levels(stock) == {"Chips": 3}
+    assert steps.mark_processed(StepContext("c-3", EXECUTION))["changed"] is True
+
+
+def test_an_order_without_its_reservation_is_never_marked_processed(
+    orders: DynamoDbOrderRepository, stock: DynamoDbStockLedger
+) -> None:
+    """A stale execution of a replayed order (NEW again, its stock given back) reaching MarkProcessed."""
+    put(orders, "c-4", ("Chips", 2))
+    with pytest.raises(OrderStateConflict):
+        processor(orders, stock).mark_processed(StepContext("c-4", EXECUTION))
+    assert orders.get("c-4").status is OrderStatus.NEW  # type: ignore[union-attr]
 
 
 # --- through the handler ---------------------------------------------------------------------

@@ -317,7 +317,7 @@ def test_record_failure_sets_failed_with_the_reason(
 
     result = step("recordFailure", "o-8", failedStep="Fulfil", error=error)
 
-    assert result == {"orderId": "o-8", "status": "FAILED", "recorded": True}
+    assert result == {"orderId": "o-8", "status": "FAILED", "recorded": True, "compensated": []}
     record = stored(repository, "o-8")
     assert record.status is OrderStatus.FAILED
     assert record.failure is not None
@@ -331,7 +331,7 @@ def test_record_failure_sets_failed_with_the_reason(
 
     # a duplicate is reported, not re-recorded
     again = step("recordFailure", "o-8", failedStep="Validate", error={"Error": "Other"})
-    assert again == {"orderId": "o-8", "status": "FAILED", "recorded": False}
+    assert again == {"orderId": "o-8", "status": "FAILED", "recorded": False, "compensated": []}
     assert stored(repository, "o-8").failure == record.failure
 
 
@@ -349,18 +349,19 @@ def test_record_failure_never_overwrites_a_processed_order(
     repository: DynamoDbOrderRepository, step: Callable[..., dict[str, Any]]
 ) -> None:
     put_order(repository, "o-10")
+    step("fulfil", "o-10")
     step("markProcessed", "o-10")
     before = stored(repository, "o-10")
 
     result = step("recordFailure", "o-10", failedStep="MarkProcessed", error={"Error": "States.Timeout"})
 
-    assert result == {"orderId": "o-10", "status": "PROCESSED", "recorded": False}
+    assert result == {"orderId": "o-10", "status": "PROCESSED", "recorded": False, "compensated": []}
     assert stored(repository, "o-10") == before
 
 
 def test_record_failure_for_a_missing_order_does_not_raise(step: Callable[..., dict[str, Any]]) -> None:
     result = step("recordFailure", "nope", failedStep="Validate", error={"Error": "OrderNotFound"})
-    assert result == {"orderId": "nope", "status": "MISSING", "recorded": False}
+    assert result == {"orderId": "nope", "status": "MISSING", "recorded": False, "compensated": []}
 
 
 def test_record_failure_without_error_details(
@@ -387,7 +388,7 @@ def test_fulfil_on_a_settled_order_without_fulfillment_is_a_state_conflict(
     repository: DynamoDbOrderRepository, step: Callable[..., dict[str, Any]]
 ) -> None:
     put_order(repository, "o-13")
-    step("markProcessed", "o-13")
+    repository.transition("o-13", OrderStatus.NEW, OrderStatus.PROCESSED, utc_timestamp(CREATED))
     with pytest.raises(OrderStateConflict):
         step("fulfil", "o-13")
 
@@ -460,9 +461,12 @@ class InMemoryOrders:
         now: str,
         updates: dict[str, Any] | None = None,
         removals: tuple[str, ...] = (),
+        requires: tuple[str, ...] = (),
     ) -> OrderRecord | None:
         record = self.items.get(order_id)
         if record is None or record.status is not current:
+            return None
+        if any(record.as_item().get(name) is None for name in requires):
             return None
         item = {**record.as_item(), "status": target.value, "updatedAt": now, **(updates or {})}
         for name in removals:
@@ -522,7 +526,7 @@ def clock(start: datetime = CREATED + timedelta(seconds=2)) -> Callable[[], str]
 
 def test_domain_mark_processed_reports_latency_from_creation() -> None:
     orders = InMemoryOrders()
-    orders.create(OrderRecord.new("d-1", SEED_REQUEST, CREATED))
+    orders.create(dataclasses.replace(OrderRecord.new("d-1", SEED_REQUEST, CREATED), reservation={"lines": []}))
     result = domain_processor(orders).mark_processed(StepContext("d-1"))
     assert result["latencyMs"] == 2000
     assert result["processedAt"] == "2024-01-02T03:04:07.678Z"

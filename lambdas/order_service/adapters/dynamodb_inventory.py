@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from order_service.adapters.aws_errors import error_code, transient_errors_as
 from order_service.adapters.dynamodb_orders import from_attributes, to_attributes
-from order_service.domain.inventory import ReservationPlan
+from order_service.domain.inventory import Compensation, ReservationPlan, StockRelease
 from order_service.domain.order import OrderRecord, OrderStatus
 
 if TYPE_CHECKING:
@@ -136,6 +136,64 @@ class DynamoDbStockLedger:
                     return None
                 raise
         return OrderRecord.from_item(from_attributes(response["Attributes"]))
+
+    def fail(
+        self,
+        order: OrderRecord,
+        failure: dict[str, Any],
+        compensations: list[Compensation],
+        now: str,
+        execution_arn: str | None,
+    ) -> bool:
+        values: dict[str, Any] = {
+            ":failed": OrderStatus.FAILED.value,
+            ":failure": failure,
+            ":now": now,
+            ":new": OrderStatus.NEW.value,
+        }
+        expression = "SET #status = :failed, failure = :failure, updatedAt = :now"
+        if execution_arn:
+            values[":arn"] = execution_arn
+            expression += ", executionArn = :arn"
+        # Released stock voids the fulfillment too: a replay reserves and fulfils afresh.
+        expression += " REMOVE reservation, fulfillment"
+        # A reservation is only ever added to a NEW order, never changed: "held as read" is exists/not exists.
+        held = "attribute_exists(reservation)" if order.reservation is not None else "attribute_not_exists(reservation)"
+        transaction: list[Any] = [
+            {
+                "Update": {
+                    "TableName": self._orders,
+                    "Key": {"orderId": {"S": order.order_id}},
+                    "UpdateExpression": expression,
+                    "ConditionExpression": f"#status = :new AND {held}",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": to_attributes(values),
+                }
+            }
+        ]
+        for compensation in compensations:
+            if isinstance(compensation, StockRelease):
+                transaction.extend(self._give_back(snack, units, now) for snack, units in compensation.lines)
+        with transient_errors_as("DynamoDB"):
+            try:
+                self._client.transact_write_items(TransactItems=transaction)
+            except ClientError as error:
+                if _canceled(error):
+                    return False
+                raise
+        return True
+
+    def _give_back(self, snack: str, units: int, now: str) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self._inventory,
+                "Key": self._stock_key(snack),
+                # ADD, not SET available = available + units: the units go back even if the record was deleted.
+                "UpdateExpression": "ADD #available :units SET updatedAt = :now",
+                "ExpressionAttributeNames": {"#available": AVAILABLE},
+                "ExpressionAttributeValues": to_attributes({":units": units, ":now": now}),
+            }
+        }
 
     def set_level(self, snack: str, units: int, now: str) -> None:
         if units < 0:

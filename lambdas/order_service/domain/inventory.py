@@ -76,9 +76,8 @@ class StockRelease:
 
     lines: tuple[tuple[str, int], ...]  # (snack, units)
 
-    @property
-    def kind(self) -> str:
-        return "releaseStock"
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": "releaseStock", "lines": [{"name": name, "quantity": units} for name, units in self.lines]}
 
 
 Compensation = StockRelease  # the saga's compensations; a payment refund joins this union
@@ -89,5 +88,6 @@ def compensations(order: OrderRecord) -> list[Compensation]:
     held: list[Compensation] = []
     if order.reservation is not None:
         lines = tuple((str(line["name"]), int(line["quantity"])) for line in order.reservation.get("lines", []))
-        held.append(StockRelease(lines))
+        if lines:  # a reservation of unlimited snacks only holds nothing
+            held.append(StockRelease(lines))
     return list(reversed(held))

@@ -127,12 +127,17 @@ class OrderProcessor:
         raise TransientStepError(f"stock for order {step.order_id} kept changing; try the step again")
 
     def mark_processed(self, step: StepContext) -> dict[str, Any]:
-        """NEW -> PROCESSED, conditionally; a duplicate is a successful no-op."""
+        """NEW -> PROCESSED, conditionally; a duplicate is a successful no-op.
+
+        Only an order holding its reservation: a stale execution of a failed-then-replayed order (NEW again,
+        stock given back, not yet reserved) must not mark it PROCESSED without its stock."""
         now = self._clock()
         updates: dict[str, Any] = {"processedAt": now}
         if step.execution_arn:
             updates["executionArn"] = step.execution_arn
-        order = self._orders.transition(step.order_id, OrderStatus.NEW, OrderStatus.PROCESSED, now, updates)
+        order = self._orders.transition(
+            step.order_id, OrderStatus.NEW, OrderStatus.PROCESSED, now, updates, requires=("reservation",)
+        )
         if order is not None:
             latency_ms = (parse_utc_timestamp(now) - parse_utc_timestamp(order.created_at)).total_seconds() * 1000
             return {
@@ -153,20 +158,29 @@ class OrderProcessor:
         raise OrderStateConflict(f"order {step.order_id} is {current.status.value}; cannot mark it PROCESSED")
 
     def record_failure(self, step: StepContext, failed_step: str, error: str, cause: str) -> dict[str, Any]:
-        """NEW -> FAILED with the reason. Never raises for a missing or settled order: the DLQ still gets it."""
-        now = self._clock()
-        failure = {
-            "step": failed_step,
-            "error": error,
-            "cause": cause[:MAX_CAUSE_CHARS],
-            "executionArn": step.execution_arn,
-            "failedAt": now,
-        }
-        updates: dict[str, Any] = {"failure": failure}
-        if step.execution_arn:
-            updates["executionArn"] = step.execution_arn
-        if self._orders.transition(step.order_id, OrderStatus.NEW, OrderStatus.FAILED, now, updates) is not None:
-            return {"orderId": step.order_id, "status": "FAILED", "recorded": True}
-        current = self._orders.get(step.order_id)
-        status = current.status.value if current else "MISSING"
-        return {"orderId": step.order_id, "status": status, "recorded": False}
+        """NEW -> FAILED with the reason, giving back what the order holds (the saga's compensations) in the
+        same transaction, so exactly once. Never raises for a missing or settled order: the DLQ still gets it."""
+        for _ in range(MAX_RESERVE_ROUNDS):
+            order = self._orders.get(step.order_id)
+            if order is None or order.status is not OrderStatus.NEW:
+                status = order.status.value if order else "MISSING"
+                return {"orderId": step.order_id, "status": status, "recorded": False, "compensated": []}
+            now = self._clock()
+            held = inventory.compensations(order)
+            failure = {
+                "step": failed_step,
+                "error": error,
+                "cause": cause[:MAX_CAUSE_CHARS],
+                "executionArn": step.execution_arn,
+                "failedAt": now,
+                "compensated": [compensation.as_dict() for compensation in held],
+            }
+            if self._stock.fail(order, failure, held, now, step.execution_arn):
+                return {
+                    "orderId": step.order_id,
+                    "status": "FAILED",
+                    "recorded": True,
+                    "compensated": failure["compensated"],
+                }
+            # The order changed since the read (a duplicate reserved its stock): look again.
+        raise TransientStepError(f"order {step.order_id} kept changing while recording its failure")

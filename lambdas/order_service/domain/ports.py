@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
 from order_service.domain.events import OrderCreated
-from order_service.domain.inventory import ReservationPlan
+from order_service.domain.inventory import Compensation, ReservationPlan
 from order_service.domain.order import OrderRecord, OrderStatus
 
 
@@ -33,8 +33,10 @@ class OrderRepository(Protocol):
         now: str,
         updates: dict[str, Any] | None = None,
         removals: tuple[str, ...] = (),
+        requires: tuple[str, ...] = (),
     ) -> OrderRecord | None:
-        """Conditionally move ``current -> target``, set ``updates``, drop ``removals``.
+        """Conditionally move ``current -> target`` (if the order also has every attribute in ``requires``),
+        set ``updates``, drop ``removals``.
 
         Returns the order as it is after the write, or None if it was not in ``current``.
         """
@@ -68,6 +70,18 @@ class StockLedger(Protocol):
         self, order_id: str, rejection: dict[str, Any], now: str, execution_arn: str | None
     ) -> OrderRecord | None:
         """NEW -> REJECTED for an order holding no reservation; None if it is not such an order."""
+
+    def fail(
+        self,
+        order: OrderRecord,
+        failure: dict[str, Any],
+        compensations: list[Compensation],
+        now: str,
+        execution_arn: str | None,
+    ) -> bool:
+        """In one transaction: NEW -> FAILED with ``failure``, dropping the reservation and fulfillment, and
+        carry out ``compensations`` (give the units back). Conditional on the order being NEW and holding
+        exactly the reservation ``order`` was read with (held or not); False if it changed (nothing written)."""
 
     def set_level(self, snack: str, units: int, now: str) -> None:
         """Make ``units`` the available units of ``snack`` (creates its stock record)."""

@@ -109,6 +109,8 @@ def _record_failure(request: StepRequest) -> dict[str, Any]:
     result = processor.record_failure(request.context, request.failed_step, request.error, request.cause)
     if result["recorded"]:
         metrics.add_metric(name="OrdersFailed", unit=MetricUnit.Count, value=1)
+        if result["compensated"]:
+            metrics.add_metric(name="Compensations", unit=MetricUnit.Count, value=len(result["compensated"]))
     logger.warning("order failed", extra={"failedStep": request.failed_step, "error": request.error})
     return result
 
