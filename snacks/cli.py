@@ -3,6 +3,7 @@
     snacks local                      serve the local stack on http://127.0.0.1:4566
     snacks demo                       the order flow end to end on an embedded local stack
     snacks orders create|get|list     orders through the real order-creator / the Orders table
+    snacks orders cancel ORDER_ID     cancel through the real order-canceller
     snacks trace ORDER_ID             an order's workflow execution, step by step
     snacks reconcile                  re-publish NEW orders that were never processed
     snacks dlq list | replay          what failed and why; send it round again
@@ -127,6 +128,12 @@ def cmd_orders_list(args: argparse.Namespace, aws: Aws) -> int:
     return 0
 
 
+def cmd_orders_cancel(args: argparse.Namespace, aws: Aws) -> int:
+    reply = operations.invoke_canceller(aws, args.order_id)
+    _print_json(reply)
+    return 0 if reply.get("statusCode") == 200 else 1
+
+
 def cmd_trace(args: argparse.Namespace, aws: Aws) -> int:
     from snacks.trace import build_trace, fetch_history, render_trace
 
@@ -236,6 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--status", choices=[status.value for status in OrderStatus])
     listing.add_argument("--limit", type=int, default=0)
     listing.set_defaults(handler=cmd_orders_list, needs_aws=True)
+
+    cancel = orders.add_parser("cancel", help="cancel a NEW or FAILED order through order-canceller")
+    cancel.add_argument("order_id")
+    cancel.set_defaults(handler=cmd_orders_cancel, needs_aws=True)
 
     trace = commands.add_parser("trace", help="an order's workflow execution, step by step")
     trace.add_argument("order_id")

@@ -34,6 +34,17 @@ def invoke_creator(aws: Aws, payload: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def invoke_canceller(aws: Aws, order_id: str) -> dict[str, Any]:
+    """``aws lambda invoke --function-name order-canceller --payload '{"orderId": ...}'`` through boto3."""
+    response = aws.client("lambda").invoke(
+        FunctionName=aws.names.order_canceller, Payload=json.dumps({"orderId": order_id}).encode("utf-8")
+    )
+    body: dict[str, Any] = json.loads(response["Payload"].read() or b"null")
+    if response.get("FunctionError"):
+        raise RuntimeError(f"{aws.names.order_canceller} failed: {body}")
+    return body
+
+
 def repository(aws: Aws) -> DynamoDbOrderRepository:
     return DynamoDbOrderRepository(aws.client("dynamodb"), aws.names.orders_table)
 

@@ -55,6 +55,7 @@ class ResourceNames:
     order_creator: str
     order_processor: str
     order_reconciler: str
+    order_canceller: str
     event_bus: str
     order_created_rule: str
     reconcile_schedule_rule: str
@@ -73,8 +74,8 @@ class ResourceNames:
         return f"/aws/lambda/{function_name}"
 
     @property
-    def functions(self) -> tuple[str, str, str]:
-        return (self.order_creator, self.order_processor, self.order_reconciler)
+    def functions(self) -> tuple[str, str, str, str]:
+        return (self.order_creator, self.order_processor, self.order_reconciler, self.order_canceller)
 
     def physical(self) -> dict[str, str]:
         """Field -> physical name, for checks that two stages share none."""
@@ -96,6 +97,7 @@ def resource_names(stage: str | None = None) -> ResourceNames:
         order_creator=f"order-creator{suffix}",
         order_processor=f"order-processor{suffix}",
         order_reconciler=f"order-reconciler{suffix}",
+        order_canceller=f"order-canceller{suffix}",
         event_bus=f"serverless-snacks-orders{suffix}",
         order_created_rule=f"order-created-starts-fulfillment{suffix}",
         reconcile_schedule_rule=f"order-reconciler-schedule{suffix}",
@@ -115,6 +117,7 @@ INVENTORY_TABLE = NAMES.inventory_table
 ORDER_CREATOR = NAMES.order_creator
 ORDER_PROCESSOR = NAMES.order_processor
 ORDER_RECONCILER = NAMES.order_reconciler
+ORDER_CANCELLER = NAMES.order_canceller
 EVENT_BUS = NAMES.event_bus
 ORDER_CREATED_RULE = NAMES.order_created_rule
 STATE_MACHINE = NAMES.state_machine
@@ -125,6 +128,7 @@ STATE_MACHINE_LOG_GROUP = NAMES.state_machine_log_group
 CREATOR = ORDER_CREATOR
 PROCESSOR = ORDER_PROCESSOR
 RECONCILER = ORDER_RECONCILER
+CANCELLER = ORDER_CANCELLER
 
 # Table layout.
 ORDERS_PARTITION_KEY = "orderId"
@@ -150,6 +154,7 @@ LOG_RETENTION_DAYS = 30
 CREATOR_TIMEOUT_SECONDS = 30
 PROCESSOR_TIMEOUT_SECONDS = 15
 RECONCILER_TIMEOUT_SECONDS = 120
+CANCELLER_TIMEOUT_SECONDS = 30
 EXPRESS_MAX_DURATION_SECONDS = 300
 
 # Delivery and retention.
@@ -179,7 +184,7 @@ class FunctionDefinition:
 
 
 def function_definitions(names: ResourceNames = NAMES) -> dict[str, FunctionDefinition]:
-    """The three functions of one stage, keyed by role (CREATOR, PROCESSOR, RECONCILER)."""
+    """The functions of one stage, keyed by role (CREATOR, PROCESSOR, RECONCILER, CANCELLER)."""
     return {
         CREATOR: FunctionDefinition(
             name=names.order_creator,
@@ -216,6 +221,14 @@ def function_definitions(names: ResourceNames = NAMES) -> dict[str, FunctionDefi
                 env.EVENT_BUS_NAME: names.event_bus,
                 env.STALE_AFTER_SECONDS: str(STALE_NEW_ORDER_SECONDS),
             },
+        ),
+        CANCELLER: FunctionDefinition(
+            name=names.order_canceller,
+            handler="order_service.handlers.order_canceller.handler",
+            description="Cancels a NEW or FAILED order and gives back the stock it holds",
+            memory_mb=256,
+            timeout_seconds=CANCELLER_TIMEOUT_SECONDS,
+            environment={env.ORDERS_TABLE_NAME: names.orders_table, env.INVENTORY_TABLE_NAME: names.inventory_table},
         ),
     }
 

@@ -16,6 +16,7 @@ METRICS_NAMESPACE = "ServerlessSnacks"
 CREATOR_SERVICE = "order-creator"
 PROCESSOR_SERVICE = "order-processor"
 RECONCILER_SERVICE = "order-reconciler"
+CANCELLER_SERVICE = "order-canceller"
 # Set by the stack to the function's (stage-specific) name, so two stages' metrics never mix.
 POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
 

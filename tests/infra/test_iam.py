@@ -173,8 +173,20 @@ def test_eventbridge_may_only_start_the_workflow(synth: Synthesized, ids: dict[s
     assert grants(synth, role) == {"states:StartExecution": {key({"Ref": ids["machine"]})}}
 
 
+def test_canceller_role(synth: Synthesized, ids: dict[str, str]) -> None:
+    """The cancel is one TransactWriteItems of Update items (same guide as the processor's)."""
+    role = role_of_function(synth, d.ORDER_CANCELLER)
+    orders, inventory = arn(ids["orders"]), arn(ids["inventory"])
+    assert grants(synth, role) == {
+        "dynamodb:GetItem": {orders},
+        "dynamodb:UpdateItem": {orders, inventory},
+        **{action: {log_group_arn(synth, d.ORDER_CANCELLER)} for action in WRITE_LOGS},
+        **{action: {STAR} for action in XRAY_WRITE},
+    }
+
+
 def test_every_role_is_accounted_for(synth: Synthesized) -> None:
-    # Three functions, the workflow, and EventBridge's role for starting the workflow.
+    # The functions, the workflow, and EventBridge's role for starting the workflow.
     assert len(synth.resources("AWS::IAM::Role")) == len(d.FUNCTIONS) + 2
 
 

@@ -184,3 +184,21 @@ def test_inventory_set_and_list_limit_what_orders_can_take(stack: Any, capsys: p
     code, out = snacks(stack, capsys, "inventory", "list")
     assert re.search(r"^\s+0  Rare Raisins$", out, re.MULTILINE)
     assert snacks(stack, capsys, "inventory", "set", "Rare Raisins", "-1")[0] == 2
+
+
+def test_orders_cancel_a_failed_order_then_again_and_an_unknown_one(
+    stack: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = snacks(
+        stack, capsys, "orders", "create", "--customer", "Cancel Me", "--item", "Doom Donut:1:2.00", "--wait", "20"
+    )
+    order_id = created_order_id(out)
+    assert re.search(rf"{order_id}\s+FAILED", out)
+
+    code, out = snacks(stack, capsys, "orders", "cancel", order_id)
+    reply = json.loads(out)
+    assert code == 0 and (reply["statusCode"], reply["status"], reply["changed"]) == (200, "CANCELLED", True)
+    code, out = snacks(stack, capsys, "orders", "cancel", order_id)
+    assert code == 0 and json.loads(out)["changed"] is False
+    code, out = snacks(stack, capsys, "orders", "cancel", "no-such-order")
+    assert code == 1 and json.loads(out)["statusCode"] == 404

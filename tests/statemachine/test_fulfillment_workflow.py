@@ -107,7 +107,15 @@ def test_happy_path_runs_validate_fulfil_mark_processed_once_each(sfn: Any, aws:
     execution, history = run(sfn, aws, order_created_event(order_id))
 
     assert execution["status"] == "SUCCEEDED"
-    assert entered(history) == ["Validate", "NeedsProcessing", "Fulfil", "InStock", "MarkProcessed", "OrderProcessed"]
+    assert entered(history) == [
+        "Validate",
+        "NeedsProcessing",
+        "Fulfil",
+        "InStock",
+        "MarkProcessed",
+        "ProcessedOrCancelled",
+        "OrderProcessed",
+    ]
     assert task_attempts(history) == Counter({"Validate": 1, "Fulfil": 1, "MarkProcessed": 1})
     record = operations.get_order(aws, order_id)
     assert record is not None and record.status is OrderStatus.PROCESSED and record.processed_at
@@ -134,7 +142,7 @@ def test_retries_exhausted_mark_the_order_failed_and_dead_letter_it(sfn: Any, aw
     assert execution["status"] == "FAILED"
     assert task_attempts(history)["Fulfil"] == 3  # the first attempt and 2 retries
     assert failures(history) == ["FulfillmentUnavailable"] * 3
-    assert entered(history)[-4:] == ["FulfilFailed", "RecordFailure", "SendToDLQ", "OrderFailed"]
+    assert entered(history)[-5:] == ["FulfilFailed", "RecordFailure", "FailedOrCancelled", "SendToDLQ", "OrderFailed"]
     record = operations.get_order(aws, order_id)
     assert record is not None and record.status is OrderStatus.FAILED
     assert record.failure is not None and record.failure["error"] == "FulfillmentUnavailable"
@@ -239,7 +247,15 @@ def test_in_stock_order_takes_its_units_once_even_when_its_event_comes_twice(sfn
     second, _ = run(sfn, aws, event)
 
     assert first["status"] == second["status"] == "SUCCEEDED"
-    assert entered(history) == ["Validate", "NeedsProcessing", "Fulfil", "InStock", "MarkProcessed", "OrderProcessed"]
+    assert entered(history) == [
+        "Validate",
+        "NeedsProcessing",
+        "Fulfil",
+        "InStock",
+        "MarkProcessed",
+        "ProcessedOrCancelled",
+        "OrderProcessed",
+    ]
     record = operations.get_order(aws, order_id)
     assert record is not None and record.status is OrderStatus.PROCESSED
     assert record.reservation is not None and record.reservation["lines"] == [{"name": snack, "quantity": 2}]
@@ -255,7 +271,7 @@ def test_a_failure_after_the_reservation_releases_it_and_a_replay_reserves_again
     execution, history = run(sfn, aws, order_created_event(order_id))
 
     assert execution["status"] == "FAILED"
-    assert entered(history)[-4:] == ["FulfilFailed", "RecordFailure", "SendToDLQ", "OrderFailed"]
+    assert entered(history)[-5:] == ["FulfilFailed", "RecordFailure", "FailedOrCancelled", "SendToDLQ", "OrderFailed"]
     released = [{"kind": "releaseStock", "lines": [{"name": "Doom Donut", "quantity": 2}]}]
     record_failure = next(
         json.loads(e["lambdaFunctionSucceededEventDetails"]["output"])
@@ -276,3 +292,37 @@ def test_a_failure_after_the_reservation_releases_it_and_a_replay_reserves_again
     assert record is not None and record.status is OrderStatus.FAILED and record.replay_count == 1
     assert record.failure is not None and record.failure["compensated"] == released
     assert dict(operations.list_stock(aws))["Doom Donut"] == 7
+
+
+def test_an_order_cancelled_before_its_execution_is_left_alone(sfn: Any, aws: Aws) -> None:
+    order_id = new_order(aws, "Pretzels")
+    reply = operations.invoke_canceller(aws, order_id)
+    assert (reply["statusCode"], reply["status"]) == (200, "CANCELLED")
+
+    execution, history = run(sfn, aws, order_created_event(order_id))
+    assert execution["status"] == "SUCCEEDED"
+    assert entered(history) == ["Validate", "NeedsProcessing", "AlreadySettled"]
+    assert operations.get_order(aws, order_id).status is OrderStatus.CANCELLED  # type: ignore[union-attr]
+
+
+def test_cancels_racing_the_workflow_restore_stock_exactly(stack: Any, aws: Aws) -> None:
+    """Each order is cancelled right after it is created, while its workflow runs: whichever write
+    comes first wins (PROCESSED, and the cancel answers 409; or CANCELLED, and its units are back)."""
+    snack = f"Raced Rolls {uuid.uuid4().hex[:8]}"
+    operations.set_stock(aws, snack, 100)
+    outcomes: Counter[str] = Counter()
+    order_ids = []
+    for _ in range(8):
+        created = operations.invoke_creator(
+            aws, operations.order_payload("Race Tester", [{"name": snack, "quantity": 2, "price": Decimal("1")}], None)
+        )
+        reply = operations.invoke_canceller(aws, created["orderId"])
+        assert reply["statusCode"] in (200, 409), reply
+        order_ids.append(created["orderId"])
+    stack.wait_until_idle(timeout=60)
+    for order_id in order_ids:
+        record = operations.get_order(aws, order_id)
+        assert record is not None and record.status in (OrderStatus.PROCESSED, OrderStatus.CANCELLED)
+        outcomes[record.status.value] += 1
+    assert dict(operations.list_stock(aws))[snack] == 100 - 2 * outcomes["PROCESSED"]
+    assert dead_letters_for(aws, order_ids[0]) == []

@@ -145,18 +145,31 @@ class DynamoDbStockLedger:
         now: str,
         execution_arn: str | None,
     ) -> bool:
-        values: dict[str, Any] = {
-            ":failed": OrderStatus.FAILED.value,
-            ":failure": failure,
-            ":now": now,
-            ":new": OrderStatus.NEW.value,
-        }
-        expression = "SET #status = :failed, failure = :failure, updatedAt = :now"
+        updates: dict[str, Any] = {"failure": failure}
         if execution_arn:
-            values[":arn"] = execution_arn
-            expression += ", executionArn = :arn"
+            updates["executionArn"] = execution_arn
+        return self._settle(order, OrderStatus.FAILED, updates, compensations, now)
+
+    def cancel(
+        self, order: OrderRecord, cancellation: dict[str, Any], compensations: list[Compensation], now: str
+    ) -> bool:
+        return self._settle(order, OrderStatus.CANCELLED, {"cancellation": cancellation}, compensations, now)
+
+    def _settle(
+        self,
+        order: OrderRecord,
+        target: OrderStatus,
+        updates: dict[str, Any],
+        compensations: list[Compensation],
+        now: str,
+    ) -> bool:
+        """``order.status`` -> ``target`` giving back what the order holds, in one transaction."""
+        values = {":target": target.value, ":now": now, ":current": order.status.value}
+        values.update({f":u{index}": value for index, value in enumerate(updates.values())})
+        names = {"#status": "status", **{f"#u{index}": key for index, key in enumerate(updates)}}
+        assignments = ", ".join(f"#u{index} = :u{index}" for index in range(len(updates)))
         # Released stock voids the fulfillment too: a replay reserves and fulfils afresh.
-        expression += " REMOVE reservation, fulfillment"
+        expression = f"SET #status = :target, updatedAt = :now, {assignments} REMOVE reservation, fulfillment"
         # A reservation is only ever added to a NEW order, never changed: "held as read" is exists/not exists.
         held = "attribute_exists(reservation)" if order.reservation is not None else "attribute_not_exists(reservation)"
         transaction: list[Any] = [
@@ -165,8 +178,8 @@ class DynamoDbStockLedger:
                     "TableName": self._orders,
                     "Key": {"orderId": {"S": order.order_id}},
                     "UpdateExpression": expression,
-                    "ConditionExpression": f"#status = :new AND {held}",
-                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ConditionExpression": f"#status = :current AND {held}",
+                    "ExpressionAttributeNames": names,
                     "ExpressionAttributeValues": to_attributes(values),
                 }
             }

@@ -14,15 +14,19 @@ class OrderStatus(StrEnum):
     PROCESSED = "PROCESSED"
     REJECTED = "REJECTED"
     FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
 
 
-# NEW -> PROCESSED | REJECTED (terminal); NEW -> FAILED (catch path); FAILED -> NEW only by a replay.
+# NEW -> PROCESSED | REJECTED | CANCELLED (terminal); NEW -> FAILED (catch path); FAILED -> NEW only by a
+# replay; FAILED -> CANCELLED.
 ALLOWED_TRANSITIONS: frozenset[tuple[OrderStatus, OrderStatus]] = frozenset(
     {
         (OrderStatus.NEW, OrderStatus.PROCESSED),
         (OrderStatus.NEW, OrderStatus.REJECTED),
         (OrderStatus.NEW, OrderStatus.FAILED),
         (OrderStatus.FAILED, OrderStatus.NEW),
+        (OrderStatus.NEW, OrderStatus.CANCELLED),
+        (OrderStatus.FAILED, OrderStatus.CANCELLED),
     }
 )
 

@@ -24,6 +24,7 @@ SKIP = "skip"
 # Outcomes of the fulfil step, for the workflow's Choice after it.
 FULFILLED = "fulfilled"
 REJECTED = "rejected"
+CANCELLED = "cancelled"
 
 # Reads and conditional transactions to try before calling the stock contended (the workflow retries).
 MAX_RESERVE_ROUNDS = 4
@@ -80,6 +81,8 @@ class OrderProcessor:
         neither takes stock nor fulfils again.
         """
         order, rejected_now = self._reserve(step)
+        if order.status is OrderStatus.CANCELLED:
+            return self._cancelled(order)
         if order.status is OrderStatus.REJECTED:
             return {
                 "orderId": order.order_id,
@@ -95,16 +98,23 @@ class OrderProcessor:
             return {"orderId": order.order_id, "outcome": FULFILLED, "fulfillment": record, "repeated": False}
         # Lost a race with a duplicate execution: whatever it recorded is the fulfillment.
         current = self._load(step.order_id)
+        if current.status is OrderStatus.CANCELLED:
+            return self._cancelled(current)
         if current.fulfillment is None:
             raise OrderStateConflict(f"order {order.order_id} became {current.status.value} during fulfillment")
         return {"orderId": order.order_id, "outcome": FULFILLED, "fulfillment": current.fulfillment, "repeated": True}
+
+    @staticmethod
+    def _cancelled(order: OrderRecord) -> dict[str, Any]:
+        """Cancelled while the workflow ran: the canceller gave back what the order held; nothing to do."""
+        return {"orderId": order.order_id, "outcome": CANCELLED, "status": order.status.value}
 
     def _reserve(self, step: StepContext) -> tuple[OrderRecord, bool]:
         """The order holding its reservation, or REJECTED for want of stock (read, decide, write conditionally);
         True if this call rejected it."""
         for _ in range(MAX_RESERVE_ROUNDS):
             order = self._load(step.order_id)
-            if order.status is OrderStatus.REJECTED or (
+            if order.status in (OrderStatus.REJECTED, OrderStatus.CANCELLED) or (
                 order.status is OrderStatus.NEW and order.reservation is not None
             ):
                 return order, False
@@ -155,6 +165,9 @@ class OrderProcessor:
                 "processedAt": current.processed_at,
                 "changed": False,
             }
+        if current.status is OrderStatus.CANCELLED:
+            # The cancel wrote first; the workflow ends in its Cancelled state.
+            return {"orderId": step.order_id, "status": current.status.value, "changed": False}
         raise OrderStateConflict(f"order {step.order_id} is {current.status.value}; cannot mark it PROCESSED")
 
     def record_failure(self, step: StepContext, failed_step: str, error: str, cause: str) -> dict[str, Any]:

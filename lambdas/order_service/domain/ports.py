@@ -83,6 +83,13 @@ class StockLedger(Protocol):
         carry out ``compensations`` (give the units back). Conditional on the order being NEW and holding
         exactly the reservation ``order`` was read with (held or not); False if it changed (nothing written)."""
 
+    def cancel(
+        self, order: OrderRecord, cancellation: dict[str, Any], compensations: list[Compensation], now: str
+    ) -> bool:
+        """In one transaction: ``order.status`` -> CANCELLED with ``cancellation``, dropping the reservation and
+        fulfillment, and carry out ``compensations``; conditional on the status and the reservation as read.
+        False if the order changed (nothing written)."""
+
     def set_level(self, snack: str, units: int, now: str) -> None:
         """Make ``units`` the available units of ``snack`` (creates its stock record)."""
 

@@ -91,7 +91,7 @@ def _validate(request: StepRequest) -> dict[str, Any]:
 def _fulfil(request: StepRequest) -> dict[str, Any]:
     result = processor.fulfil(request.context)
     if result["outcome"] == REJECTED and not result["repeated"]:
-        metrics.add_metric(name="OrdersRejected", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="OrdersOutOfStock", unit=MetricUnit.Count, value=1)
     return result
 
 
@@ -100,7 +100,7 @@ def _mark_processed(request: StepRequest) -> dict[str, Any]:
     if result["changed"]:
         metrics.add_metric(name="OrdersProcessed", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="ProcessingLatency", unit=MetricUnit.Milliseconds, value=result["latencyMs"])
-    else:
+    elif result["status"] == "PROCESSED":
         metrics.add_metric(name="DuplicateDeliveries", unit=MetricUnit.Count, value=1)
     return result
 
