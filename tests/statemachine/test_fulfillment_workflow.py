@@ -326,3 +326,54 @@ def test_cancels_racing_the_workflow_restore_stock_exactly(stack: Any, aws: Aws)
         outcomes[record.status.value] += 1
     assert dict(operations.list_stock(aws))[snack] == 100 - 2 * outcomes["PROCESSED"]
     assert dead_letters_for(aws, order_ids[0]) == []
+
+
+def test_no_oversell_under_concurrency_duplicates_and_injected_failures(stack: Any, aws: Aws) -> None:
+    """Stock N, M > N concurrent one-unit orders, every Order Created event delivered twice, and every
+    execution's first Fulfil attempt failing after its reservation (Flaky Fries=transient:1): exactly N
+    PROCESSED, M - N REJECTED, 0 available, and each PROCESSED order holds exactly its one unit."""
+    stock, orders_wanted = 5, 12
+    dynamodb = aws.client("dynamodb")
+    operations.set_stock(aws, "Flaky Fries", stock)
+    try:
+        order_ids = []
+        for _ in range(orders_wanted):
+            order_id = str(uuid.uuid4())
+            item = SnackItem(name="Flaky Fries", quantity=1, price=Decimal("1.50"))
+            request = OrderRequest(customer_name="Oversell Test", snack_items=(item,), total_amount=Decimal("1.50"))
+            operations.repository(aws).create(OrderRecord.new(order_id, request, datetime.now(UTC)))
+            order_ids.append(order_id)
+        entries = [
+            {
+                "Source": definitions.RULE_EVENT_SOURCE,
+                "DetailType": definitions.RULE_DETAIL_TYPE,
+                "Detail": json.dumps({"orderId": order_id}),
+                "EventBusName": definitions.EVENT_BUS,
+            }
+            for order_id in order_ids
+            for _ in range(2)  # a duplicate delivery of every event
+        ]
+        events = aws.client("events")
+        for start in range(0, len(entries), 10):  # PutEvents takes at most 10 entries
+            assert events.put_events(Entries=entries[start : start + 10])["FailedEntryCount"] == 0
+        stack.wait_until_idle(timeout=120)
+
+        records = [operations.get_order(aws, order_id) for order_id in order_ids]
+        statuses = Counter(record.status.value for record in records if record is not None)
+        print(f"\nno-oversell: stock {stock}, {orders_wanted} orders x2 deliveries -> {dict(statuses)}")
+        assert statuses == Counter({"PROCESSED": stock, "REJECTED": orders_wanted - stock})
+        assert dict(operations.list_stock(aws))["Flaky Fries"] == 0
+        for record in records:
+            assert record is not None
+            if record.status is OrderStatus.PROCESSED:
+                assert record.reservation is not None
+                assert record.reservation["lines"] == [{"name": "Flaky Fries", "quantity": 1}]
+            else:
+                assert record.reservation is None
+                assert record.rejection is not None and record.rejection["reason"] == "OutOfStock"
+        letters = [letter for letter in operations.list_dead_letters(aws) if letter.order_id in order_ids]
+        assert letters == [], [(letter.failed_step, letter.error, letter.cause[:300]) for letter in letters]
+    finally:  # other tests order Flaky Fries unlimited
+        dynamodb.delete_item(
+            TableName=definitions.INVENTORY_TABLE, Key={definitions.INVENTORY_PARTITION_KEY: {"S": "Flaky Fries"}}
+        )

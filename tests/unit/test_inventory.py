@@ -90,6 +90,23 @@ def test_a_repeated_fulfil_never_takes_stock_twice(orders: DynamoDbOrderReposito
     assert levels(stock) == {"Chips": 3}
 
 
+def test_a_duplicate_that_reaches_fulfil_after_its_twin_finished_repeats_it(
+    orders: DynamoDbOrderRepository, stock: DynamoDbStockLedger
+) -> None:
+    """Validate saw NEW, then the twin execution marked it PROCESSED: no error (no DLQ letter), no stock."""
+    stock.set_level("Chips", 5, NOW)
+    put(orders, "o-10", ("Chips", 2))
+    steps = processor(orders, stock)
+    steps.fulfil(StepContext("o-10", EXECUTION))
+    steps.mark_processed(StepContext("o-10", EXECUTION))
+
+    late = steps.fulfil(StepContext("o-10", EXECUTION.replace("exec-1", "exec-2")))
+
+    assert (late["outcome"], late["repeated"]) == ("fulfilled", True)
+    assert steps.mark_processed(StepContext("o-10"))["changed"] is False
+    assert levels(stock) == {"Chips": 3}
+
+
 def test_out_of_stock_rejects_the_order_with_its_lines_and_reserves_nothing(
     orders: DynamoDbOrderRepository, stock: DynamoDbStockLedger
 ) -> None:

@@ -114,7 +114,8 @@ class OrderProcessor:
         True if this call rejected it."""
         for _ in range(MAX_RESERVE_ROUNDS):
             order = self._load(step.order_id)
-            if order.status in (OrderStatus.REJECTED, OrderStatus.CANCELLED) or (
+            # PROCESSED: a duplicate execution arriving after its twin finished; it repeats the fulfillment.
+            if order.status in (OrderStatus.PROCESSED, OrderStatus.REJECTED, OrderStatus.CANCELLED) or (
                 order.status is OrderStatus.NEW and order.reservation is not None
             ):
                 return order, False
