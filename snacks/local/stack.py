@@ -23,6 +23,7 @@ from typing import Any
 import boto3
 
 from snacks.aws import Aws
+from snacks.local.dynamodb_transactions import item_level_transaction_rollback
 from snacks.local.event_delivery import StepFunctionsTargetDelivery
 from snacks.local.lambda_runtime import InProcessLambda
 from snacks.local.moto_tuning import (
@@ -124,6 +125,7 @@ class LocalStack:
         mock.start()
         stack.callback(mock.stop)
         stack.enter_context(atomic_dynamodb())
+        stack.enter_context(item_level_transaction_rollback())  # after atomic_dynamodb: relies on its lock
         stack.enter_context(cached_task_clients())
         stack.enter_context(parsed_definitions_cached())
         stack.enter_context(compiled_json_paths_cached())
