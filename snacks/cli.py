@@ -6,8 +6,10 @@
     snacks orders create|get|list     orders through the real order-creator / the Orders table
     snacks trace ORDER_ID             an order's workflow execution, step by step
     snacks reconcile                  re-publish NEW orders that were never processed
+    snacks orders cancel ORDER_ID     cancel through the real order-canceller
     snacks dlq list | replay          what failed and why; send it round again
     snacks logs tail FUNCTION         a function's log lines (--follow to keep reading)
+    snacks inventory set NAME QTY | list   stock levels (snacks without a record are unlimited)
 
 Against AWS it uses the standard credential chain; against the local stack pass
 --endpoint-url http://127.0.0.1:4566 (or set AWS_ENDPOINT_URL). --endpoint-url, --region and
@@ -315,6 +317,26 @@ def cmd_dlq_replay(args: argparse.Namespace, aws: Aws) -> int:
     return 0
 
 
+def cmd_orders_cancel(args: argparse.Namespace, aws: Aws) -> int:
+    reply = operations.invoke_canceller(aws, _checked_order_id(args.order_id))
+    _print_json(reply)
+    return 0 if reply.get("statusCode") == 200 else 1
+
+
+def cmd_inventory_set(args: argparse.Namespace, aws: Aws) -> int:
+    operations.set_stock(aws, args.name, args.quantity)
+    print(f"{args.name}: {args.quantity} available")
+    return 0
+
+
+def cmd_inventory_list(args: argparse.Namespace, aws: Aws) -> int:
+    levels = operations.list_stock(aws)
+    for name, units in levels:
+        print(f"{units:>8}  {name}")
+    print(f"{len(levels)} stock-limited snack(s); snacks without a record are unlimited")
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage mistake on one line (exit 2), pointing at --help."""
 
@@ -468,6 +490,9 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--status", choices=[status.value for status in OrderStatus], help="only this status")
     listing.add_argument("--limit", type=positive_int, default=None, help="show at most this many (default: all)")
     listing.set_defaults(handler=cmd_orders_list, needs_aws=True)
+    cancel = command(orders, "cancel", "cancel a NEW or FAILED order through order-canceller")
+    cancel.add_argument("order_id")
+    cancel.set_defaults(handler=cmd_orders_cancel, needs_aws=True)
 
     trace = command(commands, "trace", "an order's workflow execution, step by step")
     trace.add_argument("order_id")
@@ -499,6 +524,15 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--follow", action="store_true", help="keep printing new lines until Ctrl-C")
     tail.add_argument("--since", type=float, default=10, help="minutes back to start from")
     tail.set_defaults(handler=cmd_logs_tail, needs_aws=True)
+
+    stock = command(commands, "inventory", "stock levels").add_subparsers(
+        dest="action", required=True, parser_class=_Parser
+    )
+    stock_set = command(stock, "set", "set a snack's available units (makes it stock-limited)")
+    stock_set.add_argument("name")
+    stock_set.add_argument("quantity", type=non_negative_int)
+    stock_set.set_defaults(handler=cmd_inventory_set, needs_aws=True)
+    command(stock, "list", "every stock-limited snack").set_defaults(handler=cmd_inventory_list, needs_aws=True)
     return parser
 
 

@@ -74,6 +74,32 @@ SEED_ORDERS = [
     ),
 ]
 
+# Stock for the demo: Gummy Bears are stock-limited, every other snack is unlimited (no stock record).
+LIMITED_SNACK, LIMITED_STOCK = "Gummy Bears", 3
+STOCK_ORDERS = [
+    DemoOrder(
+        f"stock-limited: 2 of {LIMITED_STOCK} {LIMITED_SNACK}",
+        {
+            "customerName": "Erin Stock",
+            "snackItems": [{"name": LIMITED_SNACK, "quantity": 2, "price": 1.50}],
+            "totalAmount": 3.00,
+        },
+        OrderStatus.PROCESSED,
+    ),
+    DemoOrder(
+        f"out of stock: 4 {LIMITED_SNACK} (REJECTED, no DLQ)",
+        {
+            "customerName": "Frank Short",
+            "snackItems": [
+                {"name": "Pretzels", "quantity": 1, "price": 2.99},
+                {"name": LIMITED_SNACK, "quantity": 4, "price": 1.50},
+            ],
+            "totalAmount": 8.99,
+        },
+        OrderStatus.REJECTED,
+    ),
+]
+
 INVALID_ORDER = {"customerName": "", "snackItems": [{"name": "Chips", "quantity": 0, "price": 3.999}], "totalAmount": 1}
 
 
@@ -85,9 +111,12 @@ def run_demo(port: int = 0, out: Any = print) -> int:
         out(f"Local stack up at {stack.endpoint_url} in {boot_ms:.0f} ms (moto underneath: no AWS account, no Docker)")
         out(f"Fulfillment faults for the demo: {DEMO_FAULT_PLAN}\n")
 
+        operations.set_stock(aws, LIMITED_SNACK, LIMITED_STOCK)
+        out(f"Stock: `snacks inventory set '{LIMITED_SNACK}' {LIMITED_STOCK}`; snacks without a record are unlimited\n")
+
         out("1. Create orders: order-creator via Lambda Invoke (what `aws lambda invoke` does)")
         created: list[tuple[DemoOrder, str]] = []
-        for order in SEED_ORDERS:
+        for order in [*SEED_ORDERS, *STOCK_ORDERS]:
             reply = operations.invoke_creator(aws, order.payload)
             out(f"   {order.label:<42} -> {reply['statusCode']} {reply.get('status', '')} {reply.get('orderId', '')}")
             created.append((order, reply["orderId"]))
@@ -112,6 +141,11 @@ def run_demo(port: int = 0, out: Any = print) -> int:
             out(f"\n   {order.label}: {status.value if status else 'MISSING'} {verdict}")
             if latency:
                 out(f"   {latency}")
+            if record is not None and record.rejection:
+                lines = ", ".join(
+                    f"{x['name']}: {x['requested']} wanted, {x['available']} left" for x in record.rejection["lines"]
+                )
+                out(f"   rejected: {record.rejection['reason']} ({lines})")
             if record is not None and record.execution_arn:
                 trace = build_trace(record.execution_arn, fetch_history(aws, record.execution_arn))
                 out("   " + render_trace(trace).replace("\n", "\n   "))
@@ -125,10 +159,33 @@ def run_demo(port: int = 0, out: Any = print) -> int:
             failures += 1
             out(f"   expected {expected_letters} message(s), found {len(letters)}")
 
+        out("\n4. Cancel: order-canceller via Lambda Invoke (`snacks orders cancel ID`)")
+        doomed = next(order_id for order, order_id in created if order.expected is OrderStatus.FAILED)
+        processed_id = next(order_id for order, order_id in created if order.expected is OrderStatus.PROCESSED)
+        for label, order_id, expected_code in (
+            ("the FAILED order", doomed, 200),
+            ("the same order again", doomed, 200),
+            ("a PROCESSED order", processed_id, 409),
+        ):
+            reply = operations.invoke_canceller(aws, order_id)
+            ok = reply["statusCode"] == expected_code
+            failures += not ok
+            answer = reply.get("status") or reply.get("error")
+            out(f"   {label:<22} -> {reply['statusCode']} {answer} {'(as expected)' if ok else '(UNEXPECTED)'}")
+
+        out("\n5. Stock (what `snacks inventory list` shows)")
+        for name, units in operations.list_stock(aws):
+            out(f"   {name}: {units} available")
+        if dict(operations.list_stock(aws)).get(LIMITED_SNACK) != LIMITED_STOCK - 2:
+            failures += 1
+            out(f"   expected {LIMITED_STOCK - 2} {LIMITED_SNACK} left")
+
         processed = sum(1 for order, _ in created if order.expected is OrderStatus.PROCESSED)
+        rejected = sum(1 for order, _ in created if order.expected is OrderStatus.REJECTED)
         out(
-            f"\nSummary: {processed} PROCESSED, {expected_letters} FAILED with its reason in the DLQ, "
-            f"1 rejected with field-level errors; {'all as expected' if not failures else f'{failures} unexpected'}."
+            f"\nSummary: {processed} PROCESSED, {rejected} REJECTED out of stock, {expected_letters} FAILED with its "
+            f"reason in the DLQ (then CANCELLED), 1 refused with field-level errors; "
+            f"{'all as expected' if not failures else f'{failures} unexpected'}."
         )
         out("Next: `make local` serves this stack on :4566 for the aws CLI; see README 'Local stack'.")
     return 0 if failures == 0 else 1

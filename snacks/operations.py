@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from order_service.adapters.dynamodb_inventory import DynamoDbStockLedger
 from order_service.adapters.dynamodb_orders import DynamoDbOrderRepository, from_attributes
 from order_service.adapters.eventbridge_publisher import EventBridgePublisher
 from order_service.adapters.sqs_dead_letters import HIDE_WHILE_LISTING_SECONDS, SqsDeadLetterQueue
@@ -33,8 +34,32 @@ def invoke_creator(aws: Aws, payload: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def invoke_canceller(aws: Aws, order_id: str) -> dict[str, Any]:
+    """``aws lambda invoke --function-name order-canceller --payload '{"orderId": ...}'`` through boto3."""
+    response = aws.client("lambda").invoke(
+        FunctionName=aws.names.order_canceller, Payload=json.dumps({"orderId": order_id}).encode("utf-8")
+    )
+    body: dict[str, Any] = json.loads(response["Payload"].read() or b"null")
+    if response.get("FunctionError"):
+        raise RuntimeError(f"{aws.names.order_canceller} failed: {body}")
+    return body
+
+
 def repository(aws: Aws) -> DynamoDbOrderRepository:
     return DynamoDbOrderRepository(aws.client("dynamodb"), aws.names.orders_table)
+
+
+def stock_ledger(aws: Aws) -> DynamoDbStockLedger:
+    return DynamoDbStockLedger(aws.client("dynamodb"), aws.names.orders_table, aws.names.inventory_table)
+
+
+def set_stock(aws: Aws, snack: str, units: int) -> None:
+    """Make ``units`` the available units of ``snack`` (it becomes stock-limited)."""
+    stock_ledger(aws).set_level(snack, units, utc_timestamp(datetime.now(UTC)))
+
+
+def list_stock(aws: Aws) -> list[tuple[str, int]]:
+    return sorted(stock_ledger(aws).all_levels())
 
 
 def get_order(aws: Aws, order_id: str) -> OrderRecord | None:

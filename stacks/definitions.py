@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from order_service import settings as env
+from order_service.adapters.dynamodb_inventory import INVENTORY_PARTITION_KEY as _INVENTORY_KEY
 from order_service.adapters.dynamodb_orders import STATUS_INDEX_NAME
 from order_service.domain.events import ORDER_CREATED_DETAIL_TYPE, ORDER_EVENT_SOURCE, order_created_pattern
 
@@ -50,9 +51,11 @@ class ResourceNames:
     stack: str
     orders_table: str
     idempotency_table: str
+    inventory_table: str
     order_creator: str
     order_processor: str
     order_reconciler: str
+    order_canceller: str
     event_bus: str
     order_created_rule: str
     reconcile_schedule_rule: str
@@ -71,8 +74,8 @@ class ResourceNames:
         return f"/aws/lambda/{function_name}"
 
     @property
-    def functions(self) -> tuple[str, str, str]:
-        return (self.order_creator, self.order_processor, self.order_reconciler)
+    def functions(self) -> tuple[str, str, str, str]:
+        return (self.order_creator, self.order_processor, self.order_reconciler, self.order_canceller)
 
     def physical(self) -> dict[str, str]:
         """Field -> physical name, for checks that two stages share none."""
@@ -90,9 +93,11 @@ def resource_names(stage: str | None = None) -> ResourceNames:
         stack=f"{STACK_BASE_NAME}{suffix}",
         orders_table=f"Orders{suffix}",
         idempotency_table=f"OrdersIdempotency{suffix}",
+        inventory_table=f"Inventory{suffix}",
         order_creator=f"order-creator{suffix}",
         order_processor=f"order-processor{suffix}",
         order_reconciler=f"order-reconciler{suffix}",
+        order_canceller=f"order-canceller{suffix}",
         event_bus=f"serverless-snacks-orders{suffix}",
         order_created_rule=f"order-created-starts-fulfillment{suffix}",
         reconcile_schedule_rule=f"order-reconciler-schedule{suffix}",
@@ -108,9 +113,11 @@ def resource_names(stage: str | None = None) -> ResourceNames:
 NAMES = resource_names()
 ORDERS_TABLE = NAMES.orders_table
 IDEMPOTENCY_TABLE = NAMES.idempotency_table
+INVENTORY_TABLE = NAMES.inventory_table
 ORDER_CREATOR = NAMES.order_creator
 ORDER_PROCESSOR = NAMES.order_processor
 ORDER_RECONCILER = NAMES.order_reconciler
+ORDER_CANCELLER = NAMES.order_canceller
 EVENT_BUS = NAMES.event_bus
 ORDER_CREATED_RULE = NAMES.order_created_rule
 STATE_MACHINE = NAMES.state_machine
@@ -121,6 +128,7 @@ STATE_MACHINE_LOG_GROUP = NAMES.state_machine_log_group
 CREATOR = ORDER_CREATOR
 PROCESSOR = ORDER_PROCESSOR
 RECONCILER = ORDER_RECONCILER
+CANCELLER = ORDER_CANCELLER
 
 # Table layout.
 ORDERS_PARTITION_KEY = "orderId"
@@ -129,6 +137,7 @@ STATUS_INDEX_PARTITION_KEY = "status"
 STATUS_INDEX_SORT_KEY = "createdAt"
 IDEMPOTENCY_PARTITION_KEY = "id"
 IDEMPOTENCY_TTL_ATTRIBUTE = "expiration"
+INVENTORY_PARTITION_KEY = _INVENTORY_KEY  # snack name -> available units
 
 # Lambda platform (the CDK stack picks the newest Python runtime aws-cdk-lib offers; tests/local
 # checks that the local stack creates its functions with the same one).
@@ -145,6 +154,7 @@ LOG_RETENTION_DAYS = 30
 CREATOR_TIMEOUT_SECONDS = 30
 PROCESSOR_TIMEOUT_SECONDS = 15
 RECONCILER_TIMEOUT_SECONDS = 120
+CANCELLER_TIMEOUT_SECONDS = 30
 EXPRESS_MAX_DURATION_SECONDS = 300
 
 # Delivery and retention.
@@ -174,7 +184,7 @@ class FunctionDefinition:
 
 
 def function_definitions(names: ResourceNames = NAMES) -> dict[str, FunctionDefinition]:
-    """The three functions of one stage, keyed by role (CREATOR, PROCESSOR, RECONCILER)."""
+    """The functions of one stage, keyed by role (CREATOR, PROCESSOR, RECONCILER, CANCELLER)."""
     return {
         CREATOR: FunctionDefinition(
             name=names.order_creator,
@@ -191,10 +201,14 @@ def function_definitions(names: ResourceNames = NAMES) -> dict[str, FunctionDefi
         PROCESSOR: FunctionDefinition(
             name=names.order_processor,
             handler="order_service.handlers.order_processor.handler",
-            description="Fulfillment workflow steps: validate, fulfil, markProcessed, recordFailure",
+            description="Fulfillment workflow steps: validate, fulfil (reserve stock), markProcessed, recordFailure",
             memory_mb=256,
             timeout_seconds=PROCESSOR_TIMEOUT_SECONDS,
-            environment={env.ORDERS_TABLE_NAME: names.orders_table, env.FULFILLMENT_FAULTS: ""},
+            environment={
+                env.ORDERS_TABLE_NAME: names.orders_table,
+                env.INVENTORY_TABLE_NAME: names.inventory_table,
+                env.FULFILLMENT_FAULTS: "",
+            },
         ),
         RECONCILER: FunctionDefinition(
             name=names.order_reconciler,
@@ -207,6 +221,14 @@ def function_definitions(names: ResourceNames = NAMES) -> dict[str, FunctionDefi
                 env.EVENT_BUS_NAME: names.event_bus,
                 env.STALE_AFTER_SECONDS: str(STALE_NEW_ORDER_SECONDS),
             },
+        ),
+        CANCELLER: FunctionDefinition(
+            name=names.order_canceller,
+            handler="order_service.handlers.order_canceller.handler",
+            description="Cancels a NEW or FAILED order and gives back the stock it holds",
+            memory_mb=256,
+            timeout_seconds=CANCELLER_TIMEOUT_SECONDS,
+            environment={env.ORDERS_TABLE_NAME: names.orders_table, env.INVENTORY_TABLE_NAME: names.inventory_table},
         ),
     }
 

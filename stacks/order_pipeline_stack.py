@@ -86,6 +86,7 @@ class OrderPipelineStack(Stack):
             names=names,
             orders=self.storage.orders,
             idempotency=self.storage.idempotency,
+            inventory=self.storage.inventory,
             bus=self.events.bus,
             options=options.functions,
         )
@@ -111,6 +112,7 @@ class OrderPipelineStack(Stack):
 
         CfnOutput(self, "Stage", value=names.stage)
         CfnOutput(self, "OrdersTableName", value=self.storage.orders.table_name)
+        CfnOutput(self, "InventoryTableName", value=self.storage.inventory.table_name)
         CfnOutput(self, "EventBusName", value=self.events.bus.event_bus_name)
         CfnOutput(self, "StateMachineArn", value=self.workflow.state_machine.state_machine_arn)
         CfnOutput(self, "DeadLetterQueueUrl", value=self.storage.dead_letter_queue.queue_url)

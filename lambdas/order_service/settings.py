@@ -8,6 +8,7 @@ from dataclasses import dataclass
 ORDERS_TABLE_NAME = "ORDERS_TABLE_NAME"
 EVENT_BUS_NAME = "EVENT_BUS_NAME"
 IDEMPOTENCY_TABLE_NAME = "IDEMPOTENCY_TABLE_NAME"
+INVENTORY_TABLE_NAME = "INVENTORY_TABLE_NAME"
 FULFILLMENT_FAULTS = "FULFILLMENT_FAULTS"
 STALE_AFTER_SECONDS = "STALE_AFTER_SECONDS"
 
@@ -15,6 +16,7 @@ METRICS_NAMESPACE = "ServerlessSnacks"
 CREATOR_SERVICE = "order-creator"
 PROCESSOR_SERVICE = "order-processor"
 RECONCILER_SERVICE = "order-reconciler"
+CANCELLER_SERVICE = "order-canceller"
 # Set by the stack to the function's (stage-specific) name, so two stages' metrics never mix.
 POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
 
@@ -29,6 +31,7 @@ class Settings:
     orders_table_name: str
     event_bus_name: str
     idempotency_table_name: str
+    inventory_table_name: str
     fulfillment_faults: str
     stale_after_seconds: int
 
@@ -38,6 +41,7 @@ class Settings:
             orders_table_name=os.environ.get(ORDERS_TABLE_NAME, "Orders"),
             event_bus_name=os.environ.get(EVENT_BUS_NAME, "serverless-snacks-orders"),
             idempotency_table_name=os.environ.get(IDEMPOTENCY_TABLE_NAME, ""),
+            inventory_table_name=os.environ.get(INVENTORY_TABLE_NAME, "Inventory"),
             fulfillment_faults=os.environ.get(FULFILLMENT_FAULTS, ""),
             stale_after_seconds=int(os.environ.get(STALE_AFTER_SECONDS, "300")),
         )

@@ -75,7 +75,7 @@ def provision(client: Any, *, fulfillment_faults: str) -> Provisioned:
 
 
 def create_tables(dynamodb: Any) -> None:
-    """``Orders`` (with its status index) and ``OrdersIdempotency``, as the stack defines them."""
+    """``Orders`` (with its status index), ``Inventory`` and ``OrdersIdempotency``, as the stack defines them."""
     dynamodb.create_table(
         TableName=definitions.ORDERS_TABLE,
         BillingMode="PAY_PER_REQUEST",
@@ -104,7 +104,14 @@ def create_tables(dynamodb: Any) -> None:
         KeySchema=[{"AttributeName": definitions.IDEMPOTENCY_PARTITION_KEY, "KeyType": "HASH"}],
         SSESpecification={"Enabled": True, "SSEType": "KMS"},
     )
-    for table in (definitions.ORDERS_TABLE, definitions.IDEMPOTENCY_TABLE):
+    dynamodb.create_table(
+        TableName=definitions.INVENTORY_TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": definitions.INVENTORY_PARTITION_KEY, "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": definitions.INVENTORY_PARTITION_KEY, "KeyType": "HASH"}],
+        SSESpecification={"Enabled": True, "SSEType": "KMS"},
+    )
+    for table in (definitions.ORDERS_TABLE, definitions.INVENTORY_TABLE, definitions.IDEMPOTENCY_TABLE):
         dynamodb.update_continuous_backups(
             TableName=table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
         )
@@ -134,6 +141,7 @@ _SERVICE_NAMES = {
     definitions.ORDER_CREATOR: env.CREATOR_SERVICE,
     definitions.ORDER_PROCESSOR: env.PROCESSOR_SERVICE,
     definitions.ORDER_RECONCILER: env.RECONCILER_SERVICE,
+    definitions.ORDER_CANCELLER: env.CANCELLER_SERVICE,
 }
 
 

@@ -27,6 +27,7 @@ import boto3
 
 from snacks.aws import Aws
 from snacks.local import http_door, state
+from snacks.local.dynamodb_transactions import item_level_transaction_rollback
 from snacks.local.event_delivery import StepFunctionsTargetDelivery
 from snacks.local.eventbridge_api import test_event_pattern_served
 from snacks.local.express import express_semantics
@@ -144,6 +145,7 @@ class LocalStack:
         self._server = _Server(self.host, self.port)
         stack.callback(self._stop_server)
         stack.enter_context(atomic_dynamodb())
+        stack.enter_context(item_level_transaction_rollback())  # after atomic_dynamodb: relies on its lock
         stack.enter_context(cached_task_clients())
         stack.enter_context(parsed_definitions_cached())
         stack.enter_context(compiled_json_paths_cached())

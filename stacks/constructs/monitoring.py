@@ -33,6 +33,9 @@ ORDERS_FAILED = "OrdersFailed"
 PROCESSING_LATENCY = "ProcessingLatency"
 ORDERS_STUCK_NEW = "OrdersStuckNew"
 ORDERS_REPUBLISHED = "OrdersRepublished"
+ORDERS_OUT_OF_STOCK = "OrdersOutOfStock"
+ORDERS_CANCELLED = "OrdersCancelled"
+COMPENSATIONS = "Compensations"
 
 ONE_MINUTE = Duration.minutes(1)
 RECONCILE_PERIOD = Duration.minutes(d.RECONCILE_EVERY_MINUTES)
@@ -276,6 +279,19 @@ class Monitoring(Construct):
                 ],
                 width=12,
             ),
+        )
+        canceller_name = function_names[d.CANCELLER]
+        dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Order lifecycle: out of stock, cancelled, stock given back (per minute)",
+                left=[
+                    service_metric(ORDERS_OUT_OF_STOCK, processor_name, label="REJECTED out of stock"),
+                    service_metric(ORDERS_CANCELLED, canceller_name, label="CANCELLED"),
+                    service_metric(COMPENSATIONS, processor_name, label="released on failure"),
+                    service_metric(COMPENSATIONS, canceller_name, label="released on cancel"),
+                ],
+                width=24,
+            )
         )
         dashboard.add_widgets(cw.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms), width=24))
         return dashboard

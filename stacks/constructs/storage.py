@@ -1,4 +1,4 @@
-"""Where orders live: the ``Orders`` table, the Powertools idempotency table and the dead-letter queue."""
+"""Where orders live: ``Orders``, ``Inventory``, the Powertools idempotency table and the dead-letter queue."""
 
 from __future__ import annotations
 
@@ -42,6 +42,20 @@ class Storage(Construct):
             sort_key=dynamodb.Attribute(name=d.STATUS_INDEX_SORT_KEY, type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.ALL,
         )
+
+        # Stock levels (snack name -> available units): business data like Orders, kept the same way.
+        self.inventory = dynamodb.Table(
+            self,
+            "Inventory",
+            table_name=names.inventory_table,
+            partition_key=dynamodb.Attribute(name=d.INVENTORY_PARTITION_KEY, type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=_PITR,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            deletion_protection=True,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+        )
+        skip_checkov(self.inventory, {"CKV_AWS_119": AWS_MANAGED_KEY})
 
         # Powertools idempotency records: short-lived (24 h TTL), safe to drop with the stack.
         self.idempotency = dynamodb.Table(

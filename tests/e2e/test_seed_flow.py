@@ -106,5 +106,7 @@ def test_demo_command_runs_the_flow_and_exits_zero() -> None:
     result = subprocess.run([sys.executable, "-m", "snacks.cli", "demo"], capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all as expected" in result.stdout
-    assert result.stdout.count("PROCESSED (as expected)") == 4
+    assert result.stdout.count("PROCESSED (as expected)") == 5
     assert "FAILED (as expected)" in result.stdout
+    assert "REJECTED (as expected)" in result.stdout and "rejected: OutOfStock" in result.stdout
+    assert "-> 200 CANCELLED (as expected)" in result.stdout

@@ -85,6 +85,7 @@ def ids(synth: Synthesized) -> dict[str, str]:
     return {
         "orders": only("AWS::DynamoDB::Table", TableName=d.ORDERS_TABLE),
         "idempotency": only("AWS::DynamoDB::Table", TableName=d.IDEMPOTENCY_TABLE),
+        "inventory": only("AWS::DynamoDB::Table", TableName=d.INVENTORY_TABLE),
         "bus": only("AWS::Events::EventBus", Name=d.EVENT_BUS),
         "dlq": only("AWS::SQS::Queue", QueueName=d.DEAD_LETTER_QUEUE),
         "machine": only("AWS::StepFunctions::StateMachine", StateMachineName=d.STATE_MACHINE),
@@ -109,11 +110,16 @@ def test_creator_role(synth: Synthesized, ids: dict[str, str]) -> None:
 
 
 def test_processor_role(synth: Synthesized, ids: dict[str, str]) -> None:
+    """Transactions are authorized per item by the underlying actions (GetItem, UpdateItem, and
+    ConditionCheckItem for a ConditionCheck): "Using IAM with DynamoDB transactions",
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html"""
     role = role_of_function(synth, d.ORDER_PROCESSOR)
     orders, logs = arn(ids["orders"]), log_group_arn(synth, d.ORDER_PROCESSOR)
+    inventory = arn(ids["inventory"])
     assert grants(synth, role) == {
-        "dynamodb:GetItem": {orders},
-        "dynamodb:UpdateItem": {orders},
+        "dynamodb:GetItem": {orders, inventory},
+        "dynamodb:UpdateItem": {orders, inventory},
+        "dynamodb:ConditionCheckItem": {inventory},
         **{action: {logs} for action in WRITE_LOGS},
         **{action: {STAR} for action in XRAY_WRITE},
     }
@@ -167,8 +173,20 @@ def test_eventbridge_may_only_start_the_workflow(synth: Synthesized, ids: dict[s
     assert grants(synth, role) == {"states:StartExecution": {key({"Ref": ids["machine"]})}}
 
 
+def test_canceller_role(synth: Synthesized, ids: dict[str, str]) -> None:
+    """The cancel is one TransactWriteItems of Update items (same guide as the processor's)."""
+    role = role_of_function(synth, d.ORDER_CANCELLER)
+    orders, inventory = arn(ids["orders"]), arn(ids["inventory"])
+    assert grants(synth, role) == {
+        "dynamodb:GetItem": {orders},
+        "dynamodb:UpdateItem": {orders, inventory},
+        **{action: {log_group_arn(synth, d.ORDER_CANCELLER)} for action in WRITE_LOGS},
+        **{action: {STAR} for action in XRAY_WRITE},
+    }
+
+
 def test_every_role_is_accounted_for(synth: Synthesized) -> None:
-    # Three functions, the workflow, and EventBridge's role for starting the workflow.
+    # The functions, the workflow, and EventBridge's role for starting the workflow.
     assert len(synth.resources("AWS::IAM::Role")) == len(d.FUNCTIONS) + 2
 
 
@@ -186,3 +204,15 @@ def test_granted_dynamodb_actions_cover_what_the_adapter_calls(synth: Synthesize
     }
     assert needed == {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"}
     assert needed <= granted
+
+
+def test_inventory_adapter_calls_are_granted_to_the_processor(synth: Synthesized, ids: dict[str, str]) -> None:
+    """Each transaction item needs its own action on its table: the adapter's Get, Update and
+    ConditionCheck items on Inventory, and its Update of the order (same guide as above)."""
+    source = (ADAPTERS / "dynamodb_inventory.py").read_text()
+    items = set(re.findall(r'"(Get|Update|ConditionCheck)": \{', source))
+    assert items == {"Get", "Update", "ConditionCheck"}
+    granted = grants(synth, role_of_function(synth, d.ORDER_PROCESSOR))
+    for item in items:
+        action = "dynamodb:" + ("ConditionCheckItem" if item == "ConditionCheck" else f"{item}Item")
+        assert arn(ids["inventory"]) in granted[action]

@@ -131,3 +131,20 @@ def test_dashboard_shows_the_key_metrics(synth: Synthesized) -> None:
         assert needle in body, needle
     widgets = json.loads(re.sub(r"\{(Ref|Fn::GetAtt):[^}]*\}", "X", body))["widgets"]
     assert len(widgets) >= 5
+
+
+def test_dashboard_shows_the_lifecycle_metrics_the_handlers_emit(synth: Synthesized) -> None:
+    """Each lifecycle metric on the dashboard is one a handler emits, under that handler's service."""
+    ((_, dashboard),) = synth.resources("AWS::CloudWatch::Dashboard").items()
+    body = flatten(dashboard["Properties"]["DashboardBody"])
+    handlers = d.LAMBDA_ASSET_DIR / "order_service" / "handlers"
+    emitted = {
+        "order_processor.py": (m.ORDERS_OUT_OF_STOCK, m.COMPENSATIONS),
+        "order_canceller.py": (m.ORDERS_CANCELLED, m.COMPENSATIONS),
+    }
+    for handler, names in emitted.items():
+        source = (handlers / handler).read_text()
+        for name in names:
+            assert f'name="{name}"' in source, (handler, name)
+            assert name in body, name
+    assert d.ORDER_CANCELLER in body

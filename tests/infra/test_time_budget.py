@@ -58,7 +58,7 @@ def test_a_client_tries_a_failing_call_exactly_max_attempts_times() -> None:
     assert len(attempts) == clients.MAX_ATTEMPTS
 
 
-@pytest.mark.parametrize("role", [d.CREATOR, d.PROCESSOR, d.RECONCILER])
+@pytest.mark.parametrize("role", [d.CREATOR, d.PROCESSOR, d.RECONCILER, d.CANCELLER])
 def test_one_call_at_its_worst_and_the_answer_fit_in_every_function(role: str) -> None:
     """Lambda stops a function at its configured timeout wherever it is
     (https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html); a function must be able to

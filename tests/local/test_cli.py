@@ -153,3 +153,58 @@ def test_snacks_local_serves_the_aws_cli_and_stops_cleanly_on_ctrl_c(tmp_path: A
         time.sleep(0.1)
     else:
         pytest.fail("the port is still open after snacks local stopped")
+
+
+def test_inventory_set_and_list_limit_what_orders_can_take(stack: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = snacks(stack, capsys, "inventory", "set", "Rare Raisins", "1")
+    assert code == 0 and "Rare Raisins: 1 available" in out
+    code, out = snacks(stack, capsys, "inventory", "list")
+    assert code == 0 and re.search(r"^\s+1  Rare Raisins$", out, re.MULTILINE)
+
+    code, out = snacks(
+        stack,
+        capsys,
+        "orders",
+        "create",
+        "--customer",
+        "Stock Checker",
+        "--item",
+        "Rare Raisins:2:1.00",
+        "--wait",
+        "20",
+    )
+    assert code == 0 and re.search(rf"{created_order_id(out)}\s+REJECTED", out)
+    code, out = snacks(
+        stack,
+        capsys,
+        "orders",
+        "create",
+        "--customer",
+        "Stock Checker",
+        "--item",
+        "Rare Raisins:1:1.00",
+        "--wait",
+        "20",
+    )
+    assert code == 0 and re.search(rf"{created_order_id(out)}\s+PROCESSED", out)
+    code, out = snacks(stack, capsys, "inventory", "list")
+    assert re.search(r"^\s+0  Rare Raisins$", out, re.MULTILINE)
+    assert snacks(stack, capsys, "inventory", "set", "Rare Raisins", "-1")[0] == 2
+
+
+def test_orders_cancel_a_failed_order_then_again_and_an_unknown_one(
+    stack: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = snacks(
+        stack, capsys, "orders", "create", "--customer", "Cancel Me", "--item", "Doom Donut:1:2.00", "--wait", "20"
+    )
+    order_id = created_order_id(out)
+    assert re.search(rf"{order_id}\s+FAILED", out)
+
+    code, out = snacks(stack, capsys, "orders", "cancel", order_id)
+    reply = json.loads(out)
+    assert code == 0 and (reply["statusCode"], reply["status"], reply["changed"]) == (200, "CANCELLED", True)
+    code, out = snacks(stack, capsys, "orders", "cancel", order_id)
+    assert code == 0 and json.loads(out)["changed"] is False
+    code, out = snacks(stack, capsys, "orders", "cancel", "no-such-order")
+    assert code == 1 and json.loads(out)["statusCode"] == 404

@@ -115,7 +115,15 @@ def test_happy_path_runs_validate_fulfil_mark_processed_once_each(sfn: Any, aws:
     execution, history = run(sfn, aws, order_created_event(order_id))
 
     assert execution["status"] == "SUCCEEDED"
-    assert entered(history) == ["Validate", "NeedsProcessing", "Fulfil", "MarkProcessed", "OrderProcessed"]
+    assert entered(history) == [
+        "Validate",
+        "NeedsProcessing",
+        "Fulfil",
+        "InStock",
+        "MarkProcessed",
+        "ProcessedOrCancelled",
+        "OrderProcessed",
+    ]
     assert task_attempts(history) == Counter({"Validate": 1, "Fulfil": 1, "MarkProcessed": 1})
     record = operations.get_order(aws, order_id)
     assert record is not None and record.status is OrderStatus.PROCESSED and record.processed_at
@@ -142,7 +150,7 @@ def test_retries_exhausted_mark_the_order_failed_and_dead_letter_it(sfn: Any, aw
     assert execution["status"] == "FAILED"
     assert task_attempts(history)["Fulfil"] == 3  # the first attempt and 2 retries
     assert failures(history) == ["FulfillmentUnavailable"] * 3
-    assert entered(history)[-4:] == ["FulfilFailed", "RecordFailure", "SendToDLQ", "OrderFailed"]
+    assert entered(history)[-5:] == ["FulfilFailed", "RecordFailure", "FailedOrCancelled", "SendToDLQ", "OrderFailed"]
     record = operations.get_order(aws, order_id)
     assert record is not None and record.status is OrderStatus.FAILED
     assert record.failure is not None and record.failure["error"] == "FulfillmentUnavailable"
@@ -213,3 +221,164 @@ def test_bus_rule_starts_the_workflow_for_order_created_events_only(stack: Any, 
         e for e in started if json.loads(json.loads(e["message"])["details"]["input"])["detail"]["orderId"] == order_id
     ]
     assert len(started_for_order) == 1  # the "Order Shipped" event matched no rule
+
+
+def test_out_of_stock_ends_the_order_rejected_without_dlq_or_reservation(sfn: Any, aws: Aws) -> None:
+    """Not enough stock is a business outcome: a Choice sends the execution to a Succeed state."""
+    snack = f"Limited Lollies {uuid.uuid4().hex[:8]}"
+    operations.set_stock(aws, snack, 1)
+    order_id = new_order(aws, snack)  # wants 2
+    execution, history = run(sfn, aws, order_created_event(order_id))
+
+    assert execution["status"] == "SUCCEEDED"
+    assert entered(history) == ["Validate", "NeedsProcessing", "Fulfil", "InStock", "OrderRejected"]
+    output = json.loads(execution["output"])
+    assert output["fulfillment"]["outcome"] == "rejected"
+    assert output["fulfillment"]["rejection"]["lines"] == [{"name": snack, "requested": 2, "available": 1}]
+    record = operations.get_order(aws, order_id)
+    assert record is not None and record.status is OrderStatus.REJECTED
+    assert record.rejection is not None and record.rejection["reason"] == "OutOfStock"
+    assert record.reservation is None
+    assert dict(operations.list_stock(aws))[snack] == 1
+    assert dead_letters_for(aws, order_id) == []
+
+
+def test_in_stock_order_takes_its_units_once_even_when_its_event_comes_twice(sfn: Any, aws: Aws) -> None:
+    snack = f"Counted Cookies {uuid.uuid4().hex[:8]}"
+    operations.set_stock(aws, snack, 3)
+    order_id = new_order(aws, snack)  # wants 2
+    event = order_created_event(order_id)
+    first, history = run(sfn, aws, event)
+    second, _ = run(sfn, aws, event)
+
+    assert first["status"] == second["status"] == "SUCCEEDED"
+    assert entered(history) == [
+        "Validate",
+        "NeedsProcessing",
+        "Fulfil",
+        "InStock",
+        "MarkProcessed",
+        "ProcessedOrCancelled",
+        "OrderProcessed",
+    ]
+    record = operations.get_order(aws, order_id)
+    assert record is not None and record.status is OrderStatus.PROCESSED
+    assert record.reservation is not None and record.reservation["lines"] == [{"name": snack, "quantity": 2}]
+    assert dict(operations.list_stock(aws))[snack] == 1
+
+
+def test_a_failure_after_the_reservation_releases_it_and_a_replay_reserves_again(
+    stack: Any, sfn: Any, aws: Aws
+) -> None:
+    """Doom Donut passes the reservation and then fails fulfilment for good (permanent fault)."""
+    operations.set_stock(aws, "Doom Donut", 7)
+    order_id = new_order(aws, "Doom Donut")  # wants 2
+    execution, history = run(sfn, aws, order_created_event(order_id))
+
+    assert execution["status"] == "FAILED"
+    assert entered(history)[-5:] == ["FulfilFailed", "RecordFailure", "FailedOrCancelled", "SendToDLQ", "OrderFailed"]
+    released = [{"kind": "releaseStock", "lines": [{"name": "Doom Donut", "quantity": 2}]}]
+    record_failure = next(
+        json.loads(e["lambdaFunctionSucceededEventDetails"]["output"])
+        for e in history
+        if e["type"] == "LambdaFunctionSucceeded"
+        and "compensated" in e["lambdaFunctionSucceededEventDetails"]["output"]
+    )
+    assert record_failure["compensated"] == released
+    assert dict(operations.list_stock(aws))["Doom Donut"] == 7
+    record = operations.get_order(aws, order_id)
+    assert record is not None and record.status is OrderStatus.FAILED and record.reservation is None
+
+    # The replay re-reserves (and, the fault being permanent, releases again: the stock is whole).
+    (outcome,) = operations.replay_dead_letters(aws, order_id, dry_run=False)
+    assert outcome.outcome == "replayed"
+    stack.wait_until_idle(timeout=30)
+    record = operations.get_order(aws, order_id)
+    assert record is not None and record.status is OrderStatus.FAILED and record.replay_count == 1
+    assert record.failure is not None and record.failure["compensated"] == released
+    assert dict(operations.list_stock(aws))["Doom Donut"] == 7
+
+
+def test_an_order_cancelled_before_its_execution_is_left_alone(sfn: Any, aws: Aws) -> None:
+    order_id = new_order(aws, "Pretzels")
+    reply = operations.invoke_canceller(aws, order_id)
+    assert (reply["statusCode"], reply["status"]) == (200, "CANCELLED")
+
+    execution, history = run(sfn, aws, order_created_event(order_id))
+    assert execution["status"] == "SUCCEEDED"
+    assert entered(history) == ["Validate", "NeedsProcessing", "AlreadySettled"]
+    assert operations.get_order(aws, order_id).status is OrderStatus.CANCELLED  # type: ignore[union-attr]
+
+
+def test_cancels_racing_the_workflow_restore_stock_exactly(stack: Any, aws: Aws) -> None:
+    """Each order is cancelled right after it is created, while its workflow runs: whichever write
+    comes first wins (PROCESSED, and the cancel answers 409; or CANCELLED, and its units are back)."""
+    snack = f"Raced Rolls {uuid.uuid4().hex[:8]}"
+    operations.set_stock(aws, snack, 100)
+    outcomes: Counter[str] = Counter()
+    order_ids = []
+    for _ in range(8):
+        created = operations.invoke_creator(
+            aws, operations.order_payload("Race Tester", [{"name": snack, "quantity": 2, "price": Decimal("1")}], None)
+        )
+        reply = operations.invoke_canceller(aws, created["orderId"])
+        assert reply["statusCode"] in (200, 409), reply
+        order_ids.append(created["orderId"])
+    stack.wait_until_idle(timeout=60)
+    for order_id in order_ids:
+        record = operations.get_order(aws, order_id)
+        assert record is not None and record.status in (OrderStatus.PROCESSED, OrderStatus.CANCELLED)
+        outcomes[record.status.value] += 1
+    assert dict(operations.list_stock(aws))[snack] == 100 - 2 * outcomes["PROCESSED"]
+    assert dead_letters_for(aws, order_ids[0]) == []
+
+
+def test_no_oversell_under_concurrency_duplicates_and_injected_failures(stack: Any, aws: Aws) -> None:
+    """Stock N, M > N concurrent one-unit orders, every Order Created event delivered twice, and every
+    execution's first Fulfil attempt failing after its reservation (Flaky Fries=transient:1): exactly N
+    PROCESSED, M - N REJECTED, 0 available, and each PROCESSED order holds exactly its one unit."""
+    stock, orders_wanted = 5, 12
+    dynamodb = aws.client("dynamodb")
+    operations.set_stock(aws, "Flaky Fries", stock)
+    try:
+        order_ids = []
+        for _ in range(orders_wanted):
+            order_id = str(uuid.uuid4())
+            item = SnackItem(name="Flaky Fries", quantity=1, price=Decimal("1.50"))
+            request = OrderRequest(customer_name="Oversell Test", snack_items=(item,), total_amount=Decimal("1.50"))
+            operations.repository(aws).create(OrderRecord.new(order_id, request, datetime.now(UTC)))
+            order_ids.append(order_id)
+        entries = [
+            {
+                "Source": definitions.RULE_EVENT_SOURCE,
+                "DetailType": definitions.RULE_DETAIL_TYPE,
+                "Detail": json.dumps({"orderId": order_id}),
+                "EventBusName": definitions.EVENT_BUS,
+            }
+            for order_id in order_ids
+            for _ in range(2)  # a duplicate delivery of every event
+        ]
+        events = aws.client("events")
+        for start in range(0, len(entries), 10):  # PutEvents takes at most 10 entries
+            assert events.put_events(Entries=entries[start : start + 10])["FailedEntryCount"] == 0
+        stack.wait_until_idle(timeout=120)
+
+        records = [operations.get_order(aws, order_id) for order_id in order_ids]
+        statuses = Counter(record.status.value for record in records if record is not None)
+        print(f"\nno-oversell: stock {stock}, {orders_wanted} orders x2 deliveries -> {dict(statuses)}")
+        assert statuses == Counter({"PROCESSED": stock, "REJECTED": orders_wanted - stock})
+        assert dict(operations.list_stock(aws))["Flaky Fries"] == 0
+        for record in records:
+            assert record is not None
+            if record.status is OrderStatus.PROCESSED:
+                assert record.reservation is not None
+                assert record.reservation["lines"] == [{"name": "Flaky Fries", "quantity": 1}]
+            else:
+                assert record.reservation is None
+                assert record.rejection is not None and record.rejection["reason"] == "OutOfStock"
+        letters = [letter for letter in operations.list_dead_letters(aws) if letter.order_id in order_ids]
+        assert letters == [], [(letter.failed_step, letter.error, letter.cause[:300]) for letter in letters]
+    finally:  # other tests order Flaky Fries unlimited
+        dynamodb.delete_item(
+            TableName=definitions.INVENTORY_TABLE, Key={definitions.INVENTORY_PARTITION_KEY: {"S": "Flaky Fries"}}
+        )

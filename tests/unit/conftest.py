@@ -113,6 +113,7 @@ HANDLER_MODULES = (
     "order_service.handlers.order_creator",
     "order_service.handlers.order_processor",
     "order_service.handlers.order_reconciler",
+    "order_service.handlers.order_canceller",
 )
 
 

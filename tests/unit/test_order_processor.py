@@ -317,7 +317,7 @@ def test_record_failure_sets_failed_with_the_reason(
 
     result = step("recordFailure", "o-8", failedStep="Fulfil", error=error)
 
-    assert result == {"orderId": "o-8", "status": "FAILED", "recorded": True}
+    assert result == {"orderId": "o-8", "status": "FAILED", "recorded": True, "compensated": []}
     record = stored(repository, "o-8")
     assert record.status is OrderStatus.FAILED
     assert record.failure is not None
@@ -331,7 +331,7 @@ def test_record_failure_sets_failed_with_the_reason(
 
     # a duplicate is reported, not re-recorded
     again = step("recordFailure", "o-8", failedStep="Validate", error={"Error": "Other"})
-    assert again == {"orderId": "o-8", "status": "FAILED", "recorded": False}
+    assert again == {"orderId": "o-8", "status": "FAILED", "recorded": False, "compensated": []}
     assert stored(repository, "o-8").failure == record.failure
 
 
@@ -349,18 +349,19 @@ def test_record_failure_never_overwrites_a_processed_order(
     repository: DynamoDbOrderRepository, step: Callable[..., dict[str, Any]]
 ) -> None:
     put_order(repository, "o-10")
+    step("fulfil", "o-10")
     step("markProcessed", "o-10")
     before = stored(repository, "o-10")
 
     result = step("recordFailure", "o-10", failedStep="MarkProcessed", error={"Error": "States.Timeout"})
 
-    assert result == {"orderId": "o-10", "status": "PROCESSED", "recorded": False}
+    assert result == {"orderId": "o-10", "status": "PROCESSED", "recorded": False, "compensated": []}
     assert stored(repository, "o-10") == before
 
 
 def test_record_failure_for_a_missing_order_does_not_raise(step: Callable[..., dict[str, Any]]) -> None:
     result = step("recordFailure", "nope", failedStep="Validate", error={"Error": "OrderNotFound"})
-    assert result == {"orderId": "nope", "status": "MISSING", "recorded": False}
+    assert result == {"orderId": "nope", "status": "MISSING", "recorded": False, "compensated": []}
 
 
 def test_record_failure_without_error_details(
@@ -387,7 +388,7 @@ def test_fulfil_on_a_settled_order_without_fulfillment_is_a_state_conflict(
     repository: DynamoDbOrderRepository, step: Callable[..., dict[str, Any]]
 ) -> None:
     put_order(repository, "o-13")
-    step("markProcessed", "o-13")
+    repository.transition("o-13", OrderStatus.NEW, OrderStatus.PROCESSED, utc_timestamp(CREATED))
     with pytest.raises(OrderStateConflict):
         step("fulfil", "o-13")
 
@@ -460,9 +461,12 @@ class InMemoryOrders:
         now: str,
         updates: dict[str, Any] | None = None,
         removals: tuple[str, ...] = (),
+        requires: tuple[str, ...] = (),
     ) -> OrderRecord | None:
         record = self.items.get(order_id)
         if record is None or record.status is not current:
+            return None
+        if any(record.as_item().get(name) is None for name in requires):
             return None
         item = {**record.as_item(), "status": target.value, "updatedAt": now, **(updates or {})}
         for name in removals:
@@ -493,6 +497,28 @@ class InMemoryOrders:
         )
 
 
+class UntrackedStock:
+    """The ``StockLedger`` of a shop with no stock records (every snack unlimited), over ``InMemoryOrders``;
+    the stock rules themselves are tested against moto's DynamoDB (tests/unit/test_inventory.py)."""
+
+    def __init__(self, orders: InMemoryOrders) -> None:
+        self._orders = orders
+
+    def levels(self, snacks: Any) -> dict[str, int]:
+        return {}
+
+    def reserve(self, plan: Any, marker: dict[str, Any], now: str) -> bool:
+        record = self._orders.items[plan.order_id]
+        if record.status is not OrderStatus.NEW or record.reservation is not None:
+            return False
+        self._orders.items[plan.order_id] = dataclasses.replace(record, reservation=marker)
+        return True
+
+
+def domain_processor(orders: InMemoryOrders) -> OrderProcessor:
+    return OrderProcessor(orders, UntrackedStock(orders), {}, clock())  # type: ignore[arg-type]
+
+
 def clock(start: datetime = CREATED + timedelta(seconds=2)) -> Callable[[], str]:
     ticks = iter(range(10_000))
     return lambda: utc_timestamp(start + timedelta(milliseconds=next(ticks)))
@@ -500,8 +526,8 @@ def clock(start: datetime = CREATED + timedelta(seconds=2)) -> Callable[[], str]
 
 def test_domain_mark_processed_reports_latency_from_creation() -> None:
     orders = InMemoryOrders()
-    orders.create(OrderRecord.new("d-1", SEED_REQUEST, CREATED))
-    result = OrderProcessor(orders, {}, clock()).mark_processed(StepContext("d-1"))
+    orders.create(dataclasses.replace(OrderRecord.new("d-1", SEED_REQUEST, CREATED), reservation={"lines": []}))
+    result = domain_processor(orders).mark_processed(StepContext("d-1"))
     assert result["latencyMs"] == 2000
     assert result["processedAt"] == "2024-01-02T03:04:07.678Z"
 
@@ -511,8 +537,8 @@ def test_domain_fulfil_that_loses_a_race_returns_the_winners_fulfillment() -> No
     orders.create(OrderRecord.new("d-2", SEED_REQUEST, CREATED))
     winner = {"trackingId": "SNK-WINNER", "attempt": 1}
     orders.lose_fulfillment_race_to = winner
-    result = OrderProcessor(orders, {}, clock()).fulfil(StepContext("d-2"))
-    assert result == {"orderId": "d-2", "fulfillment": winner, "repeated": True}
+    result = domain_processor(orders).fulfil(StepContext("d-2"))
+    assert result == {"orderId": "d-2", "outcome": "fulfilled", "fulfillment": winner, "repeated": True}
 
 
 def test_domain_validate_rejects_an_order_without_items() -> None:
@@ -521,7 +547,7 @@ def test_domain_validate_rejects_an_order_without_items() -> None:
         dataclasses.replace(OrderRecord.new("d-3", SEED_REQUEST, CREATED), snack_items=(), total_amount=Decimal("0.00"))
     )
     with pytest.raises(OrderInvalid):
-        OrderProcessor(orders, {}, clock()).validate(StepContext("d-3"))
+        domain_processor(orders).validate(StepContext("d-3"))
 
 
 @pytest.mark.parametrize(

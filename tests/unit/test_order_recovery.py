@@ -531,3 +531,24 @@ def test_replay_keeps_a_message_whose_order_changed_meanwhile(repository: Dynamo
 
     assert outcome.outcome == KEPT
     assert published == []
+
+
+@pytest.mark.parametrize("settled", [OrderStatus.CANCELLED, OrderStatus.REJECTED])
+def test_a_letter_of_a_cancelled_or_rejected_order_goes_without_a_replay(
+    aws: Aws,
+    repository: DynamoDbOrderRepository,
+    dlq: SqsDeadLetterQueue,
+    replayer: DeadLetterReplayer,
+    settled: OrderStatus,
+) -> None:
+    """A cancelled order failed before it was cancelled: its letter is stale, and re-publishing would
+    only start a workflow that skips it."""
+    add_order(repository, "settled", timedelta(hours=1), status=settled)
+    send(aws, workflow_failure("settled"))
+
+    (outcome,) = replayer.replay(dlq)
+
+    assert outcome.outcome == "already-settled"
+    assert aws.published_events() == []
+    assert visible_message_ids(aws) == set()
+    assert get(repository, "settled").status is settled

@@ -67,11 +67,14 @@ class DynamoDbOrderRepository:
         now: str,
         updates: dict[str, Any] | None = None,
         removals: tuple[str, ...] = (),
+        requires: tuple[str, ...] = (),
     ) -> OrderRecord | None:
         values = {"status": target.value, "updatedAt": now, **(updates or {})}
         names = {f"#f{index}": key for index, key in enumerate(values)}
         names.update({f"#r{index}": key for index, key in enumerate(removals)})
+        names.update({f"#q{index}": key for index, key in enumerate(requires)})
         names["#status"] = "status"
+        condition = " AND ".join(["#status = :current", *(f"attribute_exists(#q{i})" for i in range(len(requires)))])
         expression = "SET " + ", ".join(f"#f{index} = :f{index}" for index in range(len(values)))
         if removals:
             expression += " REMOVE " + ", ".join(f"#r{index}" for index in range(len(removals)))
@@ -83,7 +86,7 @@ class DynamoDbOrderRepository:
                     TableName=self._table,
                     Key={"orderId": {"S": order_id}},
                     UpdateExpression=expression,
-                    ConditionExpression="#status = :current",
+                    ConditionExpression=condition,
                     ExpressionAttributeNames=names,
                     ExpressionAttributeValues=attribute_values,
                     ReturnValues="ALL_NEW",

@@ -38,6 +38,18 @@ class PayloadTooLargeError(OrderServiceError):
     """The raw payload is larger than any valid order can be."""
 
 
+class CancelRequestInvalid(OrderServiceError):
+    """The cancel request is not ``{"orderId": "<id>"}``."""
+
+
+class UnknownOrder(OrderServiceError):
+    """A request (not a workflow step) names an order that does not exist."""
+
+
+class OrderNotCancellable(OrderServiceError):
+    """The order is settled (PROCESSED or REJECTED): there is nothing left to cancel."""
+
+
 # --- workflow step errors: names are part of the ASL contract -------------------------------
 
 

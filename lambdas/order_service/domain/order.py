@@ -12,15 +12,21 @@ from typing import Any
 class OrderStatus(StrEnum):
     NEW = "NEW"
     PROCESSED = "PROCESSED"
+    REJECTED = "REJECTED"
     FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
 
 
-# NEW -> PROCESSED (terminal); NEW -> FAILED (catch path); FAILED -> NEW only by a replay.
+# NEW -> PROCESSED | REJECTED | CANCELLED (terminal); NEW -> FAILED (catch path); FAILED -> NEW only by a
+# replay; FAILED -> CANCELLED.
 ALLOWED_TRANSITIONS: frozenset[tuple[OrderStatus, OrderStatus]] = frozenset(
     {
         (OrderStatus.NEW, OrderStatus.PROCESSED),
+        (OrderStatus.NEW, OrderStatus.REJECTED),
         (OrderStatus.NEW, OrderStatus.FAILED),
         (OrderStatus.FAILED, OrderStatus.NEW),
+        (OrderStatus.NEW, OrderStatus.CANCELLED),
+        (OrderStatus.FAILED, OrderStatus.CANCELLED),
     }
 )
 
@@ -84,6 +90,9 @@ class OrderRecord:
     execution_arn: str | None = None
     fulfillment: dict[str, Any] | None = None
     failure: dict[str, Any] | None = None
+    # The stock this order holds (see domain.inventory); removed when it is released.
+    reservation: dict[str, Any] | None = None
+    rejection: dict[str, Any] | None = None
     replay_count: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -116,6 +125,8 @@ class OrderRecord:
             "executionArn": self.execution_arn,
             "fulfillment": self.fulfillment,
             "failure": self.failure,
+            "reservation": self.reservation,
+            "rejection": self.rejection,
         }
         item.update({key: value for key, value in optional.items() if value is not None})
         if self.replay_count:
@@ -128,6 +139,7 @@ class OrderRecord:
         known = {
             "orderId", "status", "customerName", "snackItems", "totalAmount", "createdAt",
             "updatedAt", "processedAt", "executionArn", "fulfillment", "failure", "replayCount",
+            "reservation", "rejection",
         }  # fmt: skip
         return cls(
             order_id=str(item["orderId"]),
@@ -144,6 +156,8 @@ class OrderRecord:
             execution_arn=item.get("executionArn"),
             fulfillment=item.get("fulfillment"),
             failure=item.get("failure"),
+            reservation=item.get("reservation"),
+            rejection=item.get("rejection"),
             replay_count=int(item.get("replayCount", 0)),
             extra={key: value for key, value in item.items() if key not in known},
         )

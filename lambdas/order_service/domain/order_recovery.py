@@ -131,6 +131,7 @@ class DeadLetterQueue(Protocol):
 
 REPLAYED = "replayed"
 ALREADY_PROCESSED = "already-processed"
+ALREADY_SETTLED = "already-settled"  # REJECTED or CANCELLED: nothing to replay
 WOULD_REPLAY = "would-replay"
 KEPT = "kept"
 
@@ -156,6 +157,10 @@ class DeadLetterReplayer:
             return ReplayOutcome(letter, KEPT, "order does not exist")
         if order.status is OrderStatus.PROCESSED:
             return ReplayOutcome(letter, ALREADY_PROCESSED, "order is PROCESSED; message can go")
+        if order.status in (OrderStatus.REJECTED, OrderStatus.CANCELLED):
+            return ReplayOutcome(
+                letter, ALREADY_SETTLED, f"order is {order.status.value}; nothing to replay, message can go"
+            )
         if dry_run:
             return ReplayOutcome(letter, WOULD_REPLAY, f"order is {order.status.value}; would re-publish it")
         if order.status is OrderStatus.FAILED:
@@ -188,7 +193,7 @@ class DeadLetterReplayer:
                 continue
             outcome = self.replay_one(letter, dry_run)
             outcomes.append(outcome)
-            if outcome.outcome in (REPLAYED, ALREADY_PROCESSED) and not dry_run:
+            if outcome.outcome in (REPLAYED, ALREADY_PROCESSED, ALREADY_SETTLED) and not dry_run:
                 queue.delete(letter)
             else:
                 keep.append(letter)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
 from order_service.domain.events import OrderCreated
+from order_service.domain.inventory import Compensation, ReservationPlan
 from order_service.domain.order import OrderRecord, OrderStatus
 
 
@@ -32,8 +33,10 @@ class OrderRepository(Protocol):
         now: str,
         updates: dict[str, Any] | None = None,
         removals: tuple[str, ...] = (),
+        requires: tuple[str, ...] = (),
     ) -> OrderRecord | None:
-        """Conditionally move ``current -> target``, set ``updates``, drop ``removals``.
+        """Conditionally move ``current -> target`` (if the order also has every attribute in ``requires``),
+        set ``updates``, drop ``removals``.
 
         Returns the order as it is after the write, or None if it was not in ``current``.
         """
@@ -50,3 +53,45 @@ class OrderRepository(Protocol):
 class EventPublisher(Protocol):
     def publish_order_created(self, event: OrderCreated) -> str:
         """Publish the event and return its id, or raise ``EventPublishFailed``."""
+
+
+class StockLedger(Protocol):
+    """Stock levels, and the writes that move units between the shelf and an order, atomically."""
+
+    def levels(self, snacks: Iterable[str]) -> dict[str, int]:
+        """Available units of those snacks that have a stock record (strongly consistent, one snapshot)."""
+
+    def reserve(self, plan: ReservationPlan, marker: dict[str, Any], now: str) -> bool:
+        """In one transaction: take ``plan.take`` (none may go below zero), check ``plan.untracked`` still
+        have no record, and write ``marker`` on the order if it is NEW and holds no reservation.
+        False if any condition failed (nothing was written)."""
+
+    def reject(
+        self, order_id: str, rejection: dict[str, Any], now: str, execution_arn: str | None
+    ) -> OrderRecord | None:
+        """NEW -> REJECTED for an order holding no reservation; None if it is not such an order."""
+
+    def fail(
+        self,
+        order: OrderRecord,
+        failure: dict[str, Any],
+        compensations: list[Compensation],
+        now: str,
+        execution_arn: str | None,
+    ) -> bool:
+        """In one transaction: NEW -> FAILED with ``failure``, dropping the reservation and fulfillment, and
+        carry out ``compensations`` (give the units back). Conditional on the order being NEW and holding
+        exactly the reservation ``order`` was read with (held or not); False if it changed (nothing written)."""
+
+    def cancel(
+        self, order: OrderRecord, cancellation: dict[str, Any], compensations: list[Compensation], now: str
+    ) -> bool:
+        """In one transaction: ``order.status`` -> CANCELLED with ``cancellation``, dropping the reservation and
+        fulfillment, and carry out ``compensations``; conditional on the status and the reservation as read.
+        False if the order changed (nothing written)."""
+
+    def set_level(self, snack: str, units: int, now: str) -> None:
+        """Make ``units`` the available units of ``snack`` (creates its stock record)."""
+
+    def all_levels(self) -> Iterator[tuple[str, int]]:
+        """Every stock record: (snack, available units)."""

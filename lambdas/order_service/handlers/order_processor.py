@@ -20,11 +20,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_service.adapters.clients import dynamodb_client
+from order_service.adapters.dynamodb_inventory import DynamoDbStockLedger
 from order_service.adapters.dynamodb_orders import DynamoDbOrderRepository
 from order_service.domain.errors import InvalidStepRequest
 from order_service.domain.fulfillment import parse_fault_plan
 from order_service.domain.order import utc_timestamp
-from order_service.domain.order_processing import OrderProcessor, StepContext
+from order_service.domain.order_processing import REJECTED, OrderProcessor, StepContext
 from order_service.handlers.observability import traced_handler
 from order_service.settings import METRICS_NAMESPACE, PROCESSOR_SERVICE, Settings, service_name
 
@@ -36,8 +37,10 @@ SERVICE = service_name(PROCESSOR_SERVICE)
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
 
+_dynamodb = dynamodb_client()
 processor = OrderProcessor(
-    orders=DynamoDbOrderRepository(dynamodb_client(), settings.orders_table_name),
+    orders=DynamoDbOrderRepository(_dynamodb, settings.orders_table_name),
+    stock=DynamoDbStockLedger(_dynamodb, settings.orders_table_name, settings.inventory_table_name),
     fault_plan=parse_fault_plan(settings.fulfillment_faults),
     clock=lambda: utc_timestamp(datetime.now(UTC)),
 )
@@ -86,7 +89,10 @@ def _validate(request: StepRequest) -> dict[str, Any]:
 
 
 def _fulfil(request: StepRequest) -> dict[str, Any]:
-    return processor.fulfil(request.context)
+    result = processor.fulfil(request.context)
+    if result["outcome"] == REJECTED and not result["repeated"]:
+        metrics.add_metric(name="OrdersOutOfStock", unit=MetricUnit.Count, value=1)
+    return result
 
 
 def _mark_processed(request: StepRequest) -> dict[str, Any]:
@@ -94,7 +100,7 @@ def _mark_processed(request: StepRequest) -> dict[str, Any]:
     if result["changed"]:
         metrics.add_metric(name="OrdersProcessed", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="ProcessingLatency", unit=MetricUnit.Milliseconds, value=result["latencyMs"])
-    else:
+    elif result["status"] == "PROCESSED":
         metrics.add_metric(name="DuplicateDeliveries", unit=MetricUnit.Count, value=1)
     return result
 
@@ -103,6 +109,8 @@ def _record_failure(request: StepRequest) -> dict[str, Any]:
     result = processor.record_failure(request.context, request.failed_step, request.error, request.cause)
     if result["recorded"]:
         metrics.add_metric(name="OrdersFailed", unit=MetricUnit.Count, value=1)
+        if result["compensated"]:
+            metrics.add_metric(name="Compensations", unit=MetricUnit.Count, value=len(result["compensated"]))
     logger.warning("order failed", extra={"failedStep": request.failed_step, "error": request.error})
     return result
 
@@ -125,5 +133,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     if step is None:
         raise InvalidStepRequest(f"unknown step {request.step!r}; expected one of {sorted(STEPS)}")
     result = step(request)
-    logger.info("step done", extra={"result": {k: v for k, v in result.items() if k != "fulfillment"}})
+    logger.info(
+        "step done", extra={"result": {k: v for k, v in result.items() if k not in ("fulfillment", "rejection")}}
+    )
     return result

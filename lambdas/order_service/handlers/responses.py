@@ -19,10 +19,13 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 
 from order_service.domain.errors import (
+    CancelRequestInvalid,
     DeadlineTooClose,
     DependencyThrottled,
+    OrderNotCancellable,
     OrderValidationError,
     PayloadTooLargeError,
+    UnknownOrder,
 )
 
 ERROR_RESPONSES: dict[type[Exception], tuple[int, str]] = {
@@ -32,6 +35,10 @@ ERROR_RESPONSES: dict[type[Exception], tuple[int, str]] = {
     IdempotencyAlreadyInProgressError: (409, "RequestInProgress"),
     DependencyThrottled: (503, "ServiceUnavailable"),
     DeadlineTooClose: (503, "ServiceUnavailable"),
+    # order-canceller
+    CancelRequestInvalid: (400, "ValidationError"),
+    UnknownOrder: (404, "OrderNotFound"),
+    OrderNotCancellable: (409, "OrderNotCancellable"),
 }
 
 # Fixed wording where the exception's own text would say too little or too much.

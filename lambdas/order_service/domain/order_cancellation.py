@@ -1,0 +1,52 @@
+"""Cancelling an order: NEW or FAILED -> CANCELLED, giving back what it holds, in one conditional write.
+
+Express executions cannot be stopped, so cancellation is cooperative: the cancel is one transaction
+that sets CANCELLED and releases the reservation (the saga's compensations), conditional on the status
+and the reservation it read. Every workflow step writes conditionally on NEW too, so whichever of
+"cancel" and a step's write comes first wins, and the other sees it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from order_service.domain import inventory
+from order_service.domain.errors import DependencyThrottled, OrderNotCancellable, UnknownOrder
+from order_service.domain.order import OrderRecord, OrderStatus
+from order_service.domain.ports import OrderRepository, StockLedger
+
+CANCELLABLE = (OrderStatus.NEW, OrderStatus.FAILED)
+MAX_CANCEL_ROUNDS = 4
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    order: OrderRecord
+    changed: bool  # False: it was already CANCELLED
+
+
+def cancel_order(order_id: str, orders: OrderRepository, stock: StockLedger, clock: Callable[[], str]) -> Cancelled:
+    for _ in range(MAX_CANCEL_ROUNDS):
+        order = orders.get(order_id)
+        if order is None:
+            raise UnknownOrder(f"order {order_id} does not exist")
+        if order.status is OrderStatus.CANCELLED:
+            return Cancelled(order, changed=False)
+        if order.status not in CANCELLABLE:
+            raise OrderNotCancellable(f"order {order_id} is {order.status.value}; it can no longer be cancelled")
+        now = clock()
+        held = inventory.compensations(order)
+        cancellation: dict[str, Any] = {
+            "cancelledAt": now,
+            "from": order.status.value,
+            "compensated": [compensation.as_dict() for compensation in held],
+        }
+        if stock.cancel(order, cancellation, held, now):
+            current = orders.get(order_id)
+            assert current is not None  # orders are never deleted
+            return Cancelled(current, changed=True)
+        # The order changed since the read (a step reserved, processed or failed it): look again.
+    # 503 ServiceUnavailable: nothing written, the caller may retry.
+    raise DependencyThrottled(f"order {order_id} kept changing while cancelling it; try again")

@@ -1,0 +1,84 @@
+"""``order-canceller``: cancel an order, invoked like the creator.
+
+    aws lambda invoke --function-name order-canceller --payload '{"orderId": "..."}' out.json
+
+Replies with the creator's contract: 200 with the record when the order is CANCELLED (from NEW or FAILED,
+and again for an order already CANCELLED), 409 for a PROCESSED or REJECTED order, 404 for an unknown
+one, 400 for a malformed request; never a stack trace.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from order_service.adapters.clients import dynamodb_client
+from order_service.adapters.deadline import bounded_by_invocation_deadline
+from order_service.adapters.dynamodb_inventory import DynamoDbStockLedger
+from order_service.adapters.dynamodb_orders import DynamoDbOrderRepository
+from order_service.domain.errors import CancelRequestInvalid
+from order_service.domain.order import utc_timestamp
+from order_service.domain.order_cancellation import cancel_order
+from order_service.domain.serialization import to_jsonable
+from order_service.handlers.observability import traced_handler
+from order_service.handlers.responses import contract_responses
+from order_service.settings import CANCELLER_SERVICE, METRICS_NAMESPACE, Settings, service_name
+
+settings = Settings.from_environment()
+SERVICE = service_name(CANCELLER_SERVICE)
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
+
+_dynamodb = dynamodb_client()
+orders = DynamoDbOrderRepository(_dynamodb, settings.orders_table_name)
+stock = DynamoDbStockLedger(_dynamodb, settings.orders_table_name, settings.inventory_table_name)
+
+ORDER_ID_MAX_CHARS = 64
+
+
+def order_id_of(event: Any) -> str:
+    """``{"orderId": "<id>"}`` (as an object or as JSON text), nothing else."""
+    if isinstance(event, (str, bytes)):
+        try:
+            event = json.loads(event)
+        except ValueError as error:
+            raise CancelRequestInvalid('the request must be a JSON object {"orderId": "..."}') from error
+    if not isinstance(event, dict):
+        raise CancelRequestInvalid('the request must be a JSON object {"orderId": "..."}')
+    unknown = sorted(key for key in event if key != "orderId")
+    if unknown:
+        raise CancelRequestInvalid(f"unknown field(s): {', '.join(unknown)[:200]}")
+    order_id = event.get("orderId")
+    if not isinstance(order_id, str) or not 0 < len(order_id.strip()) <= ORDER_ID_MAX_CHARS:
+        raise CancelRequestInvalid(f"orderId must be a non-empty string of at most {ORDER_ID_MAX_CHARS} characters")
+    return order_id.strip()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@traced_handler(SERVICE)  # the reply holds the customer's name
+@metrics.log_metrics
+@contract_responses(logger, metrics)
+@bounded_by_invocation_deadline
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    order_id = order_id_of(event)
+    logger.append_keys(orderId=order_id)
+    result = cancel_order(order_id, orders, stock, lambda: utc_timestamp(datetime.now(UTC)))
+    record = result.order
+    if result.changed:
+        metrics.add_metric(name="OrdersCancelled", unit=MetricUnit.Count, value=1)
+        compensated = (record.extra.get("cancellation") or {}).get("compensated") or []
+        if compensated:
+            metrics.add_metric(name="Compensations", unit=MetricUnit.Count, value=len(compensated))
+    logger.info("order cancelled", extra={"changed": result.changed})
+    return {
+        "statusCode": 200,
+        "orderId": record.order_id,
+        "status": record.status.value,
+        "changed": result.changed,
+        "order": to_jsonable(record.as_item()),
+    }
