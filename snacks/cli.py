@@ -79,6 +79,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         fulfillment_faults=faults,
         log_handler_output=args.verbose,
         state_dir=Path(args.state_dir) if args.state_dir else None,
+        stage=args.stage,
     )
     try:
         stack.start()
@@ -95,9 +96,10 @@ def cmd_local(args: argparse.Namespace) -> int:
     if args.console:
         from snacks.console.server import ConsoleServer
 
-        aws = Aws(endpoint_url=endpoint, region=stack.region)
+        aws = Aws(endpoint_url=endpoint, region=stack.region, stage=stack.names.stage)
         console = ConsoleServer(aws, port=args.console_port).start()
-    print(f"Serverless Snacks local stack on {endpoint} (region {stack.region}); Ctrl-C to stop.")
+    stage = "" if stack.names.stage == definitions.DEFAULT_STAGE else f", stage {stack.names.stage}"
+    print(f"Serverless Snacks local stack on {endpoint} (region {stack.region}{stage}); Ctrl-C to stop.")
     if stack.state_dir is None:
         kept = "state is in memory only (--state-dir DIR keeps it across restarts)"
     else:
@@ -112,7 +114,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         print(f"Console: {console.url}")
     if faults:
         print(f"Fulfillment faults: {faults}")
-    print(_banner(endpoint, stack.region), flush=True)
+    print(_banner(endpoint, stack.region, stack.names), flush=True)
     try:
         while not stop.wait(0.5):
             pass
@@ -126,13 +128,16 @@ def cmd_local(args: argparse.Namespace) -> int:
     return 0
 
 
-def _banner(endpoint: str, region: str) -> str:
+def _banner(endpoint: str, region: str, names: definitions.ResourceNames = definitions.NAMES) -> str:
     """Commands that work pasted into a fresh shell: absolute paths, no placeholders."""
     bin_dir = _python_bin()
     # awslocal (awscli-local) points every aws command at the stack: the bundled AWS CLI v1 ignores
     # AWS_ENDPOINT_URL for some services, SQS among them, and would go to real AWS.
     aws_cli = next((bin_dir / name for name in ("awslocal", "aws") if (bin_dir / name).exists()), Path("aws"))
-    snacks = bin_dir / "snacks" if (bin_dir / "snacks").exists() else Path("snacks")
+    snacks_path = bin_dir / "snacks" if (bin_dir / "snacks").exists() else Path("snacks")
+    snacks = shlex.quote(str(snacks_path))
+    if names.stage != definitions.DEFAULT_STAGE:
+        snacks += f" --stage {names.stage}"
     item = {"name": "Pretzels", "quantity": 1, "price": 2.99}
     payload = json.dumps({"customerName": "Alice Smith", "snackItems": [item], "totalAmount": 2.99})
     order_id = f'{shlex.quote(sys.executable)} -c \'import json; print(json.load(open("response.json"))["orderId"])\''
@@ -142,12 +147,12 @@ Try, in another terminal:
   export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION={region}
   export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
   export AWS_DISABLE_HOST_PREFIX_INJECTION=true DISABLE_DEPRECATION_NOTICE=true
-  {shlex.quote(str(aws_cli))} lambda invoke --function-name {definitions.ORDER_CREATOR} \\
+  {shlex.quote(str(aws_cli))} lambda invoke --function-name {names.order_creator} \\
     --payload {shlex.quote(payload)} response.json && cat response.json
-  {shlex.quote(str(aws_cli))} dynamodb scan --table-name {definitions.ORDERS_TABLE}
-  {shlex.quote(str(snacks))} orders list
-  {shlex.quote(str(snacks))} trace "$({order_id})"
-  {shlex.quote(str(snacks))} logs tail {definitions.ORDER_PROCESSOR} --follow
+  {shlex.quote(str(aws_cli))} dynamodb scan --table-name {names.orders_table}
+  {snacks} orders list
+  {snacks} trace "$({order_id})"
+  {snacks} logs tail {names.order_processor} --follow
 """
 
 

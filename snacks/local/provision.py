@@ -61,23 +61,25 @@ def function_environment(
     return environment
 
 
-def provision(client: Any, *, fulfillment_faults: str) -> Provisioned:
-    """Create every resource; ``client(service)`` returns a boto3 client for the local stack."""
-    create_tables(client("dynamodb"))
-    queue_url, queue_arn = _create_dead_letter_queue(client("sqs"))
+def provision(
+    client: Any, *, fulfillment_faults: str, names: definitions.ResourceNames = definitions.NAMES
+) -> Provisioned:
+    """Create every resource of stage ``names``; ``client(service)`` returns a boto3 client for the local stack."""
+    create_tables(client("dynamodb"), names)
+    queue_url, queue_arn = _create_dead_letter_queue(client("sqs"), names)
     iam = client("iam")
-    function_arns = _create_functions(client("lambda"), client("logs"), iam, fulfillment_faults)
+    function_arns = _create_functions(client("lambda"), client("logs"), iam, fulfillment_faults, names)
     state_machine_arn = _create_state_machine(
-        client("stepfunctions"), client("logs"), iam, function_arns[definitions.ORDER_PROCESSOR], queue_url
+        client("stepfunctions"), client("logs"), iam, function_arns[definitions.PROCESSOR], queue_url, names
     )
-    _create_bus_and_rule(client("events"), iam, state_machine_arn, queue_arn)
+    _create_bus_and_rule(client("events"), iam, state_machine_arn, queue_arn, names)
     return Provisioned(state_machine_arn, queue_url, queue_arn, function_arns)
 
 
-def create_tables(dynamodb: Any) -> None:
+def create_tables(dynamodb: Any, names: definitions.ResourceNames = definitions.NAMES) -> None:
     """``Orders`` (with its status index), ``Inventory`` and ``OrdersIdempotency``, as the stack defines them."""
     dynamodb.create_table(
-        TableName=definitions.ORDERS_TABLE,
+        TableName=names.orders_table,
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[
             {"AttributeName": definitions.ORDERS_PARTITION_KEY, "AttributeType": "S"},
@@ -98,32 +100,32 @@ def create_tables(dynamodb: Any) -> None:
         SSESpecification={"Enabled": True, "SSEType": "KMS"},
     )
     dynamodb.create_table(
-        TableName=definitions.IDEMPOTENCY_TABLE,
+        TableName=names.idempotency_table,
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": definitions.IDEMPOTENCY_PARTITION_KEY, "AttributeType": "S"}],
         KeySchema=[{"AttributeName": definitions.IDEMPOTENCY_PARTITION_KEY, "KeyType": "HASH"}],
         SSESpecification={"Enabled": True, "SSEType": "KMS"},
     )
     dynamodb.create_table(
-        TableName=definitions.INVENTORY_TABLE,
+        TableName=names.inventory_table,
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": definitions.INVENTORY_PARTITION_KEY, "AttributeType": "S"}],
         KeySchema=[{"AttributeName": definitions.INVENTORY_PARTITION_KEY, "KeyType": "HASH"}],
         SSESpecification={"Enabled": True, "SSEType": "KMS"},
     )
-    for table in (definitions.ORDERS_TABLE, definitions.INVENTORY_TABLE, definitions.IDEMPOTENCY_TABLE):
+    for table in (names.orders_table, names.inventory_table, names.idempotency_table):
         dynamodb.update_continuous_backups(
             TableName=table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
         )
     dynamodb.update_time_to_live(
-        TableName=definitions.IDEMPOTENCY_TABLE,
+        TableName=names.idempotency_table,
         TimeToLiveSpecification={"Enabled": True, "AttributeName": definitions.IDEMPOTENCY_TTL_ATTRIBUTE},
     )
 
 
-def _create_dead_letter_queue(sqs: Any) -> tuple[str, str]:
+def _create_dead_letter_queue(sqs: Any, names: definitions.ResourceNames) -> tuple[str, str]:
     url = sqs.create_queue(
-        QueueName=definitions.DEAD_LETTER_QUEUE,
+        QueueName=names.dead_letter_queue,
         Attributes={
             "MessageRetentionPeriod": str(definitions.DLQ_RETENTION_DAYS * 24 * 3600),
             "SqsManagedSseEnabled": "true",
@@ -137,20 +139,18 @@ def _role(iam: Any, name: str, trust: dict[str, Any]) -> str:
     return str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"])
 
 
-_SERVICE_NAMES = {
-    definitions.ORDER_CREATOR: env.CREATOR_SERVICE,
-    definitions.ORDER_PROCESSOR: env.PROCESSOR_SERVICE,
-    definitions.ORDER_RECONCILER: env.RECONCILER_SERVICE,
-    definitions.ORDER_CANCELLER: env.CANCELLER_SERVICE,
-}
-
-
-def _create_functions(lambda_: Any, logs: Any, iam: Any, fulfillment_faults: str) -> dict[str, str]:
+def _create_functions(
+    lambda_: Any, logs: Any, iam: Any, fulfillment_faults: str, names: definitions.ResourceNames
+) -> dict[str, str]:
+    """The functions of stage ``names``; the ARNs keyed by role (``definitions.CREATOR`` …)."""
     code = lambda_asset_zip()
     arns: dict[str, str] = {}
-    for name, definition in definitions.FUNCTIONS.items():
-        logs.create_log_group(logGroupName=f"/aws/lambda/{name}")
-        logs.put_retention_policy(logGroupName=f"/aws/lambda/{name}", retentionInDays=definitions.LOG_RETENTION_DAYS)
+    for role, definition in definitions.function_definitions(names).items():
+        name = definition.name
+        logs.create_log_group(logGroupName=names.function_log_group(name))
+        logs.put_retention_policy(
+            logGroupName=names.function_log_group(name), retentionInDays=definitions.LOG_RETENTION_DAYS
+        )
         created = lambda_.create_function(
             FunctionName=name,
             Runtime=definitions.LAMBDA_RUNTIME,
@@ -161,26 +161,26 @@ def _create_functions(lambda_: Any, logs: Any, iam: Any, fulfillment_faults: str
             MemorySize=definition.memory_mb,
             Timeout=definition.timeout_seconds,
             Code={"ZipFile": code},
-            Environment={"Variables": function_environment(definition, fulfillment_faults, _SERVICE_NAMES[name])},
+            Environment={"Variables": function_environment(definition, fulfillment_faults, definition.name)},
             TracingConfig={"Mode": "Active"},
         )
-        arns[name] = str(created["FunctionArn"])
+        arns[role] = str(created["FunctionArn"])
     return arns
 
 
-def _create_state_machine(sfn: Any, logs: Any, iam: Any, processor_arn: str, dlq_url: str) -> str:
-    logs.create_log_group(logGroupName=definitions.STATE_MACHINE_LOG_GROUP)
+def _create_state_machine(
+    sfn: Any, logs: Any, iam: Any, processor_arn: str, dlq_url: str, names: definitions.ResourceNames
+) -> str:
+    logs.create_log_group(logGroupName=names.state_machine_log_group)
     logs.put_retention_policy(
-        logGroupName=definitions.STATE_MACHINE_LOG_GROUP, retentionInDays=definitions.LOG_RETENTION_DAYS
+        logGroupName=names.state_machine_log_group, retentionInDays=definitions.LOG_RETENTION_DAYS
     )
-    log_group_arn = logs.describe_log_groups(logGroupNamePrefix=definitions.STATE_MACHINE_LOG_GROUP)["logGroups"][0][
-        "arn"
-    ]
+    log_group_arn = logs.describe_log_groups(logGroupNamePrefix=names.state_machine_log_group)["logGroups"][0]["arn"]
     created = sfn.create_state_machine(
-        name=definitions.STATE_MACHINE,
+        name=names.state_machine,
         type="EXPRESS",
         definition=definitions.render_asl(processor_arn, dlq_url),
-        roleArn=_role(iam, f"{definitions.STATE_MACHINE}-role", STATES_TRUST),
+        roleArn=_role(iam, f"{names.state_machine}-role", STATES_TRUST),
         loggingConfiguration={
             "level": "ALL",
             "includeExecutionData": True,
@@ -191,22 +191,24 @@ def _create_state_machine(sfn: Any, logs: Any, iam: Any, processor_arn: str, dlq
     return str(created["stateMachineArn"])
 
 
-def _create_bus_and_rule(events: Any, iam: Any, state_machine_arn: str, dlq_arn: str) -> None:
-    events.create_event_bus(Name=definitions.EVENT_BUS)
+def _create_bus_and_rule(
+    events: Any, iam: Any, state_machine_arn: str, dlq_arn: str, names: definitions.ResourceNames
+) -> None:
+    events.create_event_bus(Name=names.event_bus)
     events.put_rule(
-        Name=definitions.ORDER_CREATED_RULE,
-        EventBusName=definitions.EVENT_BUS,
+        Name=names.order_created_rule,
+        EventBusName=names.event_bus,
         EventPattern=json.dumps(definitions.RULE_EVENT_PATTERN),
         State="ENABLED",
     )
     events.put_targets(
-        Rule=definitions.ORDER_CREATED_RULE,
-        EventBusName=definitions.EVENT_BUS,
+        Rule=names.order_created_rule,
+        EventBusName=names.event_bus,
         Targets=[
             {
-                "Id": definitions.STATE_MACHINE,
+                "Id": names.state_machine,
                 "Arn": state_machine_arn,
-                "RoleArn": _role(iam, f"{definitions.ORDER_CREATED_RULE}-role", EVENTS_TRUST),
+                "RoleArn": _role(iam, f"{names.order_created_rule}-role", EVENTS_TRUST),
                 "RetryPolicy": {
                     "MaximumRetryAttempts": definitions.RULE_TARGET_RETRY_ATTEMPTS,
                     "MaximumEventAgeInSeconds": definitions.RULE_TARGET_MAX_EVENT_AGE_SECONDS,

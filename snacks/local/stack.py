@@ -77,10 +77,13 @@ class LocalStack:
         code_dir: Path | None = None,
         hot_reload: bool = True,
         state_dir: Path | None = None,
+        stage: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.region = region
+        # One stage per stack: its resources get that stage's names, as `cdk deploy -c stage=NAME` gives them.
+        self.names = definitions.resource_names(stage)
         self.account_id = ACCOUNT_ID
         self.fulfillment_faults = fulfillment_faults
         self.code_dir = Path(code_dir) if code_dir is not None else definitions.LAMBDA_ASSET_DIR
@@ -170,7 +173,7 @@ class LocalStack:
         self._delivery.start()
         stack.callback(self._delivery.stop)
 
-        self.resources = provision(self._client, fulfillment_faults=self.fulfillment_faults)
+        self.resources = provision(self._client, fulfillment_faults=self.fulfillment_faults, names=self.names)
         if self.state_dir is not None:
             try:
                 self.restored = state.restore(self.state_dir, self._client)
@@ -189,7 +192,7 @@ class LocalStack:
         assert self._lambda is not None
         lambda_client = self._client("lambda")
         configurations = {
-            name: lambda_client.get_function_configuration(FunctionName=name) for name in definitions.FUNCTIONS
+            name: lambda_client.get_function_configuration(FunctionName=name) for name in self.names.functions
         }
         environment: dict[str, str] = {"AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region}
         for configuration in configurations.values():
@@ -278,11 +281,11 @@ class LocalStack:
         return state.save(
             self.state_dir,
             self._client,
-            tables=[definitions.ORDERS_TABLE, definitions.IDEMPOTENCY_TABLE],
-            queues=[definitions.DEAD_LETTER_QUEUE],
+            tables=[self.names.orders_table, self.names.inventory_table, self.names.idempotency_table],
+            queues=[self.names.dead_letter_queue],
             log_groups=[
-                definitions.STATE_MACHINE_LOG_GROUP,
-                *(f"/aws/lambda/{name}" for name in definitions.FUNCTIONS),
+                self.names.state_machine_log_group,
+                *(self.names.function_log_group(name) for name in self.names.functions),
             ],
         )
 
@@ -293,7 +296,8 @@ class LocalStack:
             "region": self.region,
             "accountId": self.account_id,
             "services": {service: "available" for service in SERVICES},
-            "functions": sorted(definitions.FUNCTIONS),
+            "stage": self.names.stage,
+            "functions": sorted(self.names.functions),
             "stateMachine": self.resources.state_machine_arn if self.resources else None,
             "busy": self.busy(),
             "startupSeconds": round(self.startup_seconds, 3),
@@ -317,7 +321,7 @@ class LocalStack:
     def client(self, service: str) -> Any:
         """A boto3 client for this stack's HTTP endpoint, made as ``snacks`` makes its clients."""
         if self._aws is None:
-            self._aws = Aws(endpoint_url=self.endpoint_url, region=self.region)
+            self._aws = Aws(endpoint_url=self.endpoint_url, region=self.region, stage=self.names.stage)
         return self._aws.client(service)
 
     def _client(self, service: str) -> Any:
