@@ -173,7 +173,8 @@ def test_inventory_set_and_list_limit_what_orders_can_take(stack: Any, capsys: p
         "--wait",
         "20",
     )
-    assert code == 0 and re.search(rf"{created_order_id(out)}\s+REJECTED", out)
+    # --wait exits 1 for any end but PROCESSED: the order was not fulfilled.
+    assert code == 1 and re.search(rf"{created_order_id(out)}\s+REJECTED", out)
     code, out = snacks(
         stack,
         capsys,
@@ -189,7 +190,10 @@ def test_inventory_set_and_list_limit_what_orders_can_take(stack: Any, capsys: p
     assert code == 0 and re.search(rf"{created_order_id(out)}\s+PROCESSED", out)
     code, out = snacks(stack, capsys, "inventory", "list")
     assert re.search(r"^\s+0  Rare Raisins$", out, re.MULTILINE)
-    assert snacks(stack, capsys, "inventory", "set", "Rare Raisins", "-1")[0] == 2
+    with pytest.raises(SystemExit) as usage_error:  # a user mistake: one line, exit 2
+        snacks(stack, capsys, "inventory", "set", "Rare Raisins", "-1")
+    assert usage_error.value.code == 2
+    assert "must be 0 or more" in capsys.readouterr().err
 
 
 def test_orders_cancel_a_failed_order_then_again_and_an_unknown_one(
