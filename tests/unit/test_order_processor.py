@@ -1,4 +1,4 @@
-"""The order-processor steps against moto (handler) and against an in-memory repository (domain only)."""
+"""The order-processor steps against moto: through the handler, and the domain on the real adapter."""
 
 from __future__ import annotations
 
@@ -436,61 +436,7 @@ def test_processor_logs_never_carry_the_customer_name(
     assert not [line for line in lines if "Privatename" in line]
 
 
-# --- domain with an in-memory repository ---------------------------------------------------------
-
-
-class InMemoryOrders:
-    """A fake of the ``OrderRepository`` port, for domain-only tests."""
-
-    def __init__(self) -> None:
-        self.items: dict[str, OrderRecord] = {}
-        self.lose_fulfillment_race_to: dict[str, Any] | None = None
-
-    def create(self, record: OrderRecord) -> None:
-        self.items[record.order_id] = record
-
-    def get(self, order_id: str) -> OrderRecord | None:
-        return self.items.get(order_id)
-
-    def transition(
-        self,
-        order_id: str,
-        current: OrderStatus,
-        target: OrderStatus,
-        now: str,
-        updates: dict[str, Any] | None = None,
-        removals: tuple[str, ...] = (),
-    ) -> OrderRecord | None:
-        record = self.items.get(order_id)
-        if record is None or record.status is not current:
-            return None
-        item = {**record.as_item(), "status": target.value, "updatedAt": now, **(updates or {})}
-        for name in removals:
-            item.pop(name, None)
-        self.items[order_id] = OrderRecord.from_item(item)
-        return self.items[order_id]
-
-    def record_fulfillment(
-        self, order_id: str, fulfillment: dict[str, Any], execution_arn: str | None, now: str
-    ) -> bool:
-        record = self.items[order_id]
-        if self.lose_fulfillment_race_to is not None:
-            self.items[order_id] = dataclasses.replace(record, fulfillment=self.lose_fulfillment_race_to)
-            return False
-        if record.status is not OrderStatus.NEW or record.fulfillment is not None:
-            return False
-        self.items[order_id] = dataclasses.replace(record, fulfillment=fulfillment, updated_at=now)
-        return True
-
-    def list_by_status(self, status: OrderStatus, created_before: str | None = None) -> Iterator[OrderRecord]:
-        yield from sorted(
-            (
-                r
-                for r in self.items.values()
-                if r.status is status and (created_before is None or r.created_at < created_before)
-            ),
-            key=lambda r: r.created_at,
-        )
+# --- domain on moto's DynamoDB: the conditions are DynamoDB's, never a fake's ---------------------
 
 
 def clock(start: datetime = CREATED + timedelta(seconds=2)) -> Callable[[], str]:
@@ -498,30 +444,92 @@ def clock(start: datetime = CREATED + timedelta(seconds=2)) -> Callable[[], str]
     return lambda: utc_timestamp(start + timedelta(milliseconds=next(ticks)))
 
 
-def test_domain_mark_processed_reports_latency_from_creation() -> None:
-    orders = InMemoryOrders()
-    orders.create(OrderRecord.new("d-1", SEED_REQUEST, CREATED))
-    result = OrderProcessor(orders, {}, clock()).mark_processed(StepContext("d-1"))
+def test_domain_mark_processed_reports_latency_from_creation(repository: DynamoDbOrderRepository) -> None:
+    repository.create(OrderRecord.new("d-1", SEED_REQUEST, CREATED))
+    result = OrderProcessor(repository, {}, clock()).mark_processed(StepContext("d-1"))
     assert result["latencyMs"] == 2000
     assert result["processedAt"] == "2024-01-02T03:04:07.678Z"
 
 
-def test_domain_fulfil_that_loses_a_race_returns_the_winners_fulfillment() -> None:
-    orders = InMemoryOrders()
-    orders.create(OrderRecord.new("d-2", SEED_REQUEST, CREATED))
-    winner = {"trackingId": "SNK-WINNER", "attempt": 1}
-    orders.lose_fulfillment_race_to = winner
-    result = OrderProcessor(orders, {}, clock()).fulfil(StepContext("d-2"))
-    assert result == {"orderId": "d-2", "fulfillment": winner, "repeated": True}
+class RaceBeforeFulfilmentWrite:
+    """The real repository, except that just before this execution's conditional fulfilment write a
+    duplicate execution of the same order (at-least-once delivery) runs its whole Fulfil step.
+
+    Both executions read the order NEW and unfulfilled; DynamoDB's condition decides the winner.
+    """
+
+    def __init__(self, inner: DynamoDbOrderRepository, rival: Callable[[], dict[str, Any]]) -> None:
+        self.inner, self.rival = inner, rival
+        self.rival_result: dict[str, Any] | None = None
+
+    def get(self, order_id: str) -> OrderRecord | None:
+        return self.inner.get(order_id)
+
+    def record_fulfillment(
+        self, order_id: str, fulfillment: dict[str, Any], execution_arn: str | None, now: str
+    ) -> bool:
+        if self.rival_result is None:
+            self.rival_result = self.rival()
+        return self.inner.record_fulfillment(order_id, fulfillment, execution_arn, now)
 
 
-def test_domain_validate_rejects_an_order_without_items() -> None:
-    orders = InMemoryOrders()
-    orders.create(
+def test_fulfil_that_loses_the_race_on_dynamodb_returns_the_winners_fulfillment(
+    repository: DynamoDbOrderRepository,
+) -> None:
+    """Express workflows are at-least-once ("Standard vs. Express Workflows", AWS Step Functions
+    Developer Guide): two executions may fulfil one order at once. The write is conditional on
+    ``attribute_not_exists(fulfillment)`` (DynamoDB Developer Guide, "Condition expressions"), so the
+    loser's write fails, it keeps the winner's record and reports a repeat."""
+    repository.create(OrderRecord.new("d-2", SEED_REQUEST, CREATED))
+    winner = OrderProcessor(repository, {}, clock(CREATED + timedelta(seconds=1)))
+    loser_view = RaceBeforeFulfilmentWrite(
+        repository, lambda: winner.fulfil(StepContext("d-2", execution_arn=EXECUTION + "-winner"))
+    )
+    loser = OrderProcessor(loser_view, {}, clock(CREATED + timedelta(seconds=5)))  # type: ignore[arg-type]
+
+    result = loser.fulfil(StepContext("d-2", execution_arn=EXECUTION + "-loser"))
+
+    assert loser_view.rival_result is not None and loser_view.rival_result["repeated"] is False
+    won = loser_view.rival_result["fulfillment"]
+    assert result == {"orderId": "d-2", "fulfillment": won, "repeated": True}
+    stored = repository.get("d-2")
+    assert stored is not None and stored.fulfillment == won and stored.execution_arn == EXECUTION + "-winner"
+
+
+def test_record_fulfillment_writes_once_and_only_on_a_new_order(repository: DynamoDbOrderRepository) -> None:
+    """Both halves of the condition, as DynamoDB evaluates them: a second write and a write to a
+    settled order fail and leave the stored item as it was."""
+    repository.create(OrderRecord.new("d-4", SEED_REQUEST, CREATED))
+    first, second = {"trackingId": "SNK-1", "attempt": 1}, {"trackingId": "SNK-2", "attempt": 1}
+    assert repository.record_fulfillment("d-4", first, "arn-1", utc_timestamp(CREATED)) is True
+    assert repository.record_fulfillment("d-4", second, "arn-2", utc_timestamp(CREATED)) is False
+    stored = repository.get("d-4")
+    assert stored is not None and stored.fulfillment == first and stored.execution_arn == "arn-1"
+
+    repository.create(OrderRecord.new("d-5", SEED_REQUEST, CREATED))
+    assert repository.transition("d-5", OrderStatus.NEW, OrderStatus.FAILED, utc_timestamp(CREATED)) is not None
+    assert repository.record_fulfillment("d-5", first, "arn-1", utc_timestamp(CREATED)) is False
+    settled = repository.get("d-5")
+    assert settled is not None and settled.fulfillment is None and settled.status is OrderStatus.FAILED
+
+
+def test_transition_is_conditional_on_the_current_status(repository: DynamoDbOrderRepository) -> None:
+    repository.create(OrderRecord.new("d-6", SEED_REQUEST, CREATED))
+    later = utc_timestamp(CREATED + timedelta(seconds=3))
+    done = repository.transition("d-6", OrderStatus.NEW, OrderStatus.PROCESSED, later, {"processedAt": later})
+    assert done is not None and done.status is OrderStatus.PROCESSED and done.processed_at == later
+    # A duplicate NEW -> PROCESSED (or NEW -> FAILED) finds PROCESSED: refused, the item unchanged.
+    assert repository.transition("d-6", OrderStatus.NEW, OrderStatus.PROCESSED, "2030-01-01T00:00:00.000Z") is None
+    assert repository.transition("d-6", OrderStatus.NEW, OrderStatus.FAILED, "2030-01-01T00:00:00.000Z") is None
+    assert repository.get("d-6") == done
+
+
+def test_domain_validate_rejects_an_order_without_items(repository: DynamoDbOrderRepository) -> None:
+    repository.create(
         dataclasses.replace(OrderRecord.new("d-3", SEED_REQUEST, CREATED), snack_items=(), total_amount=Decimal("0.00"))
     )
     with pytest.raises(OrderInvalid):
-        OrderProcessor(orders, {}, clock()).validate(StepContext("d-3"))
+        OrderProcessor(repository, {}, clock()).validate(StepContext("d-3"))
 
 
 @pytest.mark.parametrize(
