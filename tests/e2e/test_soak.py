@@ -59,7 +59,9 @@ NORMAL, DROPPED, DOOMED, DUPLICATED, REDELIVERED = 0, 11, 12, 13, 14
 RACING = (DUPLICATED, REDELIVERED)
 SHARE = 20  # one order in SHARE of each special category
 SPECIAL = {1: DROPPED, 2: DOOMED, 3: DUPLICATED, 4: REDELIVERED}
-OVERLAP_WAIT_SECONDS = 60.0
+# Well inside the Fulfil Task's TimeoutSeconds: a missed overlap is reported (gave_up), never
+# turned into a States.Timeout retry that would let the execution go on unnoticed.
+OVERLAP_WAIT_SECONDS = definitions.load_asl()["States"]["Fulfil"]["TimeoutSeconds"] / 3
 
 # What each category must leave behind, counted from the outside.
 EVENTS_FIRST_PASS = {NORMAL: 1, DROPPED: 0, DOOMED: 1, DUPLICATED: 2, REDELIVERED: 1}
