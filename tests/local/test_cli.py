@@ -88,15 +88,17 @@ def test_failed_order_shows_in_dlq_list_and_replay_dry_run_changes_nothing(
         stack, capsys, "orders", "create", "--customer", "Dan Doom", "--item", "Doom Donut:1:2.50", "--wait", "20"
     )
     order_id = created_order_id(out)
-    assert re.search(rf"{order_id}\s+FAILED", out)
+    assert code == 0 and re.search(rf"{order_id}\s+FAILED", out)  # created: the failure is the workflow's
 
     code, out = snacks(stack, capsys, "dlq", "list")
     assert code == 0 and re.search(rf"{order_id}.*Fulfil.*FulfillmentRejected", out)
 
     code, out = snacks(stack, capsys, "dlq", "replay", "--order-id", order_id, "--dry-run")
     assert code == 0 and "dry run: nothing changed" in out
-    assert order_id in snacks(stack, capsys, "dlq", "list")[1]
-    assert json.loads(snacks(stack, capsys, "orders", "get", order_id)[1])["status"] == "FAILED"
+    code, out = snacks(stack, capsys, "dlq", "list")
+    assert code == 0 and order_id in out
+    code, out = snacks(stack, capsys, "orders", "get", order_id)
+    assert code == 0 and json.loads(out)["status"] == "FAILED"
 
 
 def executions_of_the_workflow(stack: Any) -> list[str]:
@@ -105,6 +107,12 @@ def executions_of_the_workflow(stack: Any) -> list[str]:
     (machine,) = [m for m in sfn.list_state_machines()["stateMachines"] if m["name"] == definitions.STATE_MACHINE]
     pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=machine["stateMachineArn"])
     return [execution["executionArn"] for page in pages for execution in page["executions"]]
+
+
+def status_of(stack: Any, capsys: pytest.CaptureFixture[str], order_id: str) -> str:
+    code, out = snacks(stack, capsys, "orders", "get", order_id)
+    assert code == 0, out
+    return str(json.loads(out)["status"])
 
 
 def stale_new_order(stack: Any) -> str:
@@ -132,7 +140,7 @@ def test_reconcile_dry_run_lists_stale_new_orders_without_publishing(
     # Nothing was published: no execution started, both orders still NEW.
     assert executions_of_the_workflow(stack) == executions_before
     for order_id in stale:
-        assert json.loads(snacks(stack, capsys, "orders", "get", order_id)[1])["status"] == "NEW"
+        assert status_of(stack, capsys, order_id) == "NEW"
 
     # The same observation sees a real reconcile publish (so the check above can fail).
     code, out = snacks(stack, capsys, "reconcile", "--older-than", "0")
@@ -140,7 +148,7 @@ def test_reconcile_dry_run_lists_stale_new_orders_without_publishing(
     stack.wait_until_idle(timeout=20)
     assert len(executions_of_the_workflow(stack)) >= len(executions_before) + len(stale)
     for order_id in stale:
-        assert json.loads(snacks(stack, capsys, "orders", "get", order_id)[1])["status"] == "PROCESSED"
+        assert status_of(stack, capsys, order_id) == "PROCESSED"
 
 
 def free_port() -> int:
