@@ -505,10 +505,16 @@ def test_record_fulfillment_writes_once_and_only_on_a_new_order(repository: Dyna
     settled order fail and leave the stored item as it was."""
     repository.create(OrderRecord.new("d-4", SEED_REQUEST, CREATED))
     first, second = {"trackingId": "SNK-1", "attempt": 1}, {"trackingId": "SNK-2", "attempt": 1}
-    assert repository.record_fulfillment("d-4", first, "arn-1", utc_timestamp(CREATED)) is True
-    assert repository.record_fulfillment("d-4", second, "arn-2", utc_timestamp(CREATED)) is False
+    fulfilled_at = utc_timestamp(CREATED + timedelta(seconds=1))
+    assert repository.record_fulfillment("d-4", first, "arn-1", fulfilled_at) is True
+    assert repository.record_fulfillment("d-4", second, "arn-2", utc_timestamp(CREATED + timedelta(seconds=2))) is False
     stored = repository.get("d-4")
     assert stored is not None and stored.fulfillment == first and stored.execution_arn == "arn-1"
+    assert stored.updated_at == fulfilled_at and stored.as_item().keys() == {
+        *OrderRecord.new("d-4", SEED_REQUEST, CREATED).as_item(),
+        "fulfillment",
+        "executionArn",
+    }  # the seed's fields, written under their exact names
 
     repository.create(OrderRecord.new("d-5", SEED_REQUEST, CREATED))
     assert repository.transition("d-5", OrderStatus.NEW, OrderStatus.FAILED, utc_timestamp(CREATED)) is not None
