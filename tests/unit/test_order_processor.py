@@ -31,6 +31,7 @@ from order_service.domain.order import OrderRecord, OrderRequest, OrderStatus, S
 from order_service.domain.order_processing import MAX_CAUSE_CHARS, PROCESS, SKIP, OrderProcessor, StepContext
 from order_service.settings import FULFILLMENT_FAULTS
 from stacks import definitions
+from tests.support.handler_calls import recorded_calls
 from tests.unit.conftest import Aws, FakeLambdaContext, aws_client, capture_stdout_logs, fresh_module
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -521,6 +522,17 @@ def test_record_fulfillment_writes_once_and_only_on_a_new_order(repository: Dyna
     assert repository.record_fulfillment("d-5", first, "arn-1", utc_timestamp(CREATED)) is False
     settled = repository.get("d-5")
     assert settled is not None and settled.fulfillment is None and settled.status is OrderStatus.FAILED
+
+
+def test_get_reads_strongly_consistent(repository: DynamoDbOrderRepository) -> None:
+    """GetItem is eventually consistent unless ConsistentRead is true ("Read consistency", DynamoDB
+    Developer Guide): a step that read a stale item could redo work. moto is always consistent, so
+    the request itself is checked."""
+    repository.create(OrderRecord.new("d-7", SEED_REQUEST, CREATED))
+    with recorded_calls() as calls:
+        assert repository.get("d-7") is not None
+    (call,) = calls
+    assert call.operation == "GetItem" and json.loads(call.params)["ConsistentRead"] is True
 
 
 def test_transition_is_conditional_on_the_current_status(repository: DynamoDbOrderRepository) -> None:
