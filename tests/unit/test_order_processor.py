@@ -29,6 +29,7 @@ from order_service.domain.errors import (
 from order_service.domain.fulfillment import FaultRule, parse_fault_plan, tracking_id
 from order_service.domain.order import OrderRecord, OrderRequest, OrderStatus, SnackItem, utc_timestamp
 from order_service.domain.order_processing import MAX_CAUSE_CHARS, PROCESS, SKIP, OrderProcessor, StepContext
+from order_service.domain.validation import MAX_ITEMS
 from order_service.settings import FULFILLMENT_FAULTS
 from stacks import definitions
 from tests.support.handler_calls import recorded_calls
@@ -141,6 +142,54 @@ def test_happy_path_takes_the_order_from_new_to_processed(
     assert final.total_amount == Decimal("6.47")
     assert final.execution_arn == EXECUTION
     assert final.failure is None
+
+
+def test_each_step_names_its_order_and_the_finishing_execution_is_recorded(
+    repository: DynamoDbOrderRepository, step: Callable[..., dict[str, Any]]
+) -> None:
+    """Results name the order (the ASL passes them on); PROCESSED and FAILED record the execution
+    that wrote them, not only the one that fulfilled."""
+    put_order(repository, "o-arn")
+    step("fulfil", "o-arn", executionArn=EXECUTION + "-first")
+    assert step("fulfil", "o-arn")["orderId"] == "o-arn"  # the repeat, too
+    assert step("markProcessed", "o-arn", executionArn=EXECUTION + "-last")["orderId"] == "o-arn"
+    assert stored(repository, "o-arn").execution_arn == EXECUTION + "-last"
+    put_order(repository, "o-arn-failed")
+    step("recordFailure", "o-arn-failed", executionArn=EXECUTION + "-failed", failedStep="Fulfil", error={"Error": "X"})
+    failed = stored(repository, "o-arn-failed")
+    assert failed.execution_arn == EXECUTION + "-failed" and failed.failure is not None
+    assert failed.failure["executionArn"] == EXECUTION + "-failed"
+
+
+@pytest.mark.parametrize("count", [1, MAX_ITEMS])
+def test_validate_processes_an_order_with_the_fewest_and_the_most_items(
+    repository: DynamoDbOrderRepository, step: Callable[..., dict[str, Any]], count: int
+) -> None:
+    put_order(repository, f"o-items-{count}", request(*[(f"Snack {i}", 1, "1.00") for i in range(count)]))
+    assert step("validate", f"o-items-{count}")["action"] == PROCESS
+
+
+def test_a_record_survives_the_round_trip_through_its_item_under_the_seed_names() -> None:
+    record = dataclasses.replace(
+        OrderRecord.new("o-rt", SEED_REQUEST, CREATED),
+        status=OrderStatus.PROCESSED,
+        processed_at="2024-01-02T03:04:09.000Z",
+        execution_arn=EXECUTION,
+        fulfillment={"trackingId": "SNK-1"},
+        failure={"step": "Fulfil"},
+        replay_count=2,
+    )
+    item = record.as_item()
+    assert set(item) == {
+        "orderId", "status", "customerName", "snackItems", "totalAmount", "createdAt", "updatedAt",
+        "processedAt", "executionArn", "fulfillment", "failure", "replayCount",
+    }  # fmt: skip
+    assert OrderRecord.from_item(item) == record and OrderRecord.from_item(item).extra == {}
+
+
+def test_tracking_ids_are_snk_and_twelve_upper_case_hex_digits() -> None:
+    assert re.fullmatch(r"SNK-[0-9A-F]{12}", tracking_id("o-1"))
+    assert tracking_id("o-1") == tracking_id("o-1") != tracking_id("o-2")
 
 
 def test_step_results_survive_json_encoding(
@@ -561,6 +610,7 @@ def test_domain_validate_rejects_an_order_without_items(repository: DynamoDbOrde
         ("  ;  ", {}),
         ("Chaos Chips=transient:1", {"chaos chips": FaultRule("transient", 1)}),
         ("A=transient; B = permanent ;", {"a": FaultRule("transient", None), "b": FaultRule("permanent", None)}),
+        ("A=transient; ; B=permanent", {"a": FaultRule("transient", None), "b": FaultRule("permanent", None)}),
         ("Sad Soda=transient:0", {"sad soda": FaultRule("transient", 0)}),
     ],
 )
