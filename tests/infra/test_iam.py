@@ -150,7 +150,10 @@ def test_state_machine_role(synth: Synthesized, ids: dict[str, str]) -> None:
     machine = synth.raw["Resources"][ids["machine"]]
     role = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
     granted = grants(synth, role)
-    # The vended-log delivery APIs and X-Ray take no resource ARNs: "*" is the only valid value.
+    # What AWS requires for logging and tracing, on "*" (these APIs take no resource ARN): the log
+    # delivery actions listed in "Using CloudWatch Logs to log execution history in Step Functions"
+    # (IAM policies for logging) and the X-Ray ones in "Trace Step Functions request data in AWS
+    # X-Ray" (AWS Step Functions Developer Guide). The task actions are derived from the ASL below.
     service_wide = {action for action, resources in granted.items() if resources == {STAR}}
     assert service_wide == {
         "logs:CreateLogDelivery",
@@ -197,6 +200,8 @@ def task_grants(synth: Synthesized, machine_id: str) -> dict[str, set[str]]:
 
 
 def test_eventbridge_may_only_start_the_workflow(synth: Synthesized, ids: dict[str, str]) -> None:
+    """A Step Functions target needs states:StartExecution on the state machine, through the role
+    the target names ("Amazon EventBridge targets", EventBridge User Guide): that and nothing else."""
     (rule,) = synth.template.find_resources(
         "AWS::Events::Rule", {"Properties": {"Name": d.ORDER_CREATED_RULE}}
     ).values()
