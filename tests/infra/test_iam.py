@@ -121,6 +121,7 @@ def test_function_role_holds_exactly_what_its_code_calls(
     AWS X-Ray", Lambda Developer Guide). For DynamoDB and EventBridge an IAM action is named as its API
     operation (Service Authorization Reference, "Actions, resources, and condition keys for Amazon
     DynamoDB" / "... for Amazon EventBridge")."""
+    assert name in HANDLER_CALLS, f"add {name}'s paths to tests/support/handler_calls.py: its grants follow its calls"
     calls = HANDLER_CALLS[name](lambda_context, monkeypatch)
     expected: dict[str, set[str]] = defaultdict(set)
     for call in calls:
