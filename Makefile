@@ -17,7 +17,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: setup test lint lint-templates lock demo local synth deploy diff bench bench-smoke soak clean
+.PHONY: setup test lint lint-templates lock demo local synth deploy diff bench bench-smoke soak mutate clean
 
 $(INSTALLED): pyproject.toml requirements/dev.lock
 	$(PYTHON) -m venv $(VENV)
@@ -84,5 +84,12 @@ bench: $(INSTALLED)
 soak: $(INSTALLED)
 	$(BIN)/python -m pytest tests/e2e/test_soak.py --soak-orders=$${ORDERS:-10000} -s
 
+## make mutate: mutation testing of lambdas/order_service/{domain,adapters} against tests/unit (docs/testing.md)
+mutate: $(INSTALLED)
+	rm -rf .mutate && mkdir .mutate
+	cp -r lambdas .mutate/src
+	cp -r tests stacks snacks statemachines pyproject.toml .mutate/
+	cd .mutate && ../$(BIN)/mutmut run --max-children 2 && ../$(BIN)/mutmut results --all true | tee results.txt
+
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf .mutate $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,24 +1,31 @@
 """Faults injected at the AWS-call boundary of the running handlers; each case checks where the order ends.
 
 The local stack runs the real handler modules in this process, so a fault is injected by
-replacing one method of the handler's own boto3 client for the duration of the test.
+replacing one method of the handler's own boto3 client for the duration of the test. That needs
+the local stack: every test here skips under ``SNACKS_DEPLOYED_STACK=1`` before touching AWS.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from unittest.mock import patch
 
+import pytest
 from botocore.exceptions import ClientError
 
 from order_service.domain.order import OrderStatus
 from snacks import operations
 from snacks.aws import Aws
 from snacks.trace import build_trace, fetch_history
+from stacks import definitions
+from tests.support.dynamodb_writes import WriteRecorder, recorded_writes
 
 from .conftest import handler_module
+
+# Faults are injected into the handler modules the local stack runs: no local stack, no test.
+pytestmark = pytest.mark.usefixtures("local_stack")
 
 ORDER = {
     "customerName": "Fay Fault",
@@ -71,15 +78,29 @@ def attempts_per_step(pipeline: Aws, execution_arn: str) -> dict[str, int]:
     return {step.name: step.attempts for step in trace.steps if step.kind == "Task"}
 
 
-def assert_processed_once(pipeline: Aws, order_id: str) -> None:
+@pytest.fixture
+def writes() -> Iterator[WriteRecorder]:
+    """Every write DynamoDB accepts during the test, recorded at moto's backend (the outside view)."""
+    with recorded_writes() as recorder:
+        yield recorder
+
+
+def assert_processed_once(pipeline: Aws, order_id: str, writes: WriteRecorder) -> None:
+    """The final state, and the history that led to it: one create, one fulfilment, one NEW -> PROCESSED."""
     order = operations.wait_for_final(pipeline, order_id, timeout=20)
     assert order is not None and order.status is OrderStatus.PROCESSED, order
     assert order.fulfillment is not None and order.fulfillment["attempt"] >= 1
     assert order.processed_at is not None and order.processed_at >= order.created_at
     assert dead_letters_for(pipeline, order_id) == []
+    mine = [w for w in writes.writes if w.table == definitions.ORDERS_TABLE and w.key == order_id]
+    assert [w.action for w in mine if w.action == "PutItem"] == ["PutItem"], mine
+    assert len([w for w in mine if w.sets("fulfillment")]) == 1, mine
+    assert [w.status for w in mine if w.action == "UpdateItem" and w.sets("status")] == ["PROCESSED"], mine
 
 
-def test_publish_exception_leaves_order_new_until_reconciled(pipeline: Aws, local_stack: Any) -> None:
+def test_publish_exception_leaves_order_new_until_reconciled(
+    pipeline: Aws, local_stack: Any, writes: WriteRecorder
+) -> None:
     warm_up(pipeline)
     client = creator_events_client()
     with patch.object(client, "put_events", side_effect=client_error("AccessDeniedException", "PutEvents")):
@@ -87,7 +108,6 @@ def test_publish_exception_leaves_order_new_until_reconciled(pipeline: Aws, loca
     assert reply["statusCode"] == 201 and reply["eventPublished"] is False
     order_id = reply["orderId"]
     local_stack.wait_until_idle(timeout=20)
-    time.sleep(0.3)
     order = operations.get_order(pipeline, order_id)
     assert order is not None and order.status is OrderStatus.NEW and order.fulfillment is None
 
@@ -97,10 +117,10 @@ def test_publish_exception_leaves_order_new_until_reconciled(pipeline: Aws, loca
 
     report = operations.reconcile(pipeline, older_than_seconds=0, dry_run=False)
     assert order_id in report.order_ids and report.publish_failures == 0
-    assert_processed_once(pipeline, order_id)
+    assert_processed_once(pipeline, order_id, writes)
 
 
-def test_partially_failed_put_events_is_retried(pipeline: Aws) -> None:
+def test_partially_failed_put_events_is_retried(pipeline: Aws, writes: WriteRecorder) -> None:
     warm_up(pipeline)
     client = creator_events_client()
     real = client.put_events
@@ -115,10 +135,10 @@ def test_partially_failed_put_events_is_retried(pipeline: Aws) -> None:
         reply = operations.invoke_creator(pipeline, ORDER)
     assert reply["statusCode"] == 201 and reply["eventPublished"] is True
     assert injected.call_count == 2
-    assert_processed_once(pipeline, reply["orderId"])
+    assert_processed_once(pipeline, reply["orderId"], writes)
 
 
-def test_throttled_put_events_defers_publication_then_reconciles(pipeline: Aws) -> None:
+def test_throttled_put_events_defers_publication_then_reconciles(pipeline: Aws, writes: WriteRecorder) -> None:
     warm_up(pipeline)
     client = creator_events_client()
     with patch.object(client, "put_events", side_effect=client_error("ThrottlingException", "PutEvents")) as injected:
@@ -126,7 +146,7 @@ def test_throttled_put_events_defers_publication_then_reconciles(pipeline: Aws) 
     assert reply["statusCode"] == 201 and reply["eventPublished"] is False
     assert injected.call_count == 3  # the publisher's own attempts
     operations.reconcile(pipeline, older_than_seconds=0, dry_run=False)
-    assert_processed_once(pipeline, reply["orderId"])
+    assert_processed_once(pipeline, reply["orderId"], writes)
 
 
 def test_dynamodb_throttling_at_create_returns_503_and_creates_nothing(pipeline: Aws) -> None:
@@ -143,7 +163,7 @@ def test_dynamodb_throttling_at_create_returns_503_and_creates_nothing(pipeline:
     assert {order.order_id for order in operations.list_orders(pipeline)} == before
 
 
-def test_dynamodb_throttling_in_a_step_is_retried_and_processed_once(pipeline: Aws) -> None:
+def test_dynamodb_throttling_in_a_step_is_retried_and_processed_once(pipeline: Aws, writes: WriteRecorder) -> None:
     warm_up(pipeline)
     client = processor_dynamodb_client()
     injected = fails_first(1, client_error("ProvisionedThroughputExceededException", "GetItem"), client.get_item)
@@ -151,7 +171,7 @@ def test_dynamodb_throttling_in_a_step_is_retried_and_processed_once(pipeline: A
         reply = operations.invoke_creator(pipeline, ORDER)
         order = operations.wait_for_final(pipeline, reply["orderId"], timeout=20)
     assert injected.calls["count"] >= 2  # type: ignore[attr-defined]
-    assert_processed_once(pipeline, reply["orderId"])
+    assert_processed_once(pipeline, reply["orderId"], writes)
     assert order is not None and order.execution_arn
     assert attempts_per_step(pipeline, order.execution_arn)["Validate"] == 2
 

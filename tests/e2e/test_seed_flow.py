@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import pytest
 from order_service.domain.order import OrderStatus
 from snacks import operations
 from snacks.aws import Aws
+from stacks import definitions
 
 from .conftest import DEPLOYED
 
@@ -82,23 +84,28 @@ def test_invalid_order_is_rejected_with_field_errors_and_nothing_stored(pipeline
     assert {order.order_id for order in operations.list_orders(pipeline)} == before
 
 
+SEED_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")  # e.g. 2025-10-26T10:30:00.000Z
+
+
 def test_processed_order_has_the_seed_record_format(pipeline: Aws) -> None:
+    """The item as stored (DynamoDB's typed attributes, read with GetItem), not as our parser
+    reads it back: a field the parser would default must really be there, with its type."""
     reply = operations.invoke_creator(pipeline, SEED_BOB)
     order = operations.wait_for_final(pipeline, reply["orderId"], timeout=30)
     assert order is not None and order.status is OrderStatus.PROCESSED
-    item = order.as_item()
-    for field in (
-        "orderId",
-        "status",
-        "customerName",
-        "snackItems",
-        "totalAmount",
-        "createdAt",
-        "updatedAt",
-        "processedAt",
-    ):
-        assert field in item
-    assert item["createdAt"].endswith("Z") and len(item["createdAt"]) == len("2025-10-26T10:30:00.000Z")
+    item = pipeline.client("dynamodb").get_item(
+        TableName=definitions.ORDERS_TABLE, Key={"orderId": {"S": order.order_id}}, ConsistentRead=True
+    )["Item"]
+    types = {"orderId": "S", "status": "S", "customerName": "S", "snackItems": "L", "totalAmount": "N"}
+    types |= {stamp: "S" for stamp in ("createdAt", "updatedAt", "processedAt")}
+    assert {field: next(iter(item[field]), None) for field in types if field in item} == types
+    assert item["orderId"]["S"] == reply["orderId"] and item["status"]["S"] == "PROCESSED"
+    assert item["customerName"]["S"] == "Bob Wilson" and item["totalAmount"]["N"] == "17.97"
+    assert item["snackItems"]["L"] == [{"M": {"name": {"S": "Nuts"}, "quantity": {"N": "3"}, "price": {"N": "5.99"}}}]
+    stamps = [item[stamp]["S"] for stamp in ("createdAt", "updatedAt", "processedAt")]
+    assert all(SEED_TIMESTAMP.match(stamp) for stamp in stamps), stamps
+    created, updated, processed = stamps
+    assert created <= processed <= updated
 
 
 @pytest.mark.skipif(DEPLOYED, reason="the demo runs its own embedded local stack")

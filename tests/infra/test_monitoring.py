@@ -75,12 +75,29 @@ def test_workflow_alarms(synth: Synthesized, suffix: str, metric: str) -> None:
 
 
 @pytest.mark.parametrize("name", list(d.FUNCTIONS))
-def test_lambda_error_and_throttle_alarms(synth: Synthesized, name: str) -> None:
+def test_lambda_error_and_throttle_alarms_watch_the_function_they_name(synth: Synthesized, name: str) -> None:
+    """The one dimension is FunctionName ("Types of metrics for Lambda functions", Lambda Developer
+    Guide) and its value resolves to the function called ``name`` in the template, not to another."""
+    (function_id,) = synth.template.find_resources("AWS::Lambda::Function", {"Properties": {"FunctionName": name}})
     for kind, metric in (("errors", "Errors"), ("throttles", "Throttles")):
         alarm = alarms(synth)[f"{name}-{kind}"]
         assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == ("AWS/Lambda", metric, "Sum")
-        (dimension,) = alarm["Dimensions"]
-        assert dimension["Name"] == "FunctionName"
+        assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function_id}}]
+
+
+# PutMetricAlarm's documented limits (Amazon CloudWatch API Reference, PutMetricAlarm): AlarmName
+# 1-255 characters; Period 10, 30 or a multiple of 60; EvaluationPeriods >= 1 and "this number
+# multiplied by Period cannot be more than 86,400 seconds"; DatapointsToAlarm <= EvaluationPeriods;
+# at most 5 AlarmActions.
+def test_every_alarm_is_within_cloudwatch_limits(synth: Synthesized) -> None:
+    for name, alarm in alarms(synth).items():
+        period, evaluations = alarm["Period"], alarm["EvaluationPeriods"]
+        assert 1 <= len(name) <= 255, name
+        assert period in (10, 30) or (period > 0 and period % 60 == 0), (name, period)
+        assert evaluations >= 1 and evaluations * period <= 86_400, (name, evaluations, period)
+        assert 1 <= alarm.get("DatapointsToAlarm", evaluations) <= evaluations, name
+        assert 1 <= len(alarm["AlarmActions"]) <= 5, name
+        assert alarm["TreatMissingData"] in ("breaching", "notBreaching", "ignore", "missing"), name
 
 
 @pytest.mark.parametrize(

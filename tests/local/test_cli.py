@@ -10,11 +10,17 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from order_service.domain.order import OrderRecord, OrderRequest, SnackItem
+from snacks import operations
+from snacks.aws import Aws
 from snacks.cli import main
 from stacks import definitions
 
@@ -86,7 +92,7 @@ def test_failed_order_shows_in_dlq_list_and_replay_dry_run_changes_nothing(
         stack, capsys, "orders", "create", "--customer", "Dan Doom", "--item", "Doom Donut:1:2.50", "--wait", "20"
     )
     order_id = created_order_id(out)
-    assert re.search(rf"{order_id}\s+FAILED", out)
+    assert code == 0 and re.search(rf"{order_id}\s+FAILED", out)  # created: the failure is the workflow's
 
     code, out = snacks(stack, capsys, "dlq", "list")
     assert code == 0 and re.search(
@@ -95,15 +101,60 @@ def test_failed_order_shows_in_dlq_list_and_replay_dry_run_changes_nothing(
 
     code, out = snacks(stack, capsys, "dlq", "replay", "--order-id", order_id, "--dry-run")
     assert code == 0 and "dry run: nothing changed" in out
-    assert order_id in snacks(stack, capsys, "dlq", "list")[1]
-    assert json.loads(snacks(stack, capsys, "orders", "get", order_id)[1])["status"] == "FAILED"
+    code, out = snacks(stack, capsys, "dlq", "list")
+    assert code == 0 and order_id in out
+    code, out = snacks(stack, capsys, "orders", "get", order_id)
+    assert code == 0 and json.loads(out)["status"] == "FAILED"
+
+
+def executions_of_the_workflow(stack: Any) -> list[str]:
+    """Every execution the state machine has had, as Step Functions lists them (the outside view)."""
+    sfn = stack.client("stepfunctions")
+    (machine,) = [m for m in sfn.list_state_machines()["stateMachines"] if m["name"] == definitions.STATE_MACHINE]
+    pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=machine["stateMachineArn"])
+    return [execution["executionArn"] for page in pages for execution in page["executions"]]
+
+
+def status_of(stack: Any, capsys: pytest.CaptureFixture[str], order_id: str) -> str:
+    code, out = snacks(stack, capsys, "orders", "get", order_id)
+    assert code == 0, out
+    return str(json.loads(out)["status"])
+
+
+def stale_new_order(stack: Any) -> str:
+    """An order written NEW whose Order Created event was never published (a creator that died
+    between PutItem and PutEvents): exactly what reconcile exists to find."""
+    order_id = f"stale-{uuid.uuid4()}"
+    request = OrderRequest("Sam Stale", (SnackItem("Nuts", 1, Decimal("2.50")),), Decimal("2.50"))
+    record = OrderRecord.new(order_id, request, datetime.now(UTC) - timedelta(minutes=10))
+    aws = Aws(endpoint_url=stack.endpoint_url, region=stack.region)
+    operations.repository(aws).create(record)
+    return order_id
 
 
 def test_reconcile_dry_run_lists_stale_new_orders_without_publishing(
     stack: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    stale = [stale_new_order(stack), stale_new_order(stack)]
+    stack.wait_until_idle(timeout=20)
+    executions_before = executions_of_the_workflow(stack)
+
     code, out = snacks(stack, capsys, "reconcile", "--older-than", "0", "--dry-run")
     assert code == 0 and out.startswith("stale NEW orders:") and "would re-publish" in out
+    assert all(order_id in out for order_id in stale), out
+    stack.wait_until_idle(timeout=20)
+    # Nothing was published: no execution started, both orders still NEW.
+    assert executions_of_the_workflow(stack) == executions_before
+    for order_id in stale:
+        assert status_of(stack, capsys, order_id) == "NEW"
+
+    # The same observation sees a real reconcile publish (so the check above can fail).
+    code, out = snacks(stack, capsys, "reconcile", "--older-than", "0")
+    assert code == 0 and "re-published: " in out
+    stack.wait_until_idle(timeout=20)
+    assert len(executions_of_the_workflow(stack)) >= len(executions_before) + len(stale)
+    for order_id in stale:
+        assert status_of(stack, capsys, order_id) == "PROCESSED"
 
 
 def free_port() -> int:

@@ -177,9 +177,10 @@ def capture_stdout_logs(logger: Any, capsys: pytest.CaptureFixture[str]) -> Iter
     for the duration of the block it writes to the live ``sys.stdout`` that capsys captures.
     """
     handler = logger.registered_handler
-    previous = handler.setStream(_CurrentStdout())
+    # Swapped without setStream, which flushes the old stream: under mutmut, pytest runs several
+    # sessions in one process and that stream may be an earlier session's capture, now closed.
+    previous, handler.stream = handler.stream, _CurrentStdout()
     try:
         yield lambda: [line for line in capsys.readouterr().out.splitlines() if line.strip()]
     finally:
-        if previous is not None:
-            handler.setStream(previous)
+        handler.stream = previous

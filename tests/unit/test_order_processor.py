@@ -1,11 +1,11 @@
-"""The order-processor steps against moto (handler) and against an in-memory repository (domain only)."""
+"""The order-processor steps against moto: through the handler, and the domain on the real adapter."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import ModuleType
@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from order_service.adapters.dynamodb_inventory import DynamoDbStockLedger
 from order_service.adapters.dynamodb_orders import DynamoDbOrderRepository
 from order_service.domain import errors
 from order_service.domain.errors import (
@@ -29,8 +30,10 @@ from order_service.domain.errors import (
 from order_service.domain.fulfillment import FaultRule, parse_fault_plan, tracking_id
 from order_service.domain.order import OrderRecord, OrderRequest, OrderStatus, SnackItem, utc_timestamp
 from order_service.domain.order_processing import MAX_CAUSE_CHARS, PROCESS, SKIP, OrderProcessor, StepContext
+from order_service.domain.validation import MAX_ITEMS
 from order_service.settings import FULFILLMENT_FAULTS
 from stacks import definitions
+from tests.support.handler_calls import recorded_calls
 from tests.unit.conftest import Aws, FakeLambdaContext, aws_client, capture_stdout_logs, fresh_module
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -142,12 +145,62 @@ def test_happy_path_takes_the_order_from_new_to_processed(
     assert final.failure is None
 
 
+def test_each_step_names_its_order_and_the_finishing_execution_is_recorded(
+    repository: DynamoDbOrderRepository, step: Callable[..., dict[str, Any]]
+) -> None:
+    """Results name the order (the ASL passes them on); PROCESSED and FAILED record the execution
+    that wrote them, not only the one that fulfilled."""
+    put_order(repository, "o-arn")
+    step("fulfil", "o-arn", executionArn=EXECUTION + "-first")
+    assert step("fulfil", "o-arn")["orderId"] == "o-arn"  # the repeat, too
+    assert step("markProcessed", "o-arn", executionArn=EXECUTION + "-last")["orderId"] == "o-arn"
+    assert stored(repository, "o-arn").execution_arn == EXECUTION + "-last"
+    put_order(repository, "o-arn-failed")
+    step("recordFailure", "o-arn-failed", executionArn=EXECUTION + "-failed", failedStep="Fulfil", error={"Error": "X"})
+    failed = stored(repository, "o-arn-failed")
+    assert failed.execution_arn == EXECUTION + "-failed" and failed.failure is not None
+    assert failed.failure["executionArn"] == EXECUTION + "-failed"
+
+
+@pytest.mark.parametrize("count", [1, MAX_ITEMS])
+def test_validate_processes_an_order_with_the_fewest_and_the_most_items(
+    repository: DynamoDbOrderRepository, step: Callable[..., dict[str, Any]], count: int
+) -> None:
+    put_order(repository, f"o-items-{count}", request(*[(f"Snack {i}", 1, "1.00") for i in range(count)]))
+    assert step("validate", f"o-items-{count}")["action"] == PROCESS
+
+
+def test_a_record_survives_the_round_trip_through_its_item_under_the_seed_names() -> None:
+    record = dataclasses.replace(
+        OrderRecord.new("o-rt", SEED_REQUEST, CREATED),
+        status=OrderStatus.PROCESSED,
+        processed_at="2024-01-02T03:04:09.000Z",
+        execution_arn=EXECUTION,
+        fulfillment={"trackingId": "SNK-1"},
+        failure={"step": "Fulfil"},
+        replay_count=2,
+    )
+    item = record.as_item()
+    assert set(item) == {
+        "orderId", "status", "customerName", "snackItems", "totalAmount", "createdAt", "updatedAt",
+        "processedAt", "executionArn", "fulfillment", "failure", "replayCount",
+    }  # fmt: skip
+    assert OrderRecord.from_item(item) == record and OrderRecord.from_item(item).extra == {}
+
+
+def test_tracking_ids_are_snk_and_twelve_upper_case_hex_digits() -> None:
+    assert re.fullmatch(r"SNK-[0-9A-F]{12}", tracking_id("o-1"))
+    assert tracking_id("o-1") == tracking_id("o-1") != tracking_id("o-2")
+
+
 def test_step_results_survive_json_encoding(
     repository: DynamoDbOrderRepository, step: Callable[..., dict[str, Any]]
 ) -> None:
+    """Step Functions passes a Task's result on as JSON: each result must round-trip unchanged."""
     put_order(repository, "o-json")
     for name in ("validate", "fulfil", "markProcessed"):
-        json.dumps(step(name, "o-json"))
+        result = step(name, "o-json")
+        assert json.loads(json.dumps(result)) == result, name
 
 
 def test_mark_processed_twice_is_a_successful_no_op(
@@ -200,16 +253,18 @@ def test_the_state_machine_fulfils_only_on_the_process_action() -> None:
     [rule] = choice["Choices"]
     assert rule == {"Variable": "$.validation.action", "StringEquals": PROCESS, "Next": "Fulfil"}
     assert choice["Default"] == "AlreadySettled"
-    assert SKIP != PROCESS
+    assert rule["StringEquals"] != SKIP  # a skipped (settled) order falls through to the Default
 
 
 @pytest.mark.parametrize("name", ["validate", "fulfil", "markProcessed"])
 def test_unknown_order_raises_order_not_found(step: Callable[..., dict[str, Any]], name: str) -> None:
     with pytest.raises(OrderNotFound) as caught:
         step(name, "missing")
-    # the class name is the Step Functions error name; it is permanent, so never retried
-    assert type(caught.value).__name__ == "OrderNotFound"
-    assert "OrderNotFound" in PERMANENT_STEP_ERRORS
+    # The class name is the Step Functions error name; the state that ran this step never retries it.
+    error = type(caught.value).__name__
+    state = {"validate": "Validate", "fulfil": "Fulfil", "markProcessed": "MarkProcessed"}[name]
+    retried = {e for retry in definitions.load_asl()["States"][state]["Retry"] for e in retry["ErrorEquals"]}
+    assert error == "OrderNotFound" and error not in retried and "States.ALL" not in retried
 
 
 def test_permanent_errors_are_not_retried_and_transient_ones_are() -> None:
@@ -437,86 +492,13 @@ def test_processor_logs_never_carry_the_customer_name(
     assert not [line for line in lines if "Privatename" in line]
 
 
-# --- domain with an in-memory repository ---------------------------------------------------------
+# --- domain on moto's DynamoDB: the conditions are DynamoDB's, never a fake's ---------------------
 
 
-class InMemoryOrders:
-    """A fake of the ``OrderRepository`` port, for domain-only tests."""
-
-    def __init__(self) -> None:
-        self.items: dict[str, OrderRecord] = {}
-        self.lose_fulfillment_race_to: dict[str, Any] | None = None
-
-    def create(self, record: OrderRecord) -> None:
-        self.items[record.order_id] = record
-
-    def get(self, order_id: str) -> OrderRecord | None:
-        return self.items.get(order_id)
-
-    def transition(
-        self,
-        order_id: str,
-        current: OrderStatus,
-        target: OrderStatus,
-        now: str,
-        updates: dict[str, Any] | None = None,
-        removals: tuple[str, ...] = (),
-        requires: tuple[str, ...] = (),
-    ) -> OrderRecord | None:
-        record = self.items.get(order_id)
-        if record is None or record.status is not current:
-            return None
-        if any(record.as_item().get(name) is None for name in requires):
-            return None
-        item = {**record.as_item(), "status": target.value, "updatedAt": now, **(updates or {})}
-        for name in removals:
-            item.pop(name, None)
-        self.items[order_id] = OrderRecord.from_item(item)
-        return self.items[order_id]
-
-    def record_fulfillment(
-        self, order_id: str, fulfillment: dict[str, Any], execution_arn: str | None, now: str
-    ) -> bool:
-        record = self.items[order_id]
-        if self.lose_fulfillment_race_to is not None:
-            self.items[order_id] = dataclasses.replace(record, fulfillment=self.lose_fulfillment_race_to)
-            return False
-        if record.status is not OrderStatus.NEW or record.fulfillment is not None:
-            return False
-        self.items[order_id] = dataclasses.replace(record, fulfillment=fulfillment, updated_at=now)
-        return True
-
-    def list_by_status(self, status: OrderStatus, created_before: str | None = None) -> Iterator[OrderRecord]:
-        yield from sorted(
-            (
-                r
-                for r in self.items.values()
-                if r.status is status and (created_before is None or r.created_at < created_before)
-            ),
-            key=lambda r: r.created_at,
-        )
-
-
-class UntrackedStock:
-    """The ``StockLedger`` of a shop with no stock records (every snack unlimited), over ``InMemoryOrders``;
-    the stock rules themselves are tested against moto's DynamoDB (tests/unit/test_inventory.py)."""
-
-    def __init__(self, orders: InMemoryOrders) -> None:
-        self._orders = orders
-
-    def levels(self, snacks: Any) -> dict[str, int]:
-        return {}
-
-    def reserve(self, plan: Any, marker: dict[str, Any], now: str) -> bool:
-        record = self._orders.items[plan.order_id]
-        if record.status is not OrderStatus.NEW or record.reservation is not None:
-            return False
-        self._orders.items[plan.order_id] = dataclasses.replace(record, reservation=marker)
-        return True
-
-
-def domain_processor(orders: InMemoryOrders) -> OrderProcessor:
-    return OrderProcessor(orders, UntrackedStock(orders), {}, clock())  # type: ignore[arg-type]
+@pytest.fixture
+def ledger(aws: Aws) -> DynamoDbStockLedger:
+    """The real stock ledger on moto (no stock records: every snack unlimited)."""
+    return DynamoDbStockLedger(aws_client("dynamodb"), definitions.ORDERS_TABLE, definitions.INVENTORY_TABLE)
 
 
 def clock(start: datetime = CREATED + timedelta(seconds=2)) -> Callable[[], str]:
@@ -524,30 +506,113 @@ def clock(start: datetime = CREATED + timedelta(seconds=2)) -> Callable[[], str]
     return lambda: utc_timestamp(start + timedelta(milliseconds=next(ticks)))
 
 
-def test_domain_mark_processed_reports_latency_from_creation() -> None:
-    orders = InMemoryOrders()
-    orders.create(dataclasses.replace(OrderRecord.new("d-1", SEED_REQUEST, CREATED), reservation={"lines": []}))
-    result = domain_processor(orders).mark_processed(StepContext("d-1"))
+def test_domain_mark_processed_reports_latency_from_creation(
+    repository: DynamoDbOrderRepository, ledger: DynamoDbStockLedger
+) -> None:
+    repository.create(dataclasses.replace(OrderRecord.new("d-1", SEED_REQUEST, CREATED), reservation={"lines": []}))
+    result = OrderProcessor(repository, ledger, {}, clock()).mark_processed(StepContext("d-1"))
     assert result["latencyMs"] == 2000
     assert result["processedAt"] == "2024-01-02T03:04:07.678Z"
 
 
-def test_domain_fulfil_that_loses_a_race_returns_the_winners_fulfillment() -> None:
-    orders = InMemoryOrders()
-    orders.create(OrderRecord.new("d-2", SEED_REQUEST, CREATED))
-    winner = {"trackingId": "SNK-WINNER", "attempt": 1}
-    orders.lose_fulfillment_race_to = winner
-    result = domain_processor(orders).fulfil(StepContext("d-2"))
-    assert result == {"orderId": "d-2", "outcome": "fulfilled", "fulfillment": winner, "repeated": True}
+class RaceBeforeFulfilmentWrite:
+    """The real repository, except that just before this execution's conditional fulfilment write a
+    duplicate execution of the same order (at-least-once delivery) runs its whole Fulfil step.
+
+    Both executions read the order NEW and unfulfilled; DynamoDB's condition decides the winner.
+    """
+
+    def __init__(self, inner: DynamoDbOrderRepository, rival: Callable[[], dict[str, Any]]) -> None:
+        self.inner, self.rival = inner, rival
+        self.rival_result: dict[str, Any] | None = None
+
+    def get(self, order_id: str) -> OrderRecord | None:
+        return self.inner.get(order_id)
+
+    def record_fulfillment(
+        self, order_id: str, fulfillment: dict[str, Any], execution_arn: str | None, now: str
+    ) -> bool:
+        if self.rival_result is None:
+            self.rival_result = self.rival()
+        return self.inner.record_fulfillment(order_id, fulfillment, execution_arn, now)
 
 
-def test_domain_validate_rejects_an_order_without_items() -> None:
-    orders = InMemoryOrders()
-    orders.create(
+def test_fulfil_that_loses_the_race_on_dynamodb_returns_the_winners_fulfillment(
+    repository: DynamoDbOrderRepository, ledger: DynamoDbStockLedger
+) -> None:
+    """Express workflows are at-least-once ("Standard vs. Express Workflows", AWS Step Functions
+    Developer Guide): two executions may fulfil one order at once. The write is conditional on
+    ``attribute_not_exists(fulfillment)`` (DynamoDB Developer Guide, "Condition expressions"), so the
+    loser's write fails, it keeps the winner's record and reports a repeat."""
+    repository.create(OrderRecord.new("d-2", SEED_REQUEST, CREATED))
+    winner = OrderProcessor(repository, ledger, {}, clock(CREATED + timedelta(seconds=1)))
+    loser_view = RaceBeforeFulfilmentWrite(
+        repository, lambda: winner.fulfil(StepContext("d-2", execution_arn=EXECUTION + "-winner"))
+    )
+    loser = OrderProcessor(loser_view, ledger, {}, clock(CREATED + timedelta(seconds=5)))  # type: ignore[arg-type]
+
+    result = loser.fulfil(StepContext("d-2", execution_arn=EXECUTION + "-loser"))
+
+    assert loser_view.rival_result is not None and loser_view.rival_result["repeated"] is False
+    won = loser_view.rival_result["fulfillment"]
+    assert result == {"orderId": "d-2", "outcome": "fulfilled", "fulfillment": won, "repeated": True}
+    stored = repository.get("d-2")
+    assert stored is not None and stored.fulfillment == won and stored.execution_arn == EXECUTION + "-winner"
+
+
+def test_record_fulfillment_writes_once_and_only_on_a_new_order(repository: DynamoDbOrderRepository) -> None:
+    """Both halves of the condition, as DynamoDB evaluates them: a second write and a write to a
+    settled order fail and leave the stored item as it was."""
+    repository.create(OrderRecord.new("d-4", SEED_REQUEST, CREATED))
+    first, second = {"trackingId": "SNK-1", "attempt": 1}, {"trackingId": "SNK-2", "attempt": 1}
+    fulfilled_at = utc_timestamp(CREATED + timedelta(seconds=1))
+    assert repository.record_fulfillment("d-4", first, "arn-1", fulfilled_at) is True
+    assert repository.record_fulfillment("d-4", second, "arn-2", utc_timestamp(CREATED + timedelta(seconds=2))) is False
+    stored = repository.get("d-4")
+    assert stored is not None and stored.fulfillment == first and stored.execution_arn == "arn-1"
+    assert stored.updated_at == fulfilled_at and stored.as_item().keys() == {
+        *OrderRecord.new("d-4", SEED_REQUEST, CREATED).as_item(),
+        "fulfillment",
+        "executionArn",
+    }  # the seed's fields, written under their exact names
+
+    repository.create(OrderRecord.new("d-5", SEED_REQUEST, CREATED))
+    assert repository.transition("d-5", OrderStatus.NEW, OrderStatus.FAILED, utc_timestamp(CREATED)) is not None
+    assert repository.record_fulfillment("d-5", first, "arn-1", utc_timestamp(CREATED)) is False
+    settled = repository.get("d-5")
+    assert settled is not None and settled.fulfillment is None and settled.status is OrderStatus.FAILED
+
+
+def test_get_reads_strongly_consistent(repository: DynamoDbOrderRepository) -> None:
+    """GetItem is eventually consistent unless ConsistentRead is true ("Read consistency", DynamoDB
+    Developer Guide): a step that read a stale item could redo work. moto is always consistent, so
+    the request itself is checked."""
+    repository.create(OrderRecord.new("d-7", SEED_REQUEST, CREATED))
+    with recorded_calls() as calls:
+        assert repository.get("d-7") is not None
+    (call,) = calls
+    assert call.operation == "GetItem" and json.loads(call.params)["ConsistentRead"] is True
+
+
+def test_transition_is_conditional_on_the_current_status(repository: DynamoDbOrderRepository) -> None:
+    repository.create(OrderRecord.new("d-6", SEED_REQUEST, CREATED))
+    later = utc_timestamp(CREATED + timedelta(seconds=3))
+    done = repository.transition("d-6", OrderStatus.NEW, OrderStatus.PROCESSED, later, {"processedAt": later})
+    assert done is not None and done.status is OrderStatus.PROCESSED and done.processed_at == later
+    # A duplicate NEW -> PROCESSED (or NEW -> FAILED) finds PROCESSED: refused, the item unchanged.
+    assert repository.transition("d-6", OrderStatus.NEW, OrderStatus.PROCESSED, "2030-01-01T00:00:00.000Z") is None
+    assert repository.transition("d-6", OrderStatus.NEW, OrderStatus.FAILED, "2030-01-01T00:00:00.000Z") is None
+    assert repository.get("d-6") == done
+
+
+def test_domain_validate_rejects_an_order_without_items(
+    repository: DynamoDbOrderRepository, ledger: DynamoDbStockLedger
+) -> None:
+    repository.create(
         dataclasses.replace(OrderRecord.new("d-3", SEED_REQUEST, CREATED), snack_items=(), total_amount=Decimal("0.00"))
     )
     with pytest.raises(OrderInvalid):
-        domain_processor(orders).validate(StepContext("d-3"))
+        OrderProcessor(repository, ledger, {}, clock()).validate(StepContext("d-3"))
 
 
 @pytest.mark.parametrize(
@@ -557,6 +622,7 @@ def test_domain_validate_rejects_an_order_without_items() -> None:
         ("  ;  ", {}),
         ("Chaos Chips=transient:1", {"chaos chips": FaultRule("transient", 1)}),
         ("A=transient; B = permanent ;", {"a": FaultRule("transient", None), "b": FaultRule("permanent", None)}),
+        ("A=transient; ; B=permanent", {"a": FaultRule("transient", None), "b": FaultRule("permanent", None)}),
         ("Sad Soda=transient:0", {"sad soda": FaultRule("transient", 0)}),
     ],
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import unicodedata
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -126,9 +127,13 @@ def test_valid_idempotency_key_is_kept() -> None:
     ],
 )
 def test_unicode_names_within_limit_are_accepted(name: str) -> None:
+    """Accepted as written: kept whole (NFC-normalised, the only change), never cut or stripped of
+    characters; a snack name the same."""
     order = validate_order(seed(customerName=name))
+    assert order.customer_name == unicodedata.normalize("NFC", name)
     assert len(order.customer_name) <= 100
-    assert order.customer_name.strip()
+    item = validate_order(seed(snackItems=[{"name": name, "quantity": 1, "price": 1}], totalAmount=1))
+    assert item.snack_items[0].name == unicodedata.normalize("NFC", name)
 
 
 def test_boundary_values_are_accepted() -> None:
