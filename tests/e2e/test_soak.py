@@ -17,7 +17,8 @@ Developer Guide) and EventBridge delivers at least once ("Amazon EventBridge eve
 User Guide), so a duplicate may run *while* the original does. Here it does, by construction:
 the first execution of a racing order to reach Fulfil waits (outside the function, between
 steps) until the other execution has passed Validate too. The test then proves each overlap
-from Step Functions' own histories: two executions for the order, both entered Fulfil.
+from the executions' own records in the state machine's log group (Express has no history API):
+two executions for the order, both entered Fulfil.
 
 Nothing is counted from the code's own return flags: writes are counted where DynamoDB accepted
 them, executions and their steps from Step Functions, events from a queue the bus feeds, failures
@@ -181,43 +182,50 @@ def in_process_client(stack: Any, service: str) -> Any:
     )
 
 
-def executions_by_order(sfn: Any) -> dict[str, list[str]]:
-    """Every execution of the workflow, grouped by the order its input event names."""
-    (machine,) = [m for m in sfn.list_state_machines()["stateMachines"] if m["name"] == definitions.STATE_MACHINE]
-    pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=machine["stateMachineArn"])
-    arns = [execution["executionArn"] for page in pages for execution in page["executions"]]
+@dataclass
+class ExecutionLogs:
+    """Every execution of the workflow as its log group records it (the outside view of an EXPRESS
+    machine: Step Functions neither lists nor describes Express executions, "Standard vs. Express
+    Workflows", AWS Step Functions Developer Guide; their history is in CloudWatch Logs)."""
 
-    def order_of(arn: str) -> tuple[str, str]:
-        event = json.loads(sfn.describe_execution(executionArn=arn)["input"])
-        return str(event["detail"]["orderId"]), arn
-
-    grouped: dict[str, list[str]] = defaultdict(list)
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        for order_id, arn in pool.map(order_of, arns):
-            grouped[order_id].append(arn)
-    return grouped
+    by_order: dict[str, list[str]]
+    entered: dict[str, list[str]]
 
 
-def entered_states(sfn: Any, execution_arn: str) -> list[str]:
-    pages = sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
-    return [
-        event["stateEnteredEventDetails"]["name"]
-        for page in pages
-        for event in page["events"]
-        if "stateEnteredEventDetails" in event
-    ]
+def read_execution_logs(logs: Any, log_group: str) -> ExecutionLogs:
+    by_order: dict[str, list[str]] = defaultdict(list)
+    entered: dict[str, list[str]] = defaultdict(list)
+    for page in logs.get_paginator("filter_log_events").paginate(logGroupName=log_group):
+        for line in page["events"]:
+            record = json.loads(line["message"])
+            arn, details = str(record["execution_arn"]), record.get("details") or {}
+            if record["type"] == "ExecutionStarted":
+                by_order[str(json.loads(details["input"])["detail"]["orderId"])].append(arn)
+            elif record["type"].endswith("StateEntered"):
+                entered[arn].append(str(details["name"]))
+    return ExecutionLogs(by_order=dict(by_order), entered=dict(entered))
 
 
-def proven_overlaps(sfn: Any, executions: dict[str, list[str]], orders: list[str]) -> set[str]:
+def execution_input(logs: Any, log_group: str, execution_arn: str) -> str:
+    """The input an execution started with, from its ExecutionStarted record."""
+    pattern = f'{{ $.execution_arn = "{execution_arn}" }}'
+    for page in logs.get_paginator("filter_log_events").paginate(logGroupName=log_group, filterPattern=pattern):
+        for line in page["events"]:
+            record = json.loads(line["message"])
+            if record["execution_arn"] == execution_arn and record["type"] == "ExecutionStarted":
+                return str(record["details"]["input"])
+    raise AssertionError(f"no ExecutionStarted record for {execution_arn}")
+
+
+def proven_overlaps(executions: ExecutionLogs, orders: list[str]) -> set[str]:
     """Orders with exactly two executions that both went past Validate into Fulfil: each read the
     order NEW and unfulfilled, so the second began before the first had settled it."""
 
     def overlapped(order_id: str) -> bool:
-        runs = executions.get(order_id, [])
-        return len(runs) == 2 and all("Fulfil" in entered_states(sfn, arn) for arn in runs)
+        runs = executions.by_order.get(order_id, [])
+        return len(runs) == 2 and all("Fulfil" in executions.entered.get(arn, []) for arn in runs)
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        return {order_id for order_id, ok in zip(orders, pool.map(overlapped, orders), strict=True) if ok}
+    return {order_id for order_id in orders if overlapped(order_id)}
 
 
 def writes_per_order(writes: list[Write], which: Callable[[Write], bool]) -> Counter[str]:
@@ -241,6 +249,8 @@ def test_soak_no_order_lost_or_processed_twice(pipeline: Aws, local_stack: Any, 
     category: dict[str, int] = {}  # filled as events are published, before any execution starts
     tap = BusTap(pipeline)
     sfn = pipeline.client("stepfunctions")
+    logs_here = in_process_client(local_stack, "logs")
+    machine_arn = pipeline.state_machine_arn()
 
     def put_events(**kwargs: Any) -> Any:
         detail = json.loads(kwargs["Entries"][0]["Detail"])
@@ -253,8 +263,8 @@ def test_soak_no_order_lost_or_processed_twice(pipeline: Aws, local_stack: Any, 
         return real_put_events(**kwargs)
 
     def redeliver(execution_arn: str) -> None:
-        first = sfn.describe_execution(executionArn=execution_arn)
-        sfn.start_execution(stateMachineArn=first["stateMachineArn"], input=first["input"])
+        event = execution_input(logs_here, pipeline.names.state_machine_log_group, execution_arn)
+        sfn.start_execution(stateMachineArn=machine_arn, input=event)
 
     overlaps = Overlaps(category, redeliver)
     outage = {"outage oatcake": FaultRule("transient")}  # not in the stack's own fault plan
@@ -302,10 +312,9 @@ def test_soak_no_order_lost_or_processed_twice(pipeline: Aws, local_stack: Any, 
     assert overlaps.gave_up == set(), f"{len(overlaps.gave_up)} duplicate(s) never reached Validate in time"
     writes = recorder.writes
     events = tap.per_order()
-    sfn_here = in_process_client(local_stack, "stepfunctions")
-    executions = executions_by_order(sfn_here)
+    executions = read_execution_logs(logs_here, pipeline.names.state_machine_log_group)
     racing = sorted(by_kind[DUPLICATED] | by_kind[REDELIVERED])
-    overlapped = proven_overlaps(sfn_here, executions, racing)
+    overlapped = proven_overlaps(executions, racing)
 
     created = writes_per_order(writes, lambda w: w.action == "PutItem")
     fulfilled = writes_per_order(writes, lambda w: w.sets("fulfillment"))
@@ -318,7 +327,7 @@ def test_soak_no_order_lost_or_processed_twice(pipeline: Aws, local_stack: Any, 
     # Injections confirmed from the data, per order.
     assert overlapped == set(racing), f"no overlap proven for {sorted(set(racing) - overlapped)[:5]}"
     assert {oid for oid in ids if events[oid] != EVENTS_IN_ALL[kind[oid]]} == set()
-    assert {oid for oid in ids if len(executions[oid]) != EXECUTIONS[kind[oid]]} == set()
+    assert {oid for oid in ids if len(executions.by_order.get(oid, [])) != EXECUTIONS[kind[oid]]} == set()
     assert {oid for oid in ids if failed_writes[oid] != FAILED_WRITES[kind[oid]]} == set()
     # Nothing lost, nothing done twice: one create, one fulfilment, one NEW -> PROCESSED per order.
     assert double_fulfilled == [], f"{len(double_fulfilled)} order(s) fulfilled twice"
@@ -327,7 +336,7 @@ def test_soak_no_order_lost_or_processed_twice(pipeline: Aws, local_stack: Any, 
     assert [(letter.order_id, letter.error) for letter in operations.list_dead_letters(pipeline)] == []
     assert all(created[oid] == 1 and fulfilled[oid] == 1 and processed[oid] == 1 for oid in ids)
     print(
-        f"\nsoak: orders={len(ids)} executions={sum(len(executions[oid]) for oid in ids)} "
+        f"\nsoak: orders={len(ids)} executions={sum(len(executions.by_order.get(oid, [])) for oid in ids)} "
         f"duplicates_raced={len(overlapped & by_kind[DUPLICATED])} "
         f"redeliveries_raced={len(overlapped & by_kind[REDELIVERED])} "
         f"failures_injected={len(failed_measured)} publications_dropped={len(dropped_measured)} "
