@@ -639,3 +639,14 @@ def test_parse_fault_plan_rejects_malformed_rules(spec: str) -> None:
 def test_fault_rule_attempts() -> None:
     assert [FaultRule("transient", 2).fails_on(a) for a in range(4)] == [True, True, False, False]
     assert all(FaultRule("transient").fails_on(a) for a in range(10))
+
+
+def test_fulfil_stamps_the_fulfillment_and_the_order_with_the_same_clock_reading(
+    repository: DynamoDbOrderRepository, step: Callable[..., dict[str, Any]]
+) -> None:
+    put_order(repository, "o-clock")
+    fulfilled_at = step("fulfil", "o-clock")["fulfillment"]["fulfilledAt"]
+    assert TIMESTAMP.match(fulfilled_at)
+    after = stored(repository, "o-clock")
+    assert after.fulfillment is not None and after.fulfillment["fulfilledAt"] == fulfilled_at
+    assert after.updated_at == fulfilled_at
