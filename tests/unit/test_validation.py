@@ -610,7 +610,7 @@ def test_a_28_character_decimal_is_parsed_and_a_29_character_one_is_not() -> Non
     price = "1." + "0" * 26  # 28 characters, worth 1.00
     total = "2." + "0" * 26
     body = (
-        '{"customerName":"A","snackItems":[{"name":"x","quantity":2,"price":' + price + '}],'
+        '{"customerName":"A","snackItems":[{"name":"x","quantity":2,"price":' + price + "}],"
         '"totalAmount":' + total + "}"
     )
     assert len(price) == 28
