@@ -639,3 +639,33 @@ def test_parse_fault_plan_rejects_malformed_rules(spec: str) -> None:
 def test_fault_rule_attempts() -> None:
     assert [FaultRule("transient", 2).fails_on(a) for a in range(4)] == [True, True, False, False]
     assert all(FaultRule("transient").fails_on(a) for a in range(10))
+
+
+def test_fulfil_stamps_the_fulfillment_and_the_order_with_the_same_clock_reading(
+    repository: DynamoDbOrderRepository, step: Callable[..., dict[str, Any]]
+) -> None:
+    put_order(repository, "o-clock")
+    fulfilled_at = step("fulfil", "o-clock")["fulfillment"]["fulfilledAt"]
+    assert TIMESTAMP.match(fulfilled_at)
+    after = stored(repository, "o-clock")
+    assert after.fulfillment is not None and after.fulfillment["fulfilledAt"] == fulfilled_at
+    assert after.updated_at == fulfilled_at
+
+
+def test_a_fault_rule_with_two_equals_signs_is_malformed() -> None:
+    # The snack name ends at the first '=': "Chips=Dip=transient" asks for a fault kind "Dip=transient".
+    with pytest.raises(ValueError, match="bad FULFILLMENT_FAULTS rule"):
+        parse_fault_plan("Chips=Dip=transient")
+
+
+def test_a_transition_removes_every_attribute_it_names(repository: DynamoDbOrderRepository) -> None:
+    put_order(repository, "o-rm")
+    repository.transition(
+        "o-rm", OrderStatus.NEW, OrderStatus.FAILED, "2024-01-02T03:04:06.000Z", updates={"failure": {"error": "X"}}
+    )
+    repository.transition(
+        "o-rm", OrderStatus.FAILED, OrderStatus.NEW, "2024-01-02T03:04:07.000Z", removals=("failure", "executionArn")
+    )
+    after = stored(repository, "o-rm")
+    assert after.status is OrderStatus.NEW
+    assert after.failure is None

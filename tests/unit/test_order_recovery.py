@@ -552,3 +552,45 @@ def test_a_letter_of_a_cancelled_or_rejected_order_goes_without_a_replay(
     assert aws.published_events() == []
     assert visible_message_ids(aws) == set()
     assert get(repository, "settled").status is settled
+
+
+# --- boundaries the mutation run found unguarded (docs/mutation-survivors.md) -------------------
+
+
+def test_an_order_updated_exactly_at_the_cutoff_is_not_stale(
+    aws: Aws, repository: DynamoDbOrderRepository, publisher: SpyPublisher
+) -> None:
+    add_order(repository, "at-cutoff", timedelta(hours=2), updated_age=STALE_AFTER)
+    add_order(repository, "just-before", timedelta(hours=2), updated_age=STALE_AFTER + timedelta(milliseconds=1))
+    report = reconcile_stale_orders(repository, publisher, now=NOW, stale_after=STALE_AFTER)
+    assert report.order_ids == ["just-before"]
+
+
+def test_a_delivery_failure_without_an_error_message_has_an_empty_cause() -> None:
+    letter = DeadLetter.parse("m", "r", json.dumps(delivery_failure("o-3")), {"ERROR_CODE": "SDK_CLIENT_ERROR"})
+    assert letter.cause == ""
+    assert letter.order_id == "o-3"
+
+
+def test_a_binary_message_attribute_reads_as_empty_text(aws: Aws, dlq: SqsDeadLetterQueue) -> None:
+    """A Binary attribute carries ``BinaryValue`` and no ``StringValue`` (Amazon SQS Developer Guide,
+    "Amazon SQS message attributes"): the letter reads it as empty text, not None."""
+    aws.sqs.send_message(
+        QueueUrl=aws.dlq_url,
+        MessageBody=json.dumps(delivery_failure("o-4")),
+        MessageAttributes={
+            "ERROR_CODE": {"DataType": "String", "StringValue": "SDK_CLIENT_ERROR"},
+            "ERROR_MESSAGE": {"DataType": "Binary", "BinaryValue": b"\x00\x01"},
+        },
+    )
+    [letter] = dlq.receive_all()
+    assert letter.cause == ""
+    assert letter.error == "SDK_CLIENT_ERROR"
+
+
+def test_receive_all_hides_for_the_time_asked(aws: Aws, dlq: SqsDeadLetterQueue) -> None:
+    """ReceiveMessage's VisibilityTimeout overrides the queue's for the messages returned (Amazon SQS
+    API Reference, ReceiveMessage): asked for 0 s, they are visible again at once."""
+    sent = {send(aws, delivery_failure("o-5")), send(aws, delivery_failure("o-6"))}
+    assert {letter.message_id for letter in dlq.receive_all(hide_for_seconds=0)} == sent
+    assert visible_message_ids(aws) == sent

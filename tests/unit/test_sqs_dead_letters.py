@@ -88,3 +88,9 @@ def test_an_interrupted_listing_releases_what_it_had_received(sqs: Any) -> None:
     with pytest.raises(KeyboardInterrupt):
         queue.receive_all()
     assert queue.depth() == queue.depth().__class__(visible=15, in_flight=0)
+
+
+def test_an_empty_queue_lists_nothing(sqs: Any) -> None:
+    """An empty ReceiveMessage answer carries no ``Messages`` key at all (Amazon SQS API Reference,
+    ReceiveMessage: "Messages ... Required: No"; moto answers ``{}`` the same way)."""
+    assert SqsDeadLetterQueue(sqs, _queue(sqs, 0)).receive_all() == []

@@ -22,6 +22,7 @@ from order_service.domain.validation import (
     MAX_JSON_DEPTH,
     MAX_PAYLOAD_BYTES,
     MAX_REPORTED_PROBLEMS,
+    canonical_numbers,
     decode_payload,
     validate_order,
 )
@@ -573,3 +574,88 @@ def test_property_arbitrary_json_only_raises_validation_errors(value: Any, form:
     assert result.customer_name
     assert result.snack_items
     assert isinstance(result.total_amount, Decimal)
+
+
+# --- boundaries the mutation run found unguarded (docs/mutation-survivors.md) -------------------
+
+NESTED_TOO_DEEP = [{"field": "$", "problem": f"JSON is nested deeper than {MAX_JSON_DEPTH} levels"}]
+
+
+def test_nesting_after_a_string_with_an_escape_is_still_counted() -> None:
+    # The pre-scan must leave the key (with its escaped quote) and count the brackets after it:
+    # '{' plus MAX_JSON_DEPTH '[' is one level too deep.
+    text = '{"a\\"b": ' + "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH + "}"
+    assert problems(text) == NESTED_TOO_DEEP
+
+
+def test_nesting_reached_after_a_sibling_closes_is_counted() -> None:
+    # Down to depth MAX - 1, one sibling opened and closed, then two more levels: MAX + 1 deep.
+    text = "[" * (MAX_JSON_DEPTH - 1) + "[]," + "[[]]" + "]" * (MAX_JSON_DEPTH - 1)
+    assert problems(text) == NESTED_TOO_DEEP
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("X" * (MAX_JSON_DEPTH + 1), id="letters-only"),
+        pytest.param("XXXX" + "[" * (MAX_JSON_DEPTH + 1), id="letters-then-too-deep"),
+    ],
+)
+def test_only_brackets_count_as_nesting(text: str) -> None:
+    expected = "payload is not valid JSON" if text.startswith("X" * (MAX_JSON_DEPTH + 1)) else "JSON is nested"
+    assert problems(text)[0]["problem"].startswith(expected)
+
+
+def test_a_28_character_decimal_is_parsed_and_a_29_character_one_is_not() -> None:
+    price = "1." + "0" * 26  # 28 characters, worth 1.00
+    total = "2." + "0" * 26
+    body = (
+        '{"customerName":"A","snackItems":[{"name":"x","quantity":2,"price":' + price + "}],"
+        '"totalAmount":' + total + "}"
+    )
+    assert len(price) == 28
+    order = validate_order(body)
+    assert order.total_amount == Decimal("2.00")
+    assert order.snack_items[0].price == Decimal("1.00")
+    too_long = body.replace(price, price + "0")
+    assert problems(too_long)[0] == {"field": "$", "problem": f"number {(price + '0')[:24]}... is too long"}
+
+
+def test_a_20_digit_integer_reaches_the_field_check() -> None:
+    body = json.dumps(seed_item(0, quantity=1)).replace('"quantity": 1', '"quantity": ' + "1" * 20, 1)
+    assert problems(body) == [{"field": "snackItems[0].quantity", "problem": "must be between 1 and 1000"}]
+
+
+def test_the_cheap_length_bound_counts_before_trimming() -> None:
+    # Four times the limit is the most a name may be before trimming; beyond it, rejected even
+    # if trimming would leave it short.
+    assert validate_order(seed(customerName=" " * 300 + "A" * 100)).customer_name == "A" * 100
+    assert problems(seed(customerName=" " * 350 + "A" * 100)) == [
+        {"field": "customerName", "problem": "must be at most 100 characters"}
+    ]
+
+
+def test_unknown_field_names_are_shown_whole_up_to_64_characters() -> None:
+    key64, key65 = "k" * 64, "k" * 65
+    reported = {p["field"] for p in problems(seed(**{key64: 1, key65: 1}))}
+    assert reported == {key64, key65[:64] + "..."}
+
+
+def test_invalid_snack_items_do_not_also_blame_the_total() -> None:
+    for raw_items in ("chips", 7, None):
+        assert [p["field"] for p in problems(seed(snackItems=raw_items))] == ["snackItems"]
+    assert [p["field"] for p in problems(without("snackItems"))] == ["snackItems"]
+
+
+def test_a_snack_item_that_is_not_an_object_is_named_by_its_type() -> None:
+    assert problems(seed(snackItems=["chips"])) == [
+        {"field": "snackItems[0]", "problem": "must be an object with name, quantity and price, not a string"}
+    ]
+
+
+def test_canonical_numbers_reach_into_lists() -> None:
+    assert canonical_numbers([2.5, Decimal("2.50"), {"p": [Decimal("2.5e0")]}]) == [
+        Decimal("2.5"),
+        Decimal("2.5"),
+        {"p": [Decimal("2.5")]},
+    ]
