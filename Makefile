@@ -23,6 +23,10 @@ $(INSTALLED): pyproject.toml requirements/dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet uv==$(UV_VERSION)
 	$(UV) pip install --quiet --python $(BIN)/python --require-hashes -r requirements/dev.lock
+	# aws-cdk-lib and its dependency aws-cdk.cloud-assembly-schema both ship aws_cdk/cloud_assembly_schema/;
+	# the library's copy must win (pip installs it last; uv's order differs): jsii otherwise fails with
+	# "Unknown interface: aws-cdk-lib.cloud_assembly_schema.MetadataEntry" (tests/infra/test_nag.py's canary).
+	$(UV) pip install --quiet --python $(BIN)/python --require-hashes -r requirements/dev.lock --reinstall-package aws-cdk-lib
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $@
 

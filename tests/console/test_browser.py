@@ -117,6 +117,12 @@ def test_an_order_made_through_the_form_appears_in_the_live_list_reaches_process
     screenshot(listing, "orders")
     listing.close()
 
+    # The form landed on the order's page, which reloads itself while the order or an execution is
+    # still going: a navigation there can race that reload (net::ERR_ABORTED). Open it in a fresh tab.
+    page.close()
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(f"{console.url}/orders/{order_id}")
     expect(page.locator("#order-status")).to_have_text("PROCESSED")
     graph = page.locator("#execution-0 svg.workflow")
@@ -148,6 +154,7 @@ def test_an_order_made_through_the_form_appears_in_the_live_list_reaches_process
     expect(details.locator(".attempt-error p")).to_contain_text("fulfillment is unavailable for 'Flaky Fries'")
     expect(details.locator(".state-output")).to_contain_text('"fulfillment"')
     screenshot(page, "order")
+    assert not errors, f"JavaScript errors on the order page: {errors}"
 
 
 def test_the_form_shows_the_creators_field_errors_next_to_the_fields(page: Any, console: ConsoleServer) -> None:

@@ -5,10 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
-
-# Annotations' messages carry cloud_assembly_schema.MetadataEntry; jsii can only hand one back once that
-# submodule is imported, which other tests do only by chance of order ("Unknown interface" otherwise).
-import aws_cdk.cloud_assembly_schema
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Annotations
 from cdk_nag import AwsSolutionsChecks
