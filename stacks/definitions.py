@@ -16,7 +16,14 @@ from typing import Any
 from order_service import settings as env
 from order_service.adapters.dynamodb_inventory import INVENTORY_PARTITION_KEY as _INVENTORY_KEY
 from order_service.adapters.dynamodb_orders import STATUS_INDEX_NAME
-from order_service.domain.events import ORDER_CREATED_DETAIL_TYPE, ORDER_EVENT_SOURCE, order_created_pattern
+from order_service.domain.events import (
+    ORDER_CANCELLED_DETAIL_TYPE,
+    ORDER_CREATED_DETAIL_TYPE,
+    ORDER_EVENT_SOURCE,
+    STATUS_DETAIL_TYPES,
+    order_created_pattern,
+    order_status_pattern,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_ASSET_DIR = REPO_ROOT / "lambdas"
@@ -167,10 +174,15 @@ STALE_NEW_ORDER_SECONDS = 300
 # ASL substitutions: placeholder name -> what CDK puts there.
 ASL_PROCESSOR_ARN = "OrderProcessorFunctionArn"
 ASL_DLQ_URL = "DeadLetterQueueUrl"
+ASL_EVENT_BUS = "OrderEventBusName"
 
 RULE_EVENT_PATTERN: dict[str, Any] = {**order_created_pattern(), "detail": {"orderId": [{"exists": True}]}}
 RULE_EVENT_SOURCE = ORDER_EVENT_SOURCE
 RULE_DETAIL_TYPE = ORDER_CREATED_DETAIL_TYPE
+# Status events (Order Processed|Rejected|Failed|Cancelled): the workflow and order-canceller publish them.
+STATUS_EVENT_PATTERN: dict[str, Any] = order_status_pattern()
+STATUS_EVENT_DETAIL_TYPES: tuple[str, ...] = STATUS_DETAIL_TYPES
+ORDER_CANCELLED_DETAIL_TYPE_NAME = ORDER_CANCELLED_DETAIL_TYPE
 
 
 @dataclass(frozen=True)
@@ -228,7 +240,11 @@ def function_definitions(names: ResourceNames = NAMES) -> dict[str, FunctionDefi
             description="Cancels a NEW or FAILED order and gives back the stock it holds",
             memory_mb=256,
             timeout_seconds=CANCELLER_TIMEOUT_SECONDS,
-            environment={env.ORDERS_TABLE_NAME: names.orders_table, env.INVENTORY_TABLE_NAME: names.inventory_table},
+            environment={
+                env.ORDERS_TABLE_NAME: names.orders_table,
+                env.INVENTORY_TABLE_NAME: names.inventory_table,
+                env.EVENT_BUS_NAME: names.event_bus,
+            },
         ),
     }
 
@@ -240,9 +256,10 @@ def load_asl() -> dict[str, Any]:
     return json.loads(ASL_PATH.read_text())  # type: ignore[no-any-return]
 
 
-def render_asl(processor_arn: str, dlq_url: str) -> str:
+def render_asl(processor_arn: str, dlq_url: str, event_bus: str) -> str:
     """The ASL with its substitutions applied, as Step Functions receives it from CloudFormation."""
     text = ASL_PATH.read_text()
-    for placeholder, value in ((ASL_PROCESSOR_ARN, processor_arn), (ASL_DLQ_URL, dlq_url)):
+    substitutions = ((ASL_PROCESSOR_ARN, processor_arn), (ASL_DLQ_URL, dlq_url), (ASL_EVENT_BUS, event_bus))
+    for placeholder, value in substitutions:
         text = text.replace("${" + placeholder + "}", value)
     return text

@@ -96,6 +96,7 @@ class OrderPipelineStack(Stack):
             names=names,
             processor=self.functions.processor,
             dead_letter_queue=self.storage.dead_letter_queue,
+            bus=self.events.bus,
         )
         self.order_created_rule = self.events.start_fulfillment(
             self.workflow.state_machine, self.storage.dead_letter_queue

@@ -179,7 +179,7 @@ def _create_state_machine(
     created = sfn.create_state_machine(
         name=names.state_machine,
         type="EXPRESS",
-        definition=definitions.render_asl(processor_arn, dlq_url),
+        definition=definitions.render_asl(processor_arn, dlq_url, names.event_bus),
         roleArn=_role(iam, f"{names.state_machine}-role", STATES_TRUST),
         loggingConfiguration={
             "level": "ALL",

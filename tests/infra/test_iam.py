@@ -16,6 +16,12 @@ ADAPTERS = d.LAMBDA_ASSET_DIR / "order_service" / "adapters"
 XRAY_WRITE = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 WRITE_LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 PUT_ORDER_CREATED = {"StringEquals": {"events:source": d.RULE_EVENT_SOURCE, "events:detail-type": d.RULE_DETAIL_TYPE}}
+# EventBridge condition keys events:source / events:detail-type ("Using IAM policy conditions in Amazon
+# EventBridge", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-conditions.html).
+PUT_STATUS_EVENTS = {
+    "StringEquals": {"events:source": d.RULE_EVENT_SOURCE, "events:detail-type": list(d.STATUS_EVENT_DETAIL_TYPES)}
+}
+PUT_ORDER_CANCELLED = {"StringEquals": {"events:source": d.RULE_EVENT_SOURCE, "events:detail-type": "Order Cancelled"}}
 STAR = '"*"'
 
 
@@ -161,7 +167,9 @@ def test_state_machine_role(synth: Synthesized, ids: dict[str, str]) -> None:
     assert {action: resources for action, resources in granted.items() if action not in service_wide} == {
         "lambda:InvokeFunction": {arn(ids["processor"])},
         "sqs:SendMessage": {arn(ids["dlq"])},
+        "events:PutEvents": {arn(ids["bus"])},  # the status events, on our bus only
     }
+    assert conditions_for(synth, role, "events:PutEvents") == [PUT_STATUS_EVENTS]
 
 
 def test_eventbridge_may_only_start_the_workflow(synth: Synthesized, ids: dict[str, str]) -> None:
@@ -180,9 +188,11 @@ def test_canceller_role(synth: Synthesized, ids: dict[str, str]) -> None:
     assert grants(synth, role) == {
         "dynamodb:GetItem": {orders},
         "dynamodb:UpdateItem": {orders, inventory},
+        "events:PutEvents": {arn(ids["bus"])},
         **{action: {log_group_arn(synth, d.ORDER_CANCELLER)} for action in WRITE_LOGS},
         **{action: {STAR} for action in XRAY_WRITE},
     }
+    assert conditions_for(synth, role, "events:PutEvents") == [PUT_ORDER_CANCELLED]
 
 
 def test_every_role_is_accounted_for(synth: Synthesized) -> None:

@@ -166,11 +166,13 @@ def test_state_machine_is_express_logs_all_with_execution_data_and_traces(synth:
 def test_definition_is_the_asl_file_with_substitutions_for_processor_and_dlq(synth: Synthesized) -> None:
     _, machine = one(synth, "AWS::StepFunctions::StateMachine", StateMachineName=d.STATE_MACHINE)
     queue_id, _ = one(synth, "AWS::SQS::Queue", QueueName=d.DEAD_LETTER_QUEUE)
+    bus_id, _ = one(synth, "AWS::Events::EventBus", Name=d.EVENT_BUS)
     props = machine["Properties"]
     assert json.loads(props["DefinitionString"]) == d.load_asl()
     assert props["DefinitionSubstitutions"] == {
         d.ASL_PROCESSOR_ARN: get_att_arn(function_id(synth, d.ORDER_PROCESSOR)),
         d.ASL_DLQ_URL: {"Ref": queue_id},
+        d.ASL_EVENT_BUS: {"Ref": bus_id},
     }
     placeholders = set(re.findall(r"\$\{(\w+)\}", props["DefinitionString"]))
     assert placeholders == set(props["DefinitionSubstitutions"])
