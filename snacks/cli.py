@@ -237,7 +237,8 @@ def cmd_orders_create(args: argparse.Namespace, aws: Aws) -> int:
     if order.status is OrderStatus.NEW:
         print(f"still NEW after {args.wait:g} s; `snacks trace {order.order_id}` shows where it is", file=sys.stderr)
         return 1
-    return 0 if order.status is OrderStatus.PROCESSED else 1
+    # REJECTED and CANCELLED are settled business outcomes, as the option's help says: only FAILED is an error.
+    return 1 if order.status is OrderStatus.FAILED else 0
 
 
 def cmd_orders_get(args: argparse.Namespace, aws: Aws) -> int:

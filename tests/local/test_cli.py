@@ -189,7 +189,9 @@ def test_inventory_set_and_list_limit_what_orders_can_take(stack: Any, capsys: p
     assert code == 0 and re.search(rf"{created_order_id(out)}\s+PROCESSED", out)
     code, out = snacks(stack, capsys, "inventory", "list")
     assert re.search(r"^\s+0  Rare Raisins$", out, re.MULTILINE)
-    assert snacks(stack, capsys, "inventory", "set", "Rare Raisins", "-1")[0] == 2
+    with pytest.raises(SystemExit) as refused:  # argparse's usage error
+        snacks(stack, capsys, "inventory", "set", "Rare Raisins", "-1")
+    assert refused.value.code == 2
 
 
 def test_orders_cancel_a_failed_order_then_again_and_an_unknown_one(
