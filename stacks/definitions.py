@@ -69,6 +69,8 @@ class ResourceNames:
     state_machine: str
     dead_letter_queue: str
     alarm_topic: str
+    order_status_topic: str
+    order_status_rule: str
     dashboard: str
     event_archive: str
 
@@ -111,6 +113,8 @@ def resource_names(stage: str | None = None) -> ResourceNames:
         state_machine=f"order-fulfillment{suffix}",
         dead_letter_queue=f"serverless-snacks-dlq{suffix}",
         alarm_topic=f"serverless-snacks-alarms{suffix}",
+        order_status_topic=f"serverless-snacks-order-status{suffix}",
+        order_status_rule=f"order-status-notifies-customers{suffix}",
         dashboard=f"{STACK_BASE_NAME}{suffix}",
         event_archive=f"serverless-snacks-orders-archive{suffix}",
     )
@@ -130,6 +134,8 @@ ORDER_CREATED_RULE = NAMES.order_created_rule
 STATE_MACHINE = NAMES.state_machine
 DEAD_LETTER_QUEUE = NAMES.dead_letter_queue
 STATE_MACHINE_LOG_GROUP = NAMES.state_machine_log_group
+ORDER_STATUS_TOPIC = NAMES.order_status_topic
+ORDER_STATUS_RULE = NAMES.order_status_rule
 
 # Function roles: FUNCTIONS is keyed by these (the default stage's function names).
 CREATOR = ORDER_CREATOR

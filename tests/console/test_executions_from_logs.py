@@ -35,7 +35,7 @@ def test_an_orders_executions_are_found_and_drawn_from_the_log_group(aws: Aws) -
         "Validate",
         "NeedsProcessing",
         "Fulfil",
-        "MarkProcessed",
+        "InStock",
     ]
     fulfil = next(state for state in from_logs[0]["states"] if state["name"] == "Fulfil")
     assert fulfil["outcome"] == "retried" and fulfil["failures"][0]["error"] == "FulfillmentUnavailable"

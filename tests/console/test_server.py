@@ -158,7 +158,15 @@ def test_api_shows_each_states_outcome_attempts_and_errors(client: FlaskClient, 
     (execution,) = client.get(f"/api/orders/{order_id}").get_json()["executions"]
     states = {state["name"]: state for state in execution["states"]}
     assert execution["status"] == "SUCCEEDED"
-    assert [pair[0] for pair in execution["path"]] == ["Validate", "NeedsProcessing", "Fulfil", "MarkProcessed"]
+    assert [pair[0] for pair in execution["path"]] == [
+        "Validate",
+        "NeedsProcessing",
+        "Fulfil",
+        "InStock",
+        "MarkProcessed",
+        "ProcessedOrCancelled",
+        "PublishProcessed",
+    ]
     assert states["Fulfil"]["outcome"] == "retried" and states["Fulfil"]["attempts"] == 2
     assert [failure["error"] for failure in states["Fulfil"]["failures"]] == ["FulfillmentUnavailable"]
     assert states["Validate"]["outcome"] == "succeeded" and states["Validate"]["attempts"] == 1
@@ -177,6 +185,8 @@ def test_api_shows_a_caught_failure_and_the_fail_state(client: FlaskClient, aws:
         "Fulfil": "caught",
         "FulfilFailed": "succeeded",
         "RecordFailure": "succeeded",
+        "FailedOrCancelled": "succeeded",
+        "PublishFailed": "succeeded",
         "SendToDLQ": "succeeded",
         "OrderFailed": "failed",
     }

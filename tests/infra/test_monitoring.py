@@ -30,8 +30,11 @@ def emitted_metrics() -> set[str]:
 
 
 def test_alarm_topic_is_kms_encrypted_and_ssl_only(synth: Synthesized) -> None:
-    ((_, topic),) = synth.resources("AWS::SNS::Topic").items()
-    ((key_id, key),) = synth.resources("AWS::KMS::Key").items()
+    (topic,) = [
+        t for t in synth.resources("AWS::SNS::Topic").values() if t["Properties"]["TopicName"] == d.NAMES.alarm_topic
+    ]
+    key_id = topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    key = synth.resources("AWS::KMS::Key")[key_id]
     assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     assert key["Properties"]["EnableKeyRotation"] is True
     key_statements = key["Properties"]["KeyPolicy"]["Statement"]
@@ -40,7 +43,9 @@ def test_alarm_topic_is_kms_encrypted_and_ssl_only(synth: Synthesized) -> None:
 
 
 def test_expected_alarms_exist_and_notify_the_topic(synth: Synthesized) -> None:
-    (topic_id,) = synth.resources("AWS::SNS::Topic")
+    (topic_id,) = [
+        i for i, t in synth.resources("AWS::SNS::Topic").items() if t["Properties"]["TopicName"] == d.NAMES.alarm_topic
+    ]
     expected = {
         f"{d.DEAD_LETTER_QUEUE}-has-messages",
         f"{d.STATE_MACHINE}-executions-failed",

@@ -525,3 +525,70 @@ def test_a_failed_publish_neither_fails_nor_reruns_the_order(
     assert task_attempts(history) == Counter({"Validate": 1, "Fulfil": 1, "MarkProcessed": 1})
     record = operations.get_order(aws, order_id)
     assert record is not None and record.status is OrderStatus.PROCESSED
+
+
+# --- customer notifications ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def notifications(aws: Aws) -> str:
+    """A queue subscribed to the order-status topic, as a customer-facing service would subscribe."""
+    sqs, sns = aws.client("sqs"), aws.client("sns")
+    url = sqs.create_queue(QueueName="order-status-notifications-under-test")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    (topic_arn,) = [
+        t["TopicArn"]
+        for t in sns.list_topics()["Topics"]
+        if t["TopicArn"].endswith(f":{definitions.ORDER_STATUS_TOPIC}")
+    ]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
+    return str(url)
+
+
+def notified(aws: Aws, queue_url: str, order_id: str, expected: int, timeout: float = 15) -> list[dict[str, Any]]:
+    """The notifications about one order: SNS's envelope around the event EventBridge delivered
+    ("Amazon SQS queues" subscriptions, https://docs.aws.amazon.com/sns/latest/dg/sns-sqs-as-subscriber.html)."""
+    sqs = aws.client("sqs")
+    found: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while len(found) < expected and time.monotonic() < deadline:
+        for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+            "Messages", []
+        ):
+            envelope = json.loads(message["Body"])
+            assert envelope["Type"] == "Notification"
+            event = json.loads(envelope["Message"])
+            if event["detail"]["orderId"] == order_id:
+                found.append(event)
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            else:
+                sqs.change_message_visibility(
+                    QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
+    return found
+
+
+def test_customers_are_notified_of_every_terminal_status(sfn: Any, aws: Aws, notifications: str) -> None:
+    """The order-status rule sends each status event to the topic; a subscribed queue reads what a
+    customer would receive: one notification per transition, never the customer's name."""
+    processed = new_order(aws, "Pretzels")
+    run(sfn, aws, order_created_event(processed))
+    snack = f"Notified Nougat {uuid.uuid4().hex[:8]}"
+    operations.set_stock(aws, snack, 0)
+    rejected = new_order(aws, snack)
+    run(sfn, aws, order_created_event(rejected))
+    failed = new_order(aws, "Doom Donut")
+    run(sfn, aws, order_created_event(failed))
+    assert operations.invoke_canceller(aws, failed)["status"] == "CANCELLED"
+
+    (event,) = notified(aws, notifications, processed, expected=1)
+    assert_status_event(event, processed, "Order Processed", "PROCESSED", "Fulfilled")
+    (event,) = notified(aws, notifications, rejected, expected=1)
+    assert_status_event(event, rejected, "Order Rejected", "REJECTED", "OutOfStock")
+    failed_then_cancelled = notified(aws, notifications, failed, expected=2)
+    assert sorted(e["detail"]["status"] for e in failed_then_cancelled) == ["CANCELLED", "FAILED"]
+    for event in failed_then_cancelled:
+        if event["detail"]["status"] == "FAILED":
+            assert_status_event(event, failed, "Order Failed", "FAILED", "FulfillmentRejected")
+        else:
+            assert_status_event(event, failed, "Order Cancelled", "CANCELLED", "CancelledByRequest")
