@@ -8,6 +8,8 @@ states ran, how often each task was attempted, and where failures were caught.
 from __future__ import annotations
 
 import json
+import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -592,3 +594,49 @@ def test_customers_are_notified_of_every_terminal_status(sfn: Any, aws: Aws, not
             assert_status_event(event, failed, "Order Failed", "FAILED", "FulfillmentRejected")
         else:
             assert_status_event(event, failed, "Order Cancelled", "CANCELLED", "CancelledByRequest")
+
+
+def test_a_cancel_while_the_execution_is_held_before_mark_processed_ends_it_cancelled(
+    sfn: Any, aws: Aws, status_events: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real execution held between Fulfil (stock reserved) and MarkProcessed's write (Express executions
+    cannot be stopped: "StopExecution" is for Standard workflows only,
+    https://docs.aws.amazon.com/step-functions/latest/apireference/API_StopExecution.html). The cancel wins,
+    gives the units back, and the released step finds CANCELLED: the workflow ends in its Cancelled Succeed
+    state, no Order Processed, one Order Cancelled."""
+    processing = sys.modules["order_service.domain.order_processing"]
+    original = processing.OrderProcessor.mark_processed
+    held, release = threading.Event(), threading.Event()
+
+    def held_mark_processed(self: Any, step: Any) -> Any:
+        held.set()
+        assert release.wait(30), "never released"
+        return original(self, step)
+
+    monkeypatch.setattr(processing.OrderProcessor, "mark_processed", held_mark_processed)
+    snack = f"Held Halva {uuid.uuid4().hex[:8]}"
+    operations.set_stock(aws, snack, 5)
+    order_id = new_order(aws, snack)  # wants 2
+    result: dict[str, Any] = {}
+    worker = threading.Thread(
+        target=lambda: result.update(zip(("execution", "history"), run(sfn, aws, order_created_event(order_id))))
+    )
+    worker.start()
+    try:
+        assert held.wait(30), "the execution never reached MarkProcessed"
+        assert dict(operations.list_stock(aws))[snack] == 3  # reserved
+        reply = operations.invoke_canceller(aws, order_id)
+        assert (reply["statusCode"], reply["status"]) == (200, "CANCELLED")
+    finally:
+        release.set()
+        worker.join(60)
+
+    assert result["execution"]["status"] == "SUCCEEDED"
+    assert entered(result["history"])[-3:] == ["MarkProcessed", "ProcessedOrCancelled", "Cancelled"]
+    assert json.loads(result["execution"]["output"])["result"]["status"] == "CANCELLED"
+    record = operations.get_order(aws, order_id)
+    assert record is not None and record.status is OrderStatus.CANCELLED
+    assert dict(operations.list_stock(aws))[snack] == 5  # given back exactly once
+    (event,) = announced(aws, status_events, order_id)
+    assert_status_event(event, order_id, "Order Cancelled", "CANCELLED", "CancelledByRequest")
+    assert dead_letters_for(aws, order_id) == []
