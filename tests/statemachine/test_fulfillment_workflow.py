@@ -619,7 +619,9 @@ def test_a_cancel_while_the_execution_is_held_before_mark_processed_ends_it_canc
     order_id = new_order(aws, snack)  # wants 2
     result: dict[str, Any] = {}
     worker = threading.Thread(
-        target=lambda: result.update(zip(("execution", "history"), run(sfn, aws, order_created_event(order_id))))
+        target=lambda: result.update(
+            zip(("execution", "history"), run(sfn, aws, order_created_event(order_id)), strict=True)
+        )
     )
     worker.start()
     try:
