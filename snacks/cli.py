@@ -237,7 +237,8 @@ def cmd_orders_create(args: argparse.Namespace, aws: Aws) -> int:
     if order.status is OrderStatus.NEW:
         print(f"still NEW after {args.wait:g} s; `snacks trace {order.order_id}` shows where it is", file=sys.stderr)
         return 1
-    return 0 if order.status is OrderStatus.PROCESSED else 1
+    # REJECTED and CANCELLED are settled business outcomes, as the option's help says: only FAILED is an error.
+    return 1 if order.status is OrderStatus.FAILED else 0
 
 
 def cmd_orders_get(args: argparse.Namespace, aws: Aws) -> int:
@@ -326,6 +327,12 @@ def cmd_orders_cancel(args: argparse.Namespace, aws: Aws) -> int:
     reply = operations.invoke_canceller(aws, _checked_order_id(args.order_id))
     _print_json(reply)
     return 0 if reply.get("statusCode") == 200 else 1
+
+
+def cmd_orders_watch(args: argparse.Namespace, aws: Aws) -> int:
+    from snacks.watch import watch_order
+
+    return watch_order(aws, _checked_order_id(args.order_id), timeout=args.timeout)
 
 
 def cmd_inventory_set(args: argparse.Namespace, aws: Aws) -> int:
@@ -498,6 +505,15 @@ def build_parser() -> argparse.ArgumentParser:
     cancel = command(orders, "cancel", "cancel a NEW or FAILED order through order-canceller")
     cancel.add_argument("order_id")
     cancel.set_defaults(handler=cmd_orders_cancel, needs_aws=True)
+    watch = command(
+        orders,
+        "watch",
+        "follow one order until it settles, printing each status change and step; "
+        "exit 0 PROCESSED, 1 FAILED, 3 REJECTED or CANCELLED, 4 still NEW at the timeout",
+    )
+    watch.add_argument("order_id")
+    watch.add_argument("--timeout", type=seconds, default=60, help="seconds to wait for the order to settle")
+    watch.set_defaults(handler=cmd_orders_watch, needs_aws=True)
 
     trace = command(commands, "trace", "an order's workflow execution, step by step")
     trace.add_argument("order_id")

@@ -16,7 +16,14 @@ from typing import Any
 from order_service import settings as env
 from order_service.adapters.dynamodb_inventory import INVENTORY_PARTITION_KEY as _INVENTORY_KEY
 from order_service.adapters.dynamodb_orders import STATUS_INDEX_NAME
-from order_service.domain.events import ORDER_CREATED_DETAIL_TYPE, ORDER_EVENT_SOURCE, order_created_pattern
+from order_service.domain.events import (
+    ORDER_CANCELLED_DETAIL_TYPE,
+    ORDER_CREATED_DETAIL_TYPE,
+    ORDER_EVENT_SOURCE,
+    STATUS_DETAIL_TYPES,
+    order_created_pattern,
+    order_status_pattern,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_ASSET_DIR = REPO_ROOT / "lambdas"
@@ -62,6 +69,8 @@ class ResourceNames:
     state_machine: str
     dead_letter_queue: str
     alarm_topic: str
+    order_status_topic: str
+    order_status_rule: str
     dashboard: str
     event_archive: str
 
@@ -104,6 +113,8 @@ def resource_names(stage: str | None = None) -> ResourceNames:
         state_machine=f"order-fulfillment{suffix}",
         dead_letter_queue=f"serverless-snacks-dlq{suffix}",
         alarm_topic=f"serverless-snacks-alarms{suffix}",
+        order_status_topic=f"serverless-snacks-order-status{suffix}",
+        order_status_rule=f"order-status-notifies-customers{suffix}",
         dashboard=f"{STACK_BASE_NAME}{suffix}",
         event_archive=f"serverless-snacks-orders-archive{suffix}",
     )
@@ -123,6 +134,8 @@ ORDER_CREATED_RULE = NAMES.order_created_rule
 STATE_MACHINE = NAMES.state_machine
 DEAD_LETTER_QUEUE = NAMES.dead_letter_queue
 STATE_MACHINE_LOG_GROUP = NAMES.state_machine_log_group
+ORDER_STATUS_TOPIC = NAMES.order_status_topic
+ORDER_STATUS_RULE = NAMES.order_status_rule
 
 # Function roles: FUNCTIONS is keyed by these (the default stage's function names).
 CREATOR = ORDER_CREATOR
@@ -167,10 +180,15 @@ STALE_NEW_ORDER_SECONDS = 300
 # ASL substitutions: placeholder name -> what CDK puts there.
 ASL_PROCESSOR_ARN = "OrderProcessorFunctionArn"
 ASL_DLQ_URL = "DeadLetterQueueUrl"
+ASL_EVENT_BUS = "OrderEventBusName"
 
 RULE_EVENT_PATTERN: dict[str, Any] = {**order_created_pattern(), "detail": {"orderId": [{"exists": True}]}}
 RULE_EVENT_SOURCE = ORDER_EVENT_SOURCE
 RULE_DETAIL_TYPE = ORDER_CREATED_DETAIL_TYPE
+# Status events (Order Processed|Rejected|Failed|Cancelled): the workflow and order-canceller publish them.
+STATUS_EVENT_PATTERN: dict[str, Any] = order_status_pattern()
+STATUS_EVENT_DETAIL_TYPES: tuple[str, ...] = STATUS_DETAIL_TYPES
+ORDER_CANCELLED_DETAIL_TYPE_NAME = ORDER_CANCELLED_DETAIL_TYPE
 
 
 @dataclass(frozen=True)
@@ -228,7 +246,11 @@ def function_definitions(names: ResourceNames = NAMES) -> dict[str, FunctionDefi
             description="Cancels a NEW or FAILED order and gives back the stock it holds",
             memory_mb=256,
             timeout_seconds=CANCELLER_TIMEOUT_SECONDS,
-            environment={env.ORDERS_TABLE_NAME: names.orders_table, env.INVENTORY_TABLE_NAME: names.inventory_table},
+            environment={
+                env.ORDERS_TABLE_NAME: names.orders_table,
+                env.INVENTORY_TABLE_NAME: names.inventory_table,
+                env.EVENT_BUS_NAME: names.event_bus,
+            },
         ),
     }
 
@@ -240,9 +262,10 @@ def load_asl() -> dict[str, Any]:
     return json.loads(ASL_PATH.read_text())  # type: ignore[no-any-return]
 
 
-def render_asl(processor_arn: str, dlq_url: str) -> str:
+def render_asl(processor_arn: str, dlq_url: str, event_bus: str) -> str:
     """The ASL with its substitutions applied, as Step Functions receives it from CloudFormation."""
     text = ASL_PATH.read_text()
-    for placeholder, value in ((ASL_PROCESSOR_ARN, processor_arn), (ASL_DLQ_URL, dlq_url)):
+    substitutions = ((ASL_PROCESSOR_ARN, processor_arn), (ASL_DLQ_URL, dlq_url), (ASL_EVENT_BUS, event_bus))
+    for placeholder, value in substitutions:
         text = text.replace("${" + placeholder + "}", value)
     return text

@@ -12,6 +12,7 @@ from stacks import definitions as d
 from stacks.constructs.events import OrderEvents
 from stacks.constructs.functions import DEFAULT_POWERTOOLS_LAYER_VERSION, FunctionOptions, Functions
 from stacks.constructs.monitoring import Monitoring
+from stacks.constructs.notifications import OrderNotifications
 from stacks.constructs.storage import Storage
 from stacks.constructs.workflow import FulfillmentWorkflow
 
@@ -19,6 +20,7 @@ STACK_NAME = d.NAMES.stack
 
 # CDK context (`cdk deploy -c key=value`), documented in README and docs/infrastructure.md.
 CONTEXT_ALARM_EMAIL = "alarmEmail"
+CONTEXT_NOTIFY_EMAIL = "notifyEmail"
 CONTEXT_FULFILLMENT_FAULTS = "fulfillmentFaults"
 CONTEXT_SDK_TRACING = "sdkTracing"
 CONTEXT_POWERTOOLS_LAYER_VERSION = "powertoolsLayerVersion"
@@ -36,6 +38,7 @@ def stage_names(node: Node) -> d.ResourceNames:
 class PipelineOptions:
     names: d.ResourceNames = d.NAMES
     alarm_email: str | None = None
+    notify_email: str | None = None
     functions: FunctionOptions = field(default_factory=FunctionOptions)
 
     @classmethod
@@ -44,6 +47,9 @@ class PipelineOptions:
         alarm_email = _text(node.try_get_context(CONTEXT_ALARM_EMAIL)).strip() or None
         if alarm_email is not None and "@" not in alarm_email:
             raise ValueError(f"context {CONTEXT_ALARM_EMAIL} must be an e-mail address")
+        notify_email = _text(node.try_get_context(CONTEXT_NOTIFY_EMAIL)).strip() or None
+        if notify_email is not None and "@" not in notify_email:
+            raise ValueError(f"context {CONTEXT_NOTIFY_EMAIL} must be an e-mail address")
         layer_version = node.try_get_context(CONTEXT_POWERTOOLS_LAYER_VERSION)
         try:
             version = DEFAULT_POWERTOOLS_LAYER_VERSION if layer_version in (None, "") else int(layer_version)
@@ -54,6 +60,7 @@ class PipelineOptions:
         return cls(
             names=stage_names(node),
             alarm_email=alarm_email,
+            notify_email=notify_email,
             functions=FunctionOptions(
                 powertools_layer_version=version,
                 sdk_tracing=_text(node.try_get_context(CONTEXT_SDK_TRACING)).strip().lower() in _TRUE,
@@ -96,9 +103,13 @@ class OrderPipelineStack(Stack):
             names=names,
             processor=self.functions.processor,
             dead_letter_queue=self.storage.dead_letter_queue,
+            bus=self.events.bus,
         )
         self.order_created_rule = self.events.start_fulfillment(
             self.workflow.state_machine, self.storage.dead_letter_queue
+        )
+        self.notifications = OrderNotifications(
+            self, "Notifications", names=names, bus=self.events.bus, notify_email=options.notify_email
         )
         self.monitoring = Monitoring(
             self,
@@ -116,5 +127,6 @@ class OrderPipelineStack(Stack):
         CfnOutput(self, "EventBusName", value=self.events.bus.event_bus_name)
         CfnOutput(self, "StateMachineArn", value=self.workflow.state_machine.state_machine_arn)
         CfnOutput(self, "DeadLetterQueueUrl", value=self.storage.dead_letter_queue.queue_url)
+        CfnOutput(self, "OrderStatusTopicArn", value=self.notifications.topic.topic_arn)
         CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)
         CfnOutput(self, "DashboardName", value=self.monitoring.dashboard.dashboard_name)

@@ -1,4 +1,4 @@
-"""EventBridge → Step Functions target delivery, which moto does not do.
+"""EventBridge → Step Functions and → SNS target delivery, which moto does not do.
 
 moto matches each put event against the bus's rules (its own pattern matcher, the same rule
 definition the stack deploys) and delivers to SQS, logs and bus targets itself; for a
@@ -8,6 +8,10 @@ retries a failed start with exponential backoff within the target's ``RetryPolic
 (``MaximumRetryAttempts``, ``MaximumEventAgeInSeconds``), and finally sends the event to the
 target's dead-letter queue with the attributes EventBridge sets (``ERROR_CODE``,
 ``ERROR_MESSAGE``, ``RULE_ARN``, ``TARGET_ARN``).
+
+For an SNS target moto raises ``NotImplementedError`` too; EventBridge publishes the event (its JSON,
+as delivered) as the message, so this publishes it on moto's topic, whose SQS subscriptions moto
+delivers (synchronously here: the local stack has no delivery latency to model for notifications).
 """
 
 from __future__ import annotations
@@ -69,6 +73,15 @@ def _as_delivered(event: dict[str, Any]) -> dict[str, Any]:
         delivered["time"] = datetime.fromtimestamp(float(stamp), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     ordered = {key: delivered.pop(key) for key in ENVELOPE_ORDER if key in delivered}
     return ordered | {k: v for k, v in delivered.items() if k not in MOTO_ONLY_FIELDS}
+
+
+def publish_to_topic(target: dict[str, Any], event: dict[str, Any]) -> None:
+    """The event as EventBridge delivers it, as the SNS message (a target ``Input`` replaces it)."""
+    from moto.sns.models import sns_backends
+
+    _, region, account = _arn_parts(target["Arn"])
+    message = str(target["Input"]) if "Input" in target else json.dumps(_as_delivered(event))
+    sns_backends[account][region].publish(message=message, arn=target["Arn"])
 
 
 class StepFunctionsTargetDelivery:
@@ -135,9 +148,12 @@ class StepFunctionsTargetDelivery:
             if rule.state != "ENABLED" or not rule.event_pattern.matches_event(original_event):
                 return
             ours = [t for t in rule.targets if _arn_parts(t["Arn"])[0] == "states"]
-            theirs = [t for t in rule.targets if _arn_parts(t["Arn"])[0] != "states"]
+            topics = [t for t in rule.targets if _arn_parts(t["Arn"])[0] == "sns"]
+            theirs = [t for t in rule.targets if _arn_parts(t["Arn"])[0] not in ("states", "sns")]
             for target in ours:
                 delivery.submit(rule.arn, target, original_event)
+            for target in topics:
+                publish_to_topic(target, original_event)
             if theirs:
                 others = copy.copy(rule)
                 others.targets = theirs

@@ -73,6 +73,7 @@ def provision(
         client("stepfunctions"), client("logs"), iam, function_arns[definitions.PROCESSOR], queue_url, names
     )
     _create_bus_and_rule(client("events"), iam, state_machine_arn, queue_arn, names)
+    _create_notifications(client("events"), client("sns"), names)
     return Provisioned(state_machine_arn, queue_url, queue_arn, function_arns)
 
 
@@ -179,7 +180,7 @@ def _create_state_machine(
     created = sfn.create_state_machine(
         name=names.state_machine,
         type="EXPRESS",
-        definition=definitions.render_asl(processor_arn, dlq_url),
+        definition=definitions.render_asl(processor_arn, dlq_url, names.event_bus),
         roleArn=_role(iam, f"{names.state_machine}-role", STATES_TRUST),
         loggingConfiguration={
             "level": "ALL",
@@ -216,4 +217,21 @@ def _create_bus_and_rule(
                 "DeadLetterConfig": {"Arn": dlq_arn},
             }
         ],
+    )
+
+
+def _create_notifications(events: Any, sns: Any, names: definitions.ResourceNames) -> None:
+    """The order-status topic and the rule that sends it the status events (the CDK stack's
+    OrderNotifications; the local topic has no KMS key or policy: moto enforces neither)."""
+    topic_arn = sns.create_topic(Name=names.order_status_topic)["TopicArn"]
+    events.put_rule(
+        Name=names.order_status_rule,
+        EventBusName=names.event_bus,
+        EventPattern=json.dumps(definitions.STATUS_EVENT_PATTERN),
+        State="ENABLED",
+    )
+    events.put_targets(
+        Rule=names.order_status_rule,
+        EventBusName=names.event_bus,
+        Targets=[{"Id": names.order_status_topic, "Arn": topic_arn}],
     )

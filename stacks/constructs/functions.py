@@ -65,6 +65,9 @@ LAMBDA_PRINCIPAL = "lambda.amazonaws.com"
 PUT_ORDER_CREATED_CONDITIONS = {
     "StringEquals": {"events:source": d.RULE_EVENT_SOURCE, "events:detail-type": d.RULE_DETAIL_TYPE}
 }
+PUT_ORDER_CANCELLED_CONDITIONS = {
+    "StringEquals": {"events:source": d.RULE_EVENT_SOURCE, "events:detail-type": d.ORDER_CANCELLED_DETAIL_TYPE_NAME}
+}
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,12 @@ class Functions(Construct):
                     sid="GiveStockBack",  # ADD the cancelled order's units, in the same transaction
                     actions=["dynamodb:UpdateItem"],
                     resources=[inventory.table_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="AnnounceCancellation",
+                    actions=["events:PutEvents"],
+                    resources=[bus.event_bus_arn],
+                    conditions=PUT_ORDER_CANCELLED_CONDITIONS,
                 ),
             ],
         )

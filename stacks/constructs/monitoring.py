@@ -36,6 +36,11 @@ ORDERS_REPUBLISHED = "OrdersRepublished"
 ORDERS_OUT_OF_STOCK = "OrdersOutOfStock"
 ORDERS_CANCELLED = "OrdersCancelled"
 COMPENSATIONS = "Compensations"
+STATUS_EVENTS_NOT_PUBLISHED = "StatusEventsNotPublished"
+# Rejections and cancellations are business outcomes: alarm on a burst, not on each one.
+LIFECYCLE_PERIOD = Duration.minutes(5)
+OUT_OF_STOCK_BURST = 10
+CANCELLATION_BURST = 20
 
 ONE_MINUTE = Duration.minutes(1)
 RECONCILE_PERIOD = Duration.minutes(d.RECONCILE_EVERY_MINUTES)
@@ -158,17 +163,49 @@ class Monitoring(Construct):
             "Orders were stored but Order Created could not be published; the reconciler will publish them.",
         )
 
+        processor_name, canceller_name = function_names[d.PROCESSOR], function_names[d.CANCELLER]
+        self._alarm(
+            "OrdersOutOfStock",
+            f"{processor_name}-orders-out-of-stock",
+            service_metric(ORDERS_OUT_OF_STOCK, processor_name, period=LIFECYCLE_PERIOD),
+            f"More than {OUT_OF_STOCK_BURST} orders REJECTED for lack of stock in 5 minutes: restock "
+            "(`snacks inventory list`, `snacks inventory set`).",
+            threshold=OUT_OF_STOCK_BURST,
+        )
+        self._alarm(
+            "OrdersCancelled",
+            f"{canceller_name}-orders-cancelled",
+            service_metric(ORDERS_CANCELLED, canceller_name, period=LIFECYCLE_PERIOD),
+            f"More than {CANCELLATION_BURST} orders cancelled in 5 minutes: unusual for customers.",
+            threshold=CANCELLATION_BURST,
+        )
+        self._alarm(
+            "ProcessorCompensations",
+            f"{processor_name}-compensations",
+            service_metric(COMPENSATIONS, processor_name),
+            "A step failed for good after the reservation and the saga gave the stock back (order FAILED, in the "
+            "DLQ): `snacks dlq list`.",
+        )
+        self._alarm(
+            "CancellationsNotAnnounced",
+            f"{canceller_name}-status-events-not-published",
+            service_metric(STATUS_EVENTS_NOT_PUBLISHED, canceller_name),
+            "Orders were cancelled but Order Cancelled could not be published: those customers were not notified.",
+        )
+
         self._allow_alarms_to_publish()
         self.dashboard = self._dashboard(function_names, functions, state_machine, dlq_depth)
 
-    def _alarm(self, construct_id: str, name: str, metric: cw.IMetric, description: str) -> cw.Alarm:
+    def _alarm(
+        self, construct_id: str, name: str, metric: cw.IMetric, description: str, threshold: int = 0
+    ) -> cw.Alarm:
         alarm = cw.Alarm(
             self,
             construct_id,
             alarm_name=name,
             alarm_description=description,
             metric=metric,
-            threshold=0,
+            threshold=threshold,
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
             evaluation_periods=1,
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,

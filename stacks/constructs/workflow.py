@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_cdk import RemovalPolicy
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -29,6 +30,7 @@ class FulfillmentWorkflow(Construct):
         names: d.ResourceNames,
         processor: lambda_.IFunction,
         dead_letter_queue: sqs.IQueue,
+        bus: events.IEventBus,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
@@ -44,7 +46,7 @@ class FulfillmentWorkflow(Construct):
             "Role",
             assumed_by=iam.ServicePrincipal(STATES_PRINCIPAL),
             description=f"{names.state_machine}: invoke {names.order_processor}, "
-            f"send failures to {names.dead_letter_queue}",
+            f"send failures to {names.dead_letter_queue}, announce status on {names.event_bus}",
             inline_policies={
                 "least-privilege": iam.PolicyDocument(
                     statements=[
@@ -57,6 +59,20 @@ class FulfillmentWorkflow(Construct):
                             sid="SendFailuresToDlq",
                             actions=["sqs:SendMessage"],
                             resources=[dead_letter_queue.queue_arn],
+                        ),
+                        # The workflow announces only the status events, only from our source, only on our bus
+                        # (EventBridge condition keys events:source and events:detail-type, "Using IAM policy
+                        # conditions in Amazon EventBridge").
+                        iam.PolicyStatement(
+                            sid="AnnounceOrderStatus",
+                            actions=["events:PutEvents"],
+                            resources=[bus.event_bus_arn],
+                            conditions={
+                                "StringEquals": {
+                                    "events:source": d.RULE_EVENT_SOURCE,
+                                    "events:detail-type": list(d.STATUS_EVENT_DETAIL_TYPES),
+                                }
+                            },
                         ),
                     ]
                 )
@@ -72,6 +88,7 @@ class FulfillmentWorkflow(Construct):
             definition_substitutions={
                 d.ASL_PROCESSOR_ARN: processor.function_arn,
                 d.ASL_DLQ_URL: dead_letter_queue.queue_url,
+                d.ASL_EVENT_BUS: bus.event_bus_name,
             },
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
             tracing_enabled=True,

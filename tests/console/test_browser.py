@@ -127,7 +127,7 @@ def test_an_order_made_through_the_form_appears_in_the_live_list_reaches_process
     expect(page.locator("#order-status")).to_have_text("PROCESSED")
     graph = page.locator("#execution-0 svg.workflow")
     taken = graph.locator("path.edge.taken")
-    expect(taken).to_have_count(8)
+    expect(taken).to_have_count(9)
     assert sorted(taken.evaluate_all("paths => paths.map(path => path.dataset.edge)")) == sorted(
         [
             "Start->Validate",
@@ -136,7 +136,8 @@ def test_an_order_made_through_the_form_appears_in_the_live_list_reaches_process
             "Fulfil->InStock",
             "InStock->MarkProcessed",
             "MarkProcessed->ProcessedOrCancelled",
-            "ProcessedOrCancelled->OrderProcessed",
+            "ProcessedOrCancelled->PublishProcessed",
+            "PublishProcessed->OrderProcessed",
             "OrderProcessed->End",
         ]
     )

@@ -31,12 +31,11 @@ def test_an_orders_executions_are_found_and_drawn_from_the_log_group(aws: Aws) -
     assert len(from_logs) == 1  # the other order's execution is not mixed in
     assert finder.for_order(retried) == from_logs
     assert from_logs[0]["status"] == "SUCCEEDED"
-    assert [state["name"] for state in from_logs[0]["states"]][:5] == [
+    assert [state["name"] for state in from_logs[0]["states"]][:4] == [
         "Validate",
         "NeedsProcessing",
         "Fulfil",
         "InStock",
-        "MarkProcessed",
     ]
     fulfil = next(state for state in from_logs[0]["states"] if state["name"] == "Fulfil")
     assert fulfil["outcome"] == "retried" and fulfil["failures"][0]["error"] == "FulfillmentUnavailable"

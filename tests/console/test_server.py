@@ -165,6 +165,7 @@ def test_api_shows_each_states_outcome_attempts_and_errors(client: FlaskClient, 
         "InStock",
         "MarkProcessed",
         "ProcessedOrCancelled",
+        "PublishProcessed",
     ]
     assert states["Fulfil"]["outcome"] == "retried" and states["Fulfil"]["attempts"] == 2
     assert [failure["error"] for failure in states["Fulfil"]["failures"]] == ["FulfillmentUnavailable"]
@@ -185,6 +186,7 @@ def test_api_shows_a_caught_failure_and_the_fail_state(client: FlaskClient, aws:
         "FulfilFailed": "succeeded",
         "RecordFailure": "succeeded",
         "FailedOrCancelled": "succeeded",
+        "PublishFailed": "succeeded",
         "SendToDLQ": "succeeded",
         "OrderFailed": "failed",
     }

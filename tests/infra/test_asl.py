@@ -28,6 +28,10 @@ RETRYABLE = set(TRANSIENT_STEP_ERRORS) | LAMBDA_SERVICE_ERRORS | FUNCTION_TIMEOU
 PROCESSOR = "${" + d.ASL_PROCESSOR_ARN + "}"
 DLQ_URL = "${" + d.ASL_DLQ_URL + "}"
 SEND_MESSAGE = "arn:aws:states:::sqs:sendMessage"
+# "Add EventBridge events with Step Functions": the optimized integration's resource
+# (https://docs.aws.amazon.com/step-functions/latest/dg/connect-eventbridge.html).
+PUT_EVENTS = "arn:aws:states:::events:putEvents"
+EVENT_BUS = "${" + d.ASL_EVENT_BUS + "}"
 PROCESSOR_STEPS = {"validate", "fulfil", "markProcessed", "recordFailure"}
 
 
@@ -58,14 +62,22 @@ def test_is_valid_json_and_starts_at_a_known_state(asl: dict[str, Any]) -> None:
             assert choice["Next"] in asl["States"], name
 
 
-def test_every_task_is_a_processor_step_or_the_dlq_send(asl: dict[str, Any]) -> None:
+def status_event_tasks(asl: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: s for name, s in states(asl).items() if s.get("Resource") == PUT_EVENTS}
+
+
+def test_every_task_is_a_processor_step_the_dlq_send_or_a_status_event(asl: dict[str, Any]) -> None:
     tasks = {name for name, s in states(asl).items() if s["Type"] == "Task"}
-    assert tasks == set(processor_tasks(asl)) | {send_to_dlq(asl)[0]}
+    assert tasks == set(processor_tasks(asl)) | {send_to_dlq(asl)[0]} | set(status_event_tasks(asl))
     assert {s["Parameters"]["step"] for s in processor_tasks(asl).values()} == PROCESSOR_STEPS
 
 
 def test_placeholders_are_exactly_the_cdk_substitutions() -> None:
-    assert set(re.findall(r"\$\{(\w+)\}", d.ASL_PATH.read_text())) == {d.ASL_PROCESSOR_ARN, d.ASL_DLQ_URL}
+    assert set(re.findall(r"\$\{(\w+)\}", d.ASL_PATH.read_text())) == {
+        d.ASL_PROCESSOR_ARN,
+        d.ASL_DLQ_URL,
+        d.ASL_EVENT_BUS,
+    }
 
 
 def test_dlq_send_uses_the_queue_placeholder_and_ends_in_fail(asl: dict[str, Any]) -> None:
@@ -103,8 +115,16 @@ def test_processor_task_catches_everything_into_the_dlq_then_fail(asl: dict[str,
         # A Choice on the way may only leave for the cancelled end (a cancelled order has nothing to replay).
         assert state["Type"] in ("Pass", "Task", "Choice") and len(path) < 6, path
         if state["Type"] == "Choice":
-            assert {states(asl)[c["Next"]]["Type"] for c in state["Choices"]} == {"Succeed"}, path
-            assert [c["Variable"] for c in state["Choices"]] == ["$.failureRecord.status"], path
+            # ... or for Order Failed on the bus, which goes on to the DLQ.
+            for choice in state["Choices"]:
+                target = states(asl)[choice["Next"]]
+                assert target["Type"] == "Succeed" or (
+                    target.get("Resource") == PUT_EVENTS and target["Next"] == send_name
+                ), path
+            assert {c["Variable"] for c in state["Choices"]} <= {
+                "$.failureRecord.status",
+                "$.failureRecord.recorded",
+            }, path
         path.append(state["Next"] if "Next" in state else state["Default"])
     assert states(asl)[states(asl)[send_name]["Next"]]["Type"] == "Fail"
     if name != "RecordFailure":
@@ -120,3 +140,32 @@ def test_error_names_in_the_asl_exist(asl: dict[str, Any]) -> None:
     }
     ours = {n for n in names if not n.startswith(("States.", "Lambda.")) and n not in FUNCTION_TIMEOUT_ERRORS}
     assert ours <= set(TRANSIENT_STEP_ERRORS) | set(PERMANENT_STEP_ERRORS)
+
+
+def test_the_workflow_announces_processed_rejected_and_failed_once_each(asl: dict[str, Any]) -> None:
+    """Cancelled is announced by order-canceller, which makes that transition; the workflow's Cancelled
+    state only observes it."""
+    detail_types = sorted(t["Parameters"]["Entries"][0]["DetailType"] for t in status_event_tasks(asl).values())
+    assert detail_types == ["Order Failed", "Order Processed", "Order Rejected"]
+
+
+@pytest.mark.parametrize("name", ["PublishProcessed", "PublishRejected", "PublishFailed"])
+def test_status_event_task_never_fails_or_reruns_the_order(asl: dict[str, Any], name: str) -> None:
+    """A status event goes on our bus from our source with orderId, status, reason and timestamp only (no
+    customer name: the workflow logs execution data). A failed publish is retried, then caught to the same
+    next state: the order's status is already written."""
+    task = status_event_tasks(asl)[name]
+    (entry,) = task["Parameters"]["Entries"]
+    assert entry["EventBusName"] == EVENT_BUS
+    assert entry["Source"] == d.RULE_EVENT_SOURCE
+    assert entry["DetailType"] in d.STATUS_EVENT_DETAIL_TYPES
+    assert {key.removesuffix(".$") for key in entry["Detail"]} == {"orderId", "status", "reason", "timestamp"}
+    assert entry["Detail"]["orderId.$"] == "$.detail.orderId"
+    assert task["ResultPath"] not in (None, "$")  # the execution's data stays the order's
+    (retry,) = task["Retry"]
+    (catch,) = task["Catch"]
+    assert retry["ErrorEquals"] == catch["ErrorEquals"] == ["States.ALL"]
+    assert catch["Next"] == task["Next"]
+    assert catch["ResultPath"] not in (None, "$")
+    assert states(asl)[task["Next"]]["Type"] in ("Succeed", "Task")
+    assert task["TimeoutSeconds"] > 0

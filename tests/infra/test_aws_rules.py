@@ -137,6 +137,21 @@ def _statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
     return list(policy["Properties"]["PolicyDocument"]["Statement"])
 
 
+def _topic(synth: Synthesized, name: str) -> tuple[str, dict[str, Any]]:
+    """A topic's logical id and its topic policy."""
+    (topic_id,) = [i for i, t in synth.resources("AWS::SNS::Topic").items() if t["Properties"]["TopicName"] == name]
+    (policy,) = [
+        p for p in synth.resources("AWS::SNS::TopicPolicy").values() if p["Properties"]["Topics"] == [{"Ref": topic_id}]
+    ]
+    return topic_id, policy
+
+
+def _key_of(synth: Synthesized, topic_name: str) -> dict[str, Any]:
+    (topic,) = [t for t in synth.resources("AWS::SNS::Topic").values() if t["Properties"]["TopicName"] == topic_name]
+    key_id = topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    return dict(synth.resources("AWS::KMS::Key")[key_id])
+
+
 def test_cloudwatch_may_publish_every_alarm_to_the_topic_and_only_ours(synth: Synthesized) -> None:
     """SNS "Amazon SNS access control case examples" / CloudWatch "Using Amazon SNS topics"
     (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Notify_Users_Alarm_Changes.html): a
@@ -144,9 +159,7 @@ def test_cloudwatch_may_publish_every_alarm_to_the_topic_and_only_ours(synth: Sy
     ``cloudwatch.amazonaws.com`` to ``sns:Publish``; AWS recommends ``aws:SourceArn`` and
     ``aws:SourceAccount`` against the confused deputy
     (https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html)."""
-    ((topic_id, _),) = synth.resources("AWS::SNS::Topic").items()
-    ((_, policy),) = synth.resources("AWS::SNS::TopicPolicy").items()
-    assert policy["Properties"]["Topics"] == [{"Ref": topic_id}]
+    topic_id, policy = _topic(synth, d.NAMES.alarm_topic)
     allows = [
         s
         for s in _statements(policy)
@@ -173,21 +186,63 @@ def test_topic_still_refuses_publishing_without_tls(synth: Synthesized) -> None:
     """SNS security best practices (https://docs.aws.amazon.com/sns/latest/dg/sns-security-best-practices.html):
     enforce encryption of data in transit with ``aws:SecureTransport``; the Allow must not undo the Deny
     (an explicit Deny wins: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html)."""
-    ((_, policy),) = synth.resources("AWS::SNS::TopicPolicy").items()
-    denies = [s for s in _statements(policy) if s["Effect"] == "Deny"]
-    assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} and s["Principal"] == "*" for s in denies)
+    for name in (d.NAMES.alarm_topic, d.NAMES.order_status_topic):
+        _, policy = _topic(synth, name)
+        denies = [s for s in _statements(policy) if s["Effect"] == "Deny"]
+        assert any(
+            s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} and s["Principal"] == "*" for s in denies
+        ), name
 
 
 def test_alarm_topic_key_lets_cloudwatch_encrypt_for_the_topic(synth: Synthesized) -> None:
     """CloudWatch publishing to an SSE topic needs kms:GenerateDataKey* and kms:Decrypt on the key
     (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services)."""
-    ((_, key),) = synth.resources("AWS::KMS::Key").items()
+    key = _key_of(synth, d.NAMES.alarm_topic)
     (statement,) = [
         s
         for s in key["Properties"]["KeyPolicy"]["Statement"]
         if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
     ]
     assert {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(statement["Action"])
+
+
+def test_eventbridge_may_publish_status_events_to_the_order_status_topic_from_our_rule_only(
+    synth: Synthesized,
+) -> None:
+    """With ``enforce_ssl`` the topic's policy replaces SNS's default one, so it must allow
+    ``events.amazonaws.com`` to ``sns:Publish`` ("Amazon SNS permissions" in "Using resource-based policies
+    for Amazon EventBridge", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions),
+    scoped with ``aws:SourceArn`` to the rule against the confused deputy
+    (https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html). No other Allow for EventBridge."""
+    topic_id, policy = _topic(synth, d.NAMES.order_status_topic)
+    allows = [s for s in _statements(policy) if s["Effect"] == "Allow"]
+    (allow,) = allows
+    assert allow["Principal"] == {"Service": "events.amazonaws.com"}
+    assert allow["Action"] == "sns:Publish"
+    assert allow["Resource"] == {"Ref": topic_id}
+    (rule_id,) = [
+        i
+        for i, r in synth.resources("AWS::Events::Rule").items()
+        if r["Properties"].get("Name") == d.NAMES.order_status_rule
+    ]
+    assert allow["Condition"]["ArnEquals"] == {"aws:SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}
+    assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    rule = synth.resources("AWS::Events::Rule")[rule_id]["Properties"]
+    assert rule["Targets"] == [{"Arn": {"Ref": topic_id}, "Id": "Target0"}]
+    assert rule["EventPattern"] == d.STATUS_EVENT_PATTERN
+
+
+def test_order_status_topic_key_lets_eventbridge_encrypt_for_the_topic(synth: Synthesized) -> None:
+    """EventBridge publishing to an SSE topic needs kms:GenerateDataKey* and kms:Decrypt on a customer-managed
+    key (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services)."""
+    key = _key_of(synth, d.NAMES.order_status_topic)
+    (statement,) = [
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Principal") == {"Service": "events.amazonaws.com"}
+    ]
+    assert {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(statement["Action"])
+    assert key["Properties"]["EnableKeyRotation"] is True
 
 
 # --- 5. stages: several stacks in one account -------------------------------------------------------

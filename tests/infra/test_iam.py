@@ -17,6 +17,12 @@ ADAPTERS = d.LAMBDA_ASSET_DIR / "order_service" / "adapters"
 XRAY_WRITE = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 WRITE_LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 PUT_ORDER_CREATED = {"StringEquals": {"events:source": d.RULE_EVENT_SOURCE, "events:detail-type": d.RULE_DETAIL_TYPE}}
+# EventBridge condition keys events:source / events:detail-type ("Using IAM policy conditions in Amazon
+# EventBridge", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-conditions.html).
+PUT_STATUS_EVENTS = {
+    "StringEquals": {"events:source": d.RULE_EVENT_SOURCE, "events:detail-type": list(d.STATUS_EVENT_DETAIL_TYPES)}
+}
+PUT_ORDER_CANCELLED = {"StringEquals": {"events:source": d.RULE_EVENT_SOURCE, "events:detail-type": "Order Cancelled"}}
 STAR = '"*"'
 
 
@@ -204,13 +210,17 @@ def test_state_machine_role(synth: Synthesized, ids: dict[str, str]) -> None:
     assert {action: resources for action, resources in granted.items() if action not in service_wide} == (
         task_grants(synth, ids["machine"])
     )
+    assert conditions_for(synth, role, "events:PutEvents") == [PUT_STATUS_EVENTS]
 
 
 # A Task's Resource -> the IAM action the workflow's role needs for it: a Lambda function ARN needs
 # lambda:InvokeFunction on it ("Invoke an AWS Lambda function with Step Functions"); the SQS
 # integration needs sqs:SendMessage on the queue ("Send messages to Amazon SQS with Step Functions",
-# IAM policies). Both in the AWS Step Functions Developer Guide.
+# IAM policies); the EventBridge integration needs events:PutEvents on the bus each entry names
+# ("Send custom events to EventBridge with Step Functions", IAM policies). All in the AWS Step Functions
+# Developer Guide.
 INTEGRATION_ACTIONS = {"arn:aws:states:::sqs:sendMessage": ("sqs:SendMessage", "QueueUrl")}
+PUT_EVENTS = "arn:aws:states:::events:putEvents"
 
 
 def task_grants(synth: Synthesized, machine_id: str) -> dict[str, set[str]]:
@@ -222,7 +232,11 @@ def task_grants(synth: Synthesized, machine_id: str) -> dict[str, set[str]]:
         if state["Type"] != "Task":
             continue
         resource = state["Resource"]
-        if resource in INTEGRATION_ACTIONS:
+        if resource == PUT_EVENTS:
+            for entry in state["Parameters"]["Entries"]:
+                bus = substitutions[entry["EventBusName"].strip("${}")]  # {"Ref": bus}: its name
+                needed["events:PutEvents"].add(arn(bus["Ref"]))
+        elif resource in INTEGRATION_ACTIONS:
             action, parameter = INTEGRATION_ACTIONS[resource]
             target = substitutions[state["Parameters"][parameter].strip("${}")]  # {"Ref": queue}: its URL
             needed[action].add(arn(target["Ref"]))
@@ -249,9 +263,11 @@ def test_canceller_role(synth: Synthesized, ids: dict[str, str]) -> None:
     assert grants(synth, role) == {
         "dynamodb:GetItem": {orders},
         "dynamodb:UpdateItem": {orders, inventory},
+        "events:PutEvents": {arn(ids["bus"])},
         **{action: {log_group_arn(synth, d.ORDER_CANCELLER)} for action in WRITE_LOGS},
         **{action: {STAR} for action in XRAY_WRITE},
     }
+    assert conditions_for(synth, role, "events:PutEvents") == [PUT_ORDER_CANCELLED]
 
 
 def test_every_role_is_accounted_for(synth: Synthesized) -> None:

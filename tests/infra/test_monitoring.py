@@ -30,8 +30,11 @@ def emitted_metrics() -> set[str]:
 
 
 def test_alarm_topic_is_kms_encrypted_and_ssl_only(synth: Synthesized) -> None:
-    ((_, topic),) = synth.resources("AWS::SNS::Topic").items()
-    ((key_id, key),) = synth.resources("AWS::KMS::Key").items()
+    (topic,) = [
+        t for t in synth.resources("AWS::SNS::Topic").values() if t["Properties"]["TopicName"] == d.NAMES.alarm_topic
+    ]
+    key_id = topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    key = synth.resources("AWS::KMS::Key")[key_id]
     assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     assert key["Properties"]["EnableKeyRotation"] is True
     key_statements = key["Properties"]["KeyPolicy"]["Statement"]
@@ -40,7 +43,9 @@ def test_alarm_topic_is_kms_encrypted_and_ssl_only(synth: Synthesized) -> None:
 
 
 def test_expected_alarms_exist_and_notify_the_topic(synth: Synthesized) -> None:
-    (topic_id,) = synth.resources("AWS::SNS::Topic")
+    (topic_id,) = [
+        i for i, t in synth.resources("AWS::SNS::Topic").items() if t["Properties"]["TopicName"] == d.NAMES.alarm_topic
+    ]
     expected = {
         f"{d.DEAD_LETTER_QUEUE}-has-messages",
         f"{d.STATE_MACHINE}-executions-failed",
@@ -48,13 +53,21 @@ def test_expected_alarms_exist_and_notify_the_topic(synth: Synthesized) -> None:
         f"{d.ORDER_CREATOR}-request-errors",
         f"{d.ORDER_CREATOR}-publish-deferred",
         f"{d.ORDER_RECONCILER}-orders-stuck-new",
+        f"{d.ORDER_PROCESSOR}-orders-out-of-stock",
+        f"{d.ORDER_CANCELLER}-orders-cancelled",
+        f"{d.ORDER_PROCESSOR}-compensations",
+        f"{d.ORDER_CANCELLER}-status-events-not-published",
         *(f"{name}-{kind}" for name in d.FUNCTIONS for kind in ("errors", "throttles")),
     }
     found = alarms(synth)
     assert set(found) == expected
     for name, alarm in found.items():
         assert alarm["AlarmActions"] == [{"Ref": topic_id}], name
-        assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold"), name
+        bursts = {
+            f"{d.ORDER_PROCESSOR}-orders-out-of-stock": m.OUT_OF_STOCK_BURST,
+            f"{d.ORDER_CANCELLER}-orders-cancelled": m.CANCELLATION_BURST,
+        }
+        assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (bursts.get(name, 0), "GreaterThanThreshold"), name
 
 
 def test_dlq_depth_alarm(synth: Synthesized) -> None:
@@ -106,6 +119,10 @@ def test_every_alarm_is_within_cloudwatch_limits(synth: Synthesized) -> None:
         (f"{d.ORDER_RECONCILER}-orders-stuck-new", m.ORDERS_STUCK_NEW, d.ORDER_RECONCILER),
         (f"{d.ORDER_CREATOR}-publish-deferred", m.ORDER_PUBLISH_DEFERRED, d.ORDER_CREATOR),
         (f"{d.ORDER_CREATOR}-request-errors", m.ORDER_REQUEST_ERRORS, d.ORDER_CREATOR),
+        (f"{d.ORDER_PROCESSOR}-orders-out-of-stock", m.ORDERS_OUT_OF_STOCK, d.ORDER_PROCESSOR),
+        (f"{d.ORDER_CANCELLER}-orders-cancelled", m.ORDERS_CANCELLED, d.ORDER_CANCELLER),
+        (f"{d.ORDER_PROCESSOR}-compensations", m.COMPENSATIONS, d.ORDER_PROCESSOR),
+        (f"{d.ORDER_CANCELLER}-status-events-not-published", m.STATUS_EVENTS_NOT_PUBLISHED, d.ORDER_CANCELLER),
     ],
 )
 def test_custom_metric_alarms_match_what_the_handlers_emit(

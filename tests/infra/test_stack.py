@@ -17,6 +17,7 @@ from stacks.constructs.functions import DEFAULT_POWERTOOLS_LAYER_VERSION
 from stacks.order_pipeline_stack import (
     CONTEXT_ALARM_EMAIL,
     CONTEXT_FULFILLMENT_FAULTS,
+    CONTEXT_NOTIFY_EMAIL,
     CONTEXT_POWERTOOLS_LAYER_VERSION,
     CONTEXT_SDK_TRACING,
     PipelineOptions,
@@ -168,11 +169,13 @@ def test_state_machine_is_express_logs_all_with_execution_data_and_traces(synth:
 def test_definition_is_the_asl_file_with_substitutions_for_processor_and_dlq(synth: Synthesized) -> None:
     _, machine = one(synth, "AWS::StepFunctions::StateMachine", StateMachineName=d.STATE_MACHINE)
     queue_id, _ = one(synth, "AWS::SQS::Queue", QueueName=d.DEAD_LETTER_QUEUE)
+    bus_id, _ = one(synth, "AWS::Events::EventBus", Name=d.EVENT_BUS)
     props = machine["Properties"]
     assert json.loads(props["DefinitionString"]) == d.load_asl()
     assert props["DefinitionSubstitutions"] == {
         d.ASL_PROCESSOR_ARN: get_att_arn(function_id(synth, d.ORDER_PROCESSOR)),
         d.ASL_DLQ_URL: {"Ref": queue_id},
+        d.ASL_EVENT_BUS: {"Ref": bus_id},
     }
     placeholders = set(re.findall(r"\$\{(\w+)\}", props["DefinitionString"]))
     assert placeholders == set(props["DefinitionSubstitutions"])
@@ -263,6 +266,7 @@ def test_outputs(synth: Synthesized) -> None:
 
 CONTEXT = {
     CONTEXT_ALARM_EMAIL: "ops@example.com",
+    CONTEXT_NOTIFY_EMAIL: "customers@example.com",
     CONTEXT_FULFILLMENT_FAULTS: "Flaky Fries=transient:1; Doom Donut=permanent",
     CONTEXT_SDK_TRACING: "true",
     CONTEXT_POWERTOOLS_LAYER_VERSION: "7",
@@ -300,7 +304,7 @@ def test_powertools_layer_version_from_context(with_context: Synthesized) -> Non
 
 
 def test_alarm_email_subscribes_to_the_alarm_topic(with_context: Synthesized, synth: Synthesized) -> None:
-    topic_id, _ = one(with_context, "AWS::SNS::Topic")
+    topic_id, _ = one(with_context, "AWS::SNS::Topic", TopicName=d.NAMES.alarm_topic)
     with_context.template.has_resource_properties(
         "AWS::SNS::Subscription",
         {"Protocol": "email", "Endpoint": CONTEXT[CONTEXT_ALARM_EMAIL], "TopicArn": {"Ref": topic_id}},
@@ -308,9 +312,21 @@ def test_alarm_email_subscribes_to_the_alarm_topic(with_context: Synthesized, sy
     assert synth.resources("AWS::SNS::Subscription") == {}  # none without the context
 
 
+def test_notify_email_subscribes_to_the_order_status_topic(with_context: Synthesized) -> None:
+    topic_id, _ = one(with_context, "AWS::SNS::Topic", TopicName=d.NAMES.order_status_topic)
+    with_context.template.has_resource_properties(
+        "AWS::SNS::Subscription",
+        {"Protocol": "email", "Endpoint": CONTEXT[CONTEXT_NOTIFY_EMAIL], "TopicArn": {"Ref": topic_id}},
+    )
+
+
 @pytest.mark.parametrize(
     "context",
-    [{CONTEXT_ALARM_EMAIL: "not-an-address"}, {CONTEXT_POWERTOOLS_LAYER_VERSION: "latest"}],
+    [
+        {CONTEXT_ALARM_EMAIL: "not-an-address"},
+        {CONTEXT_NOTIFY_EMAIL: "nobody"},
+        {CONTEXT_POWERTOOLS_LAYER_VERSION: "latest"},
+    ],
 )
 def test_invalid_context_is_refused(context: dict[str, str]) -> None:
     with pytest.raises(ValueError, match="context"):

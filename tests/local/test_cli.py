@@ -225,8 +225,8 @@ def test_inventory_set_and_list_limit_what_orders_can_take(stack: Any, capsys: p
         "--wait",
         "20",
     )
-    # --wait exits 1 for any end but PROCESSED: the order was not fulfilled.
-    assert code == 1 and re.search(rf"{created_order_id(out)}\s+REJECTED", out)
+    # REJECTED is a settled outcome, not a failure: --wait exits 1 only for FAILED or still NEW.
+    assert code == 0 and re.search(rf"{created_order_id(out)}\s+REJECTED", out)
     code, out = snacks(
         stack,
         capsys,
@@ -264,3 +264,45 @@ def test_orders_cancel_a_failed_order_then_again_and_an_unknown_one(
     assert code == 0 and json.loads(out)["changed"] is False
     code, out = snacks(stack, capsys, "orders", "cancel", "no-such-order")
     assert code == 1 and json.loads(out)["statusCode"] == 404
+
+
+def _created(stack: Any, capsys: pytest.CaptureFixture[str], item: str) -> str:
+    code, out = snacks(stack, capsys, "orders", "create", "--customer", "Watch Tester", "--item", item)
+    assert code == 0
+    return created_order_id(out)
+
+
+def test_orders_watch_follows_an_order_until_it_settles(stack: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """Exit codes: 0 PROCESSED, 1 FAILED, 3 REJECTED or CANCELLED, 4 still NEW at the timeout."""
+    order_id = _created(stack, capsys, "Watched Walnuts:1:1.00")
+    code, out = snacks(stack, capsys, "orders", "watch", order_id, "--timeout", "20")
+    assert code == 0, out
+    assert "status PROCESSED" in out
+    steps = re.findall(r"step   (\w+) ", out)
+    assert steps[:3] == ["Validate", "NeedsProcessing", "Fulfil"] and "MarkProcessed" in steps
+
+    code, out = snacks(
+        stack, capsys, "orders", "watch", _created(stack, capsys, "Doom Donut:1:2.00"), "--timeout", "20"
+    )
+    assert code == 1 and "status FAILED  (Fulfil: FulfillmentRejected)" in out, out
+
+    assert snacks(stack, capsys, "inventory", "set", "Watched Wafers", "0")[0] == 0
+    code, out = snacks(stack, capsys, "orders", "watch", _created(stack, capsys, "Watched Wafers:1:1.00"))
+    assert code == 3 and "status REJECTED  (OutOfStock)" in out, out
+
+
+def test_orders_watch_gives_up_on_an_order_still_new(stack: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from order_service.domain.order import OrderRecord, OrderRequest, SnackItem
+    from snacks import operations
+    from snacks.aws import Aws
+
+    aws = Aws(endpoint_url=stack.endpoint_url, region=stack.region)
+    item = SnackItem(name="Stalled Strudel", quantity=1, price=Decimal("1.00"))
+    request = OrderRequest(customer_name="Watch Tester", snack_items=(item,), total_amount=Decimal("1.00"))
+    order_id = "watch-never-published"
+    operations.repository(aws).create(OrderRecord.new(order_id, request, datetime.now(UTC)))  # no event: stays NEW
+    code, out = snacks(stack, capsys, "orders", "watch", order_id, "--timeout", "0.5")
+    assert code == 4 and "status NEW" in out and "still NEW after 0.5 s" in out, out

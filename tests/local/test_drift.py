@@ -109,7 +109,11 @@ def test_state_machine_type_definition_and_logging_agree(synth: Synthesized, loc
     # The template carries the ASL with ${placeholders} plus substitutions; substituting the
     # local resources' ARN and URL must give exactly what the local state machine runs.
     template_definition = json.loads(template["DefinitionString"])
-    assert set(template["DefinitionSubstitutions"]) == {definitions.ASL_PROCESSOR_ARN, definitions.ASL_DLQ_URL}
+    assert set(template["DefinitionSubstitutions"]) == {
+        definitions.ASL_PROCESSOR_ARN,
+        definitions.ASL_DLQ_URL,
+        definitions.ASL_EVENT_BUS,
+    }
     local_definition = json.loads(described["definition"])
     processor_arn = local.client("lambda").get_function(FunctionName=definitions.ORDER_PROCESSOR)["Configuration"][
         "FunctionArn"
@@ -117,7 +121,12 @@ def test_state_machine_type_definition_and_logging_agree(synth: Synthesized, loc
     queue_url = local.resources.dead_letter_queue_url  # as created (an HTTP client sees its own host in it)
     assert queue_url.endswith(f"/{definitions.DEAD_LETTER_QUEUE}")
     rendered = json.dumps(template_definition)
-    for placeholder, value in ((definitions.ASL_PROCESSOR_ARN, processor_arn), (definitions.ASL_DLQ_URL, queue_url)):
+    substitutions = (
+        (definitions.ASL_PROCESSOR_ARN, processor_arn),
+        (definitions.ASL_DLQ_URL, queue_url),
+        (definitions.ASL_EVENT_BUS, definitions.EVENT_BUS),
+    )
+    for placeholder, value in substitutions:
         rendered = rendered.replace("${" + placeholder + "}", value)
     assert local_definition == json.loads(rendered)
     logging = described["loggingConfiguration"]

@@ -160,4 +160,9 @@ def test_execution_history_reaches_the_log_group_in_the_format_aws_writes_for_ex
 
     trace = build_trace(arn, fetch_history(aws, arn))
     assert trace.status == "SUCCEEDED"
-    assert [step.name for step in trace.steps if step.kind == "Task"] == ["Validate", "Fulfil", "MarkProcessed"]
+    assert [step.name for step in trace.steps if step.kind == "Task"] == [
+        "Validate",
+        "Fulfil",
+        "MarkProcessed",
+        "PublishProcessed",
+    ]

@@ -8,6 +8,8 @@ states ran, how often each task was attempted, and where failures were caught.
 from __future__ import annotations
 
 import json
+import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -122,6 +124,7 @@ def test_happy_path_runs_validate_fulfil_mark_processed_once_each(sfn: Any, aws:
         "InStock",
         "MarkProcessed",
         "ProcessedOrCancelled",
+        "PublishProcessed",
         "OrderProcessed",
     ]
     assert task_attempts(history) == Counter({"Validate": 1, "Fulfil": 1, "MarkProcessed": 1})
@@ -150,7 +153,14 @@ def test_retries_exhausted_mark_the_order_failed_and_dead_letter_it(sfn: Any, aw
     assert execution["status"] == "FAILED"
     assert task_attempts(history)["Fulfil"] == 3  # the first attempt and 2 retries
     assert failures(history) == ["FulfillmentUnavailable"] * 3
-    assert entered(history)[-5:] == ["FulfilFailed", "RecordFailure", "FailedOrCancelled", "SendToDLQ", "OrderFailed"]
+    assert entered(history)[-6:] == [
+        "FulfilFailed",
+        "RecordFailure",
+        "FailedOrCancelled",
+        "PublishFailed",
+        "SendToDLQ",
+        "OrderFailed",
+    ]
     record = operations.get_order(aws, order_id)
     assert record is not None and record.status is OrderStatus.FAILED
     assert record.failure is not None and record.failure["error"] == "FulfillmentUnavailable"
@@ -231,7 +241,7 @@ def test_out_of_stock_ends_the_order_rejected_without_dlq_or_reservation(sfn: An
     execution, history = run(sfn, aws, order_created_event(order_id))
 
     assert execution["status"] == "SUCCEEDED"
-    assert entered(history) == ["Validate", "NeedsProcessing", "Fulfil", "InStock", "OrderRejected"]
+    assert entered(history) == ["Validate", "NeedsProcessing", "Fulfil", "InStock", "PublishRejected", "OrderRejected"]
     output = json.loads(execution["output"])
     assert output["fulfillment"]["outcome"] == "rejected"
     assert output["fulfillment"]["rejection"]["lines"] == [{"name": snack, "requested": 2, "available": 1}]
@@ -259,6 +269,7 @@ def test_in_stock_order_takes_its_units_once_even_when_its_event_comes_twice(sfn
         "InStock",
         "MarkProcessed",
         "ProcessedOrCancelled",
+        "PublishProcessed",
         "OrderProcessed",
     ]
     record = operations.get_order(aws, order_id)
@@ -276,12 +287,19 @@ def test_a_failure_after_the_reservation_releases_it_and_a_replay_reserves_again
     execution, history = run(sfn, aws, order_created_event(order_id))
 
     assert execution["status"] == "FAILED"
-    assert entered(history)[-5:] == ["FulfilFailed", "RecordFailure", "FailedOrCancelled", "SendToDLQ", "OrderFailed"]
+    assert entered(history)[-6:] == [
+        "FulfilFailed",
+        "RecordFailure",
+        "FailedOrCancelled",
+        "PublishFailed",
+        "SendToDLQ",
+        "OrderFailed",
+    ]
     released = [{"kind": "releaseStock", "lines": [{"name": "Doom Donut", "quantity": 2}]}]
     record_failure = next(
         json.loads(e["details"]["output"])
         for e in history
-        if e["type"] == "LambdaFunctionSucceeded" and "compensated" in e["details"].get("output", "")
+        if e["type"] == "LambdaFunctionSucceeded" and "compensated" in e["details"]["output"]
     )
     assert record_failure["compensated"] == released
     assert dict(operations.list_stock(aws))["Doom Donut"] == 7
@@ -381,3 +399,246 @@ def test_no_oversell_under_concurrency_duplicates_and_injected_failures(stack: A
         dynamodb.delete_item(
             TableName=definitions.INVENTORY_TABLE, Key={definitions.INVENTORY_PARTITION_KEY: {"S": "Flaky Fries"}}
         )
+
+
+# --- status events ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def status_events(aws: Aws) -> str:
+    """A queue on a rule for the four status detail-types, as a consumer of them would set up (moto
+    delivers SQS targets itself); returns its URL."""
+    sqs, events = aws.client("sqs"), aws.client("events")
+    url = sqs.create_queue(QueueName="status-events-under-test")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(
+        Name="status-events-under-test",
+        EventBusName=definitions.EVENT_BUS,
+        EventPattern=json.dumps(definitions.STATUS_EVENT_PATTERN),
+    )
+    events.put_targets(
+        Rule="status-events-under-test", EventBusName=definitions.EVENT_BUS, Targets=[{"Id": "queue", "Arn": arn}]
+    )
+    return str(url)
+
+
+def announced(aws: Aws, queue_url: str, order_id: str, expected: int = 1, timeout: float = 15) -> list[dict[str, Any]]:
+    """The status events for one order, waiting (with a deadline) until ``expected`` have arrived;
+    messages of other orders go back to the queue."""
+    sqs = aws.client("sqs")
+    found: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while len(found) < expected and time.monotonic() < deadline:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+            "Messages", []
+        )
+        for message in messages:
+            event = json.loads(message["Body"])
+            if event["detail"]["orderId"] == order_id:
+                found.append(event)
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            else:
+                sqs.change_message_visibility(
+                    QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
+    return found
+
+
+def assert_status_event(event: dict[str, Any], order_id: str, detail_type: str, status: str, reason: str) -> None:
+    assert event["source"] == definitions.RULE_EVENT_SOURCE
+    assert event["detail-type"] == detail_type
+    assert set(event["detail"]) == {"orderId", "status", "reason", "timestamp"}
+    assert event["detail"]["orderId"] == order_id
+    assert (event["detail"]["status"], event["detail"]["reason"]) == (status, reason)
+    datetime.fromisoformat(event["detail"]["timestamp"].replace("Z", "+00:00"))
+    assert "State Machine Test" not in json.dumps(event)  # never the customer's name
+
+
+def test_processed_is_announced_once_and_starts_no_workflow(sfn: Any, aws: Aws, status_events: str) -> None:
+    """Step Functions' EventBridge integration ("Add EventBridge events with Step Functions",
+    https://docs.aws.amazon.com/step-functions/latest/dg/connect-eventbridge.html) puts the event on
+    our bus; the Order Created rule does not match it, and a duplicate execution announces nothing."""
+    order_id = new_order(aws, "Pretzels")
+    event = order_created_event(order_id)
+    run(sfn, aws, event)
+    run(sfn, aws, event)  # the duplicate delivery: AlreadySettled, no second announcement
+
+    (processed,) = announced(aws, status_events, order_id)
+    assert_status_event(processed, order_id, "Order Processed", "PROCESSED", "Fulfilled")
+    record = operations.get_order(aws, order_id)
+    assert record is not None and processed["detail"]["timestamp"] == record.processed_at
+    assert announced(aws, status_events, order_id, expected=1, timeout=1) == []
+    started = aws.client("logs").filter_log_events(
+        logGroupName=definitions.STATE_MACHINE_LOG_GROUP, filterPattern='{ $.type = "ExecutionStarted" }'
+    )["events"]
+    inputs = [json.loads(json.loads(e["message"])["details"]["input"]) for e in started]
+    assert [i["detail-type"] for i in inputs if i["detail"]["orderId"] == order_id] == ["Order Created"] * 2
+
+
+def test_rejected_failed_and_cancelled_are_announced(sfn: Any, aws: Aws, status_events: str) -> None:
+    snack = f"Scarce Scones {uuid.uuid4().hex[:8]}"
+    operations.set_stock(aws, snack, 1)
+    rejected = new_order(aws, snack)  # wants 2
+    run(sfn, aws, order_created_event(rejected))
+    (event,) = announced(aws, status_events, rejected)
+    assert_status_event(event, rejected, "Order Rejected", "REJECTED", "OutOfStock")
+
+    failed = new_order(aws, "Broken Biscuit")
+    run(sfn, aws, order_created_event(failed))
+    (event,) = announced(aws, status_events, failed)
+    assert_status_event(event, failed, "Order Failed", "FAILED", "FulfillmentUnavailable")
+
+    # order-canceller makes the CANCELLED transition and announces it; cancelling again does not.
+    assert operations.invoke_canceller(aws, failed)["status"] == "CANCELLED"
+    assert operations.invoke_canceller(aws, failed)["status"] == "CANCELLED"
+    (event,) = announced(aws, status_events, failed)
+    assert_status_event(event, failed, "Order Cancelled", "CANCELLED", "CancelledByRequest")
+    assert announced(aws, status_events, failed, expected=1, timeout=1) == []
+
+
+def test_a_failed_publish_neither_fails_nor_reruns_the_order(
+    sfn: Any, aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PutEvents answers 200 with ``FailedEntryCount`` > 0 when an entry fails (InternalFailure, throttling),
+    and the integration then fails the task with ``EventBridge.FailedEntry`` ("Add EventBridge events with
+    Step Functions", https://docs.aws.amazon.com/step-functions/latest/dg/connect-eventbridge.html). Every
+    attempt failing: the task's Retry runs out, its Catch goes on to the terminal state; the order stays
+    PROCESSED, processed once."""
+    from moto.events.models import EventsBackend
+
+    original = EventsBackend.put_events
+    attempts: list[str] = []
+
+    def put_events(self: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if any(e.get("DetailType") in definitions.STATUS_EVENT_DETAIL_TYPES for e in events):
+            attempts.append(events[0]["DetailType"])
+            return [{"ErrorCode": "InternalFailure", "ErrorMessage": "injected"} for _ in events]
+        return original(self, events)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(EventsBackend, "put_events", put_events)
+    order_id = new_order(aws, "Pretzels")
+    execution, history = run(sfn, aws, order_created_event(order_id))
+
+    assert execution["status"] == "SUCCEEDED", (execution.get("error"), execution.get("cause"))
+    assert entered(history)[-2:] == ["PublishProcessed", "OrderProcessed"]
+    assert attempts == ["Order Processed"] * 3  # the first attempt and 2 retries
+    output = json.loads(execution["output"])
+    assert output["statusEventError"]["Error"] == "EventBridge.FailedEntry"
+    assert task_attempts(history) == Counter({"Validate": 1, "Fulfil": 1, "MarkProcessed": 1})
+    record = operations.get_order(aws, order_id)
+    assert record is not None and record.status is OrderStatus.PROCESSED
+
+
+# --- customer notifications ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def notifications(aws: Aws) -> str:
+    """A queue subscribed to the order-status topic, as a customer-facing service would subscribe."""
+    sqs, sns = aws.client("sqs"), aws.client("sns")
+    url = sqs.create_queue(QueueName="order-status-notifications-under-test")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    (topic_arn,) = [
+        t["TopicArn"]
+        for t in sns.list_topics()["Topics"]
+        if t["TopicArn"].endswith(f":{definitions.ORDER_STATUS_TOPIC}")
+    ]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
+    return str(url)
+
+
+def notified(aws: Aws, queue_url: str, order_id: str, expected: int, timeout: float = 15) -> list[dict[str, Any]]:
+    """The notifications about one order: SNS's envelope around the event EventBridge delivered
+    ("Amazon SQS queues" subscriptions, https://docs.aws.amazon.com/sns/latest/dg/sns-sqs-as-subscriber.html)."""
+    sqs = aws.client("sqs")
+    found: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while len(found) < expected and time.monotonic() < deadline:
+        for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+            "Messages", []
+        ):
+            envelope = json.loads(message["Body"])
+            assert envelope["Type"] == "Notification"
+            event = json.loads(envelope["Message"])
+            if event["detail"]["orderId"] == order_id:
+                found.append(event)
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            else:
+                sqs.change_message_visibility(
+                    QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
+    return found
+
+
+def test_customers_are_notified_of_every_terminal_status(sfn: Any, aws: Aws, notifications: str) -> None:
+    """The order-status rule sends each status event to the topic; a subscribed queue reads what a
+    customer would receive: one notification per transition, never the customer's name."""
+    processed = new_order(aws, "Pretzels")
+    run(sfn, aws, order_created_event(processed))
+    snack = f"Notified Nougat {uuid.uuid4().hex[:8]}"
+    operations.set_stock(aws, snack, 0)
+    rejected = new_order(aws, snack)
+    run(sfn, aws, order_created_event(rejected))
+    failed = new_order(aws, "Doom Donut")
+    run(sfn, aws, order_created_event(failed))
+    assert operations.invoke_canceller(aws, failed)["status"] == "CANCELLED"
+
+    (event,) = notified(aws, notifications, processed, expected=1)
+    assert_status_event(event, processed, "Order Processed", "PROCESSED", "Fulfilled")
+    (event,) = notified(aws, notifications, rejected, expected=1)
+    assert_status_event(event, rejected, "Order Rejected", "REJECTED", "OutOfStock")
+    failed_then_cancelled = notified(aws, notifications, failed, expected=2)
+    assert sorted(e["detail"]["status"] for e in failed_then_cancelled) == ["CANCELLED", "FAILED"]
+    for event in failed_then_cancelled:
+        if event["detail"]["status"] == "FAILED":
+            assert_status_event(event, failed, "Order Failed", "FAILED", "FulfillmentRejected")
+        else:
+            assert_status_event(event, failed, "Order Cancelled", "CANCELLED", "CancelledByRequest")
+
+
+def test_a_cancel_while_the_execution_is_held_before_mark_processed_ends_it_cancelled(
+    sfn: Any, aws: Aws, status_events: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real execution held between Fulfil (stock reserved) and MarkProcessed's write (Express executions
+    cannot be stopped: "StopExecution" is for Standard workflows only,
+    https://docs.aws.amazon.com/step-functions/latest/apireference/API_StopExecution.html). The cancel wins,
+    gives the units back, and the released step finds CANCELLED: the workflow ends in its Cancelled Succeed
+    state, no Order Processed, one Order Cancelled."""
+    processing = sys.modules["order_service.domain.order_processing"]
+    original = processing.OrderProcessor.mark_processed
+    held, release = threading.Event(), threading.Event()
+
+    def held_mark_processed(self: Any, step: Any) -> Any:
+        held.set()
+        assert release.wait(30), "never released"
+        return original(self, step)
+
+    monkeypatch.setattr(processing.OrderProcessor, "mark_processed", held_mark_processed)
+    snack = f"Held Halva {uuid.uuid4().hex[:8]}"
+    operations.set_stock(aws, snack, 5)
+    order_id = new_order(aws, snack)  # wants 2
+    result: dict[str, Any] = {}
+    worker = threading.Thread(
+        target=lambda: result.update(
+            zip(("execution", "history"), run(sfn, aws, order_created_event(order_id)), strict=True)
+        )
+    )
+    worker.start()
+    try:
+        assert held.wait(30), "the execution never reached MarkProcessed"
+        assert dict(operations.list_stock(aws))[snack] == 3  # reserved
+        reply = operations.invoke_canceller(aws, order_id)
+        assert (reply["statusCode"], reply["status"]) == (200, "CANCELLED")
+    finally:
+        release.set()
+        worker.join(60)
+
+    assert result["execution"]["status"] == "SUCCEEDED"
+    assert entered(result["history"])[-3:] == ["MarkProcessed", "ProcessedOrCancelled", "Cancelled"]
+    assert json.loads(result["execution"]["output"])["result"]["status"] == "CANCELLED"
+    record = operations.get_order(aws, order_id)
+    assert record is not None and record.status is OrderStatus.CANCELLED
+    assert dict(operations.list_stock(aws))[snack] == 5  # given back exactly once
+    (event,) = announced(aws, status_events, order_id)
+    assert_status_event(event, order_id, "Order Cancelled", "CANCELLED", "CancelledByRequest")
+    assert dead_letters_for(aws, order_id) == []

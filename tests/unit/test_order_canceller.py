@@ -126,6 +126,21 @@ def test_the_canceller_never_logs_the_customer_name(
     assert any('"OrdersCancelled"' in line for line in output)
 
 
+def test_a_cancel_whose_announcement_fails_is_still_a_cancel(
+    canceller: ModuleType, lambda_context: FakeLambdaContext, orders: DynamoDbOrderRepository, aws: Aws, capsys: Any
+) -> None:
+    """PutEvents to a bus that is gone fails (ResourceNotFoundException); the order is CANCELLED and its stock
+    back already, so the caller gets 200 and the missing notification is counted, not raised."""
+    put(orders, "k-6")
+    aws.events.delete_event_bus(Name=definitions.EVENT_BUS)
+    with capture_stdout_logs(canceller.logger, capsys) as lines:
+        reply = canceller.handler({"orderId": "k-6"}, lambda_context)
+        output = lines()
+    assert (reply["statusCode"], reply["status"]) == (200, "CANCELLED")
+    assert orders.get("k-6").status is OrderStatus.CANCELLED  # type: ignore[union-attr]
+    assert any('"StatusEventsNotPublished"' in line for line in output)
+
+
 # --- the workflow's steps cooperate ---------------------------------------------------------
 
 

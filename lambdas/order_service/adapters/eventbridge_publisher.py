@@ -1,4 +1,4 @@
-"""``Order Created`` onto the custom bus, with PutEvents' partial failures taken seriously.
+"""``Order Created`` and the status events onto the custom bus, with PutEvents' partial failures taken seriously.
 
 PutEvents answers HTTP 200 even when an entry failed (``FailedEntryCount`` > 0), so the entry's
 error code is checked; throttling and internal failures are retried with jittered backoff, and
@@ -11,14 +11,14 @@ import json
 import random
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from order_service.adapters.aws_errors import RETRYABLE_ERROR_CODES, is_retryable
 from order_service.adapters.clients import require_time_for_calls
 from order_service.domain.errors import DeadlineTooClose
-from order_service.domain.events import ORDER_CREATED_DETAIL_TYPE, ORDER_EVENT_SOURCE, OrderCreated
+from order_service.domain.events import ORDER_CREATED_DETAIL_TYPE, ORDER_EVENT_SOURCE, OrderCreated, OrderStatusChanged
 from order_service.domain.ports import EventPublishFailed
 
 if TYPE_CHECKING:
@@ -46,10 +46,16 @@ class EventBridgePublisher:
         self._calls_kept_after = calls_kept_after
 
     def publish_order_created(self, event: OrderCreated) -> str:
+        return self._publish(ORDER_CREATED_DETAIL_TYPE, event.detail())
+
+    def publish_status(self, event: OrderStatusChanged) -> str:
+        return self._publish(event.detail_type, event.detail())
+
+    def _publish(self, detail_type: str, detail: dict[str, Any]) -> str:
         entry = {
             "Source": ORDER_EVENT_SOURCE,
-            "DetailType": ORDER_CREATED_DETAIL_TYPE,
-            "Detail": json.dumps(event.detail(), separators=(",", ":")),
+            "DetailType": detail_type,
+            "Detail": json.dumps(detail, separators=(",", ":")),
             "EventBusName": self._bus,
             "Resources": [],
         }

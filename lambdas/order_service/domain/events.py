@@ -14,6 +14,20 @@ from order_service.domain.order import OrderRecord
 ORDER_EVENT_SOURCE = "serverless-snacks.orders"
 ORDER_CREATED_DETAIL_TYPE = "Order Created"
 
+# Status events: one per terminal transition, published by whoever wrote it (the workflow for
+# PROCESSED/REJECTED/FAILED, order-canceller for CANCELLED). Detail: orderId, status, reason, timestamp.
+ORDER_PROCESSED_DETAIL_TYPE = "Order Processed"
+ORDER_REJECTED_DETAIL_TYPE = "Order Rejected"
+ORDER_FAILED_DETAIL_TYPE = "Order Failed"
+ORDER_CANCELLED_DETAIL_TYPE = "Order Cancelled"
+STATUS_DETAIL_TYPES = (
+    ORDER_PROCESSED_DETAIL_TYPE,
+    ORDER_REJECTED_DETAIL_TYPE,
+    ORDER_FAILED_DETAIL_TYPE,
+    ORDER_CANCELLED_DETAIL_TYPE,
+)
+CANCELLED_BY_REQUEST = "CancelledByRequest"
+
 
 @dataclass(frozen=True)
 class OrderCreated:
@@ -48,3 +62,22 @@ class OrderCreated:
 def order_created_pattern() -> dict[str, list[str]]:
     """The EventBridge rule pattern that starts the fulfillment workflow."""
     return {"source": [ORDER_EVENT_SOURCE], "detail-type": [ORDER_CREATED_DETAIL_TYPE]}
+
+
+@dataclass(frozen=True)
+class OrderStatusChanged:
+    """A terminal transition, for customers and other services: no customer name, no items."""
+
+    detail_type: str
+    order_id: str
+    status: str
+    reason: str
+    timestamp: str
+
+    def detail(self) -> dict[str, Any]:
+        return {"orderId": self.order_id, "status": self.status, "reason": self.reason, "timestamp": self.timestamp}
+
+
+def order_status_pattern() -> dict[str, list[str]]:
+    """The EventBridge rule pattern that matches every status event (and never ``Order Created``)."""
+    return {"source": [ORDER_EVENT_SOURCE], "detail-type": list(STATUS_DETAIL_TYPES)}

@@ -14,8 +14,9 @@ from typing import Any
 
 from order_service.domain import inventory
 from order_service.domain.errors import DependencyThrottled, OrderNotCancellable, UnknownOrder
+from order_service.domain.events import CANCELLED_BY_REQUEST, ORDER_CANCELLED_DETAIL_TYPE, OrderStatusChanged
 from order_service.domain.order import OrderRecord, OrderStatus
-from order_service.domain.ports import OrderRepository, StockLedger
+from order_service.domain.ports import EventPublishFailed, OrderRepository, StatusEventPublisher, StockLedger
 
 CANCELLABLE = (OrderStatus.NEW, OrderStatus.FAILED)
 MAX_CANCEL_ROUNDS = 4
@@ -50,3 +51,25 @@ def cancel_order(order_id: str, orders: OrderRepository, stock: StockLedger, clo
         # The order changed since the read (a step reserved, processed or failed it): look again.
     # 503 ServiceUnavailable: nothing written, the caller may retry.
     raise DependencyThrottled(f"order {order_id} kept changing while cancelling it; try again")
+
+
+def announce_cancellation(result: Cancelled, publisher: StatusEventPublisher) -> bool | None:
+    """Publish ``Order Cancelled`` for the cancel that made the transition (not for a repeat).
+
+    The order is already CANCELLED and its stock given back; a failed publish must not undo or fail
+    that, so it is reported (False) rather than raised. None: nothing to announce (already CANCELLED)."""
+    if not result.changed:
+        return None
+    cancelled_at = str((result.order.extra.get("cancellation") or {}).get("cancelledAt") or result.order.updated_at)
+    event = OrderStatusChanged(
+        detail_type=ORDER_CANCELLED_DETAIL_TYPE,
+        order_id=result.order.order_id,
+        status=OrderStatus.CANCELLED.value,
+        reason=CANCELLED_BY_REQUEST,
+        timestamp=cancelled_at,
+    )
+    try:
+        publisher.publish_status(event)
+    except EventPublishFailed:
+        return False
+    return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
-from order_service.domain.events import OrderCreated
+from order_service.domain.events import OrderCreated, OrderStatusChanged
 from order_service.domain.inventory import Compensation, ReservationPlan
 from order_service.domain.order import OrderRecord, OrderStatus
 
@@ -53,6 +53,11 @@ class OrderRepository(Protocol):
 class EventPublisher(Protocol):
     def publish_order_created(self, event: OrderCreated) -> str:
         """Publish the event and return its id, or raise ``EventPublishFailed``."""
+
+
+class StatusEventPublisher(Protocol):
+    def publish_status(self, event: OrderStatusChanged) -> str:
+        """Publish the status event and return its id, or raise ``EventPublishFailed``."""
 
 
 class StockLedger(Protocol):

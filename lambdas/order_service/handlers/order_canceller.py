@@ -17,13 +17,14 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from order_service.adapters.clients import dynamodb_client
+from order_service.adapters.clients import dynamodb_client, events_client
 from order_service.adapters.deadline import bounded_by_invocation_deadline
 from order_service.adapters.dynamodb_inventory import DynamoDbStockLedger
 from order_service.adapters.dynamodb_orders import DynamoDbOrderRepository
+from order_service.adapters.eventbridge_publisher import EventBridgePublisher
 from order_service.domain.errors import CancelRequestInvalid
 from order_service.domain.order import utc_timestamp
-from order_service.domain.order_cancellation import cancel_order
+from order_service.domain.order_cancellation import announce_cancellation, cancel_order
 from order_service.domain.serialization import to_jsonable
 from order_service.handlers.observability import traced_handler
 from order_service.handlers.responses import contract_responses
@@ -37,6 +38,7 @@ metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
 _dynamodb = dynamodb_client()
 orders = DynamoDbOrderRepository(_dynamodb, settings.orders_table_name)
 stock = DynamoDbStockLedger(_dynamodb, settings.orders_table_name, settings.inventory_table_name)
+status_events = EventBridgePublisher(events_client(), settings.event_bus_name)
 
 ORDER_ID_MAX_CHARS = 64
 
@@ -74,7 +76,12 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         compensated = (record.extra.get("cancellation") or {}).get("compensated") or []
         if compensated:
             metrics.add_metric(name="Compensations", unit=MetricUnit.Count, value=len(compensated))
-    logger.info("order cancelled", extra={"changed": result.changed})
+    announced = announce_cancellation(result, status_events)
+    if announced is False:
+        # The order stays CANCELLED (the customer's answer is 200); only the notification is missing.
+        metrics.add_metric(name="StatusEventsNotPublished", unit=MetricUnit.Count, value=1)
+        logger.warning("Order Cancelled event not published")
+    logger.info("order cancelled", extra={"changed": result.changed, "announced": announced})
     return {
         "statusCode": 200,
         "orderId": record.order_id,

@@ -1,0 +1,96 @@
+"""Customer notifications: a rule on the bus sends the four status events to an encrypted SNS topic."""
+
+from __future__ import annotations
+
+import jsii
+from aws_cdk import Aws, RemovalPolicy
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk.interfaces import aws_events as events_ref
+from constructs import Construct
+
+from stacks import definitions as d
+from stacks.constructs.events import event_pattern
+
+EVENTS_PRINCIPAL = "events.amazonaws.com"
+
+
+@jsii.implements(events.IRuleTarget)
+class _TopicTarget:
+    """The topic as the rule's target, without the target's own grant: aws-events-targets' ``SnsTopic``
+    adds an Allow for events.amazonaws.com with no condition; ours names the rule."""
+
+    def __init__(self, topic: sns.ITopic) -> None:
+        self._topic = topic
+
+    def bind(self, rule: events_ref.IRuleRef, id: str | None = None) -> events.RuleTargetConfig:  # IRuleTarget.bind
+        return events.RuleTargetConfig(arn=self._topic.topic_arn)
+
+
+class OrderNotifications(Construct):
+    """``serverless-snacks-order-status``: KMS-encrypted, TLS only, published to by our rule only."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        names: d.ResourceNames,
+        bus: events.IEventBus,
+        notify_email: str | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        # EventBridge can publish to an encrypted topic only through a customer-managed key whose policy
+        # lets it use the key ("Amazon SNS permissions", EventBridge user guide).
+        self.key = kms.Key(
+            self,
+            "OrderStatusTopicKey",
+            description="Encrypts the Serverless Snacks order-status topic",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="EventBridgePublishesOrderStatus",
+                principals=[iam.ServicePrincipal(EVENTS_PRINCIPAL)],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy, "*" means this key
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            )
+        )
+        self.topic = sns.Topic(
+            self,
+            "OrderStatusTopic",
+            topic_name=names.order_status_topic,
+            display_name="Serverless Snacks order status",
+            master_key=self.key,
+            enforce_ssl=True,
+        )
+        self.rule = events.Rule(
+            self,
+            "OrderStatusRule",
+            rule_name=names.order_status_rule,
+            description=f"Order Processed|Rejected|Failed|Cancelled to {names.order_status_topic}",
+            event_bus=bus,
+            event_pattern=event_pattern(d.STATUS_EVENT_PATTERN),
+            targets=[_TopicTarget(self.topic)],
+        )
+        # With enforce_ssl the topic gets a policy of ours instead of SNS's default one, so EventBridge's
+        # permission must be in it, scoped to this rule.
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="OrderStatusRulePublishes",
+                principals=[iam.ServicePrincipal(EVENTS_PRINCIPAL)],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "ArnEquals": {"aws:SourceArn": self.rule.rule_arn},
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                },
+            )
+        )
+        if notify_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(notify_email))
