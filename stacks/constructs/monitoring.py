@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
@@ -18,6 +15,7 @@ from constructs import Construct
 
 from order_service import settings as env
 from stacks import definitions as d
+from stacks.constructs.topics import allow_service_to_publish, service_topic
 
 # Powertools Metrics(service=...) adds this dimension to every metric it emits.
 SERVICE_DIMENSION = "service"
@@ -78,30 +76,14 @@ class Monitoring(Construct):
         }
         creator_name, reconciler_name = function_names[d.CREATOR], function_names[d.RECONCILER]
 
-        # CloudWatch can only publish to an encrypted topic through a customer-managed key it may use.
-        self.key = kms.Key(
-            self,
-            "AlarmTopicKey",
-            description="Encrypts the Serverless Snacks alarm topic",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudWatchAlarmsPublish",
-                principals=[iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL)],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],  # in a key policy, "*" means this key
-                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
-            )
-        )
-        self.topic = sns.Topic(
+        self.topic, self.key = service_topic(
             self,
             "AlarmTopic",
             topic_name=names.alarm_topic,
             display_name="Serverless Snacks alarms",
-            master_key=self.key,
-            enforce_ssl=True,
+            key_description="Encrypts the Serverless Snacks alarm topic",
+            publisher=CLOUDWATCH_PRINCIPAL,
+            key_statement_sid="CloudWatchAlarmsPublish",
         )
         if alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
@@ -221,17 +203,11 @@ class Monitoring(Construct):
         this statement nothing allows ``cloudwatch.amazonaws.com`` to ``sns:Publish`` and no alarm could
         ever notify. Scoped to our account and to exactly these alarms (confused-deputy protection).
         """
-        self.topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudWatchAlarmsPublish",
-                principals=[iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL)],
-                actions=["sns:Publish"],
-                resources=[self.topic.topic_arn],
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
-                    "ArnEquals": {"aws:SourceArn": [alarm.alarm_arn for alarm in self.alarms]},
-                },
-            )
+        allow_service_to_publish(
+            self.topic,
+            sid="CloudWatchAlarmsPublish",
+            publisher=CLOUDWATCH_PRINCIPAL,
+            source_arns=[alarm.alarm_arn for alarm in self.alarms],
         )
 
     def _dashboard(

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import jsii
-from aws_cdk import Aws, RemovalPolicy
 from aws_cdk import aws_events as events
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk.interfaces import aws_events as events_ref
@@ -14,6 +11,7 @@ from constructs import Construct
 
 from stacks import definitions as d
 from stacks.constructs.events import event_pattern
+from stacks.constructs.topics import allow_service_to_publish, service_topic
 
 EVENTS_PRINCIPAL = "events.amazonaws.com"
 
@@ -43,31 +41,14 @@ class OrderNotifications(Construct):
         notify_email: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        # EventBridge can publish to an encrypted topic only through a customer-managed key whose policy
-        # lets it use the key ("Amazon SNS permissions", EventBridge user guide).
-        self.key = kms.Key(
-            self,
-            "OrderStatusTopicKey",
-            description="Encrypts the Serverless Snacks order-status topic",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="EventBridgePublishesOrderStatus",
-                principals=[iam.ServicePrincipal(EVENTS_PRINCIPAL)],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],  # in a key policy, "*" means this key
-                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
-            )
-        )
-        self.topic = sns.Topic(
+        self.topic, self.key = service_topic(
             self,
             "OrderStatusTopic",
             topic_name=names.order_status_topic,
             display_name="Serverless Snacks order status",
-            master_key=self.key,
-            enforce_ssl=True,
+            key_description="Encrypts the Serverless Snacks order-status topic",
+            publisher=EVENTS_PRINCIPAL,
+            key_statement_sid="EventBridgePublishesOrderStatus",
         )
         self.rule = events.Rule(
             self,
@@ -78,19 +59,8 @@ class OrderNotifications(Construct):
             event_pattern=event_pattern(d.STATUS_EVENT_PATTERN),
             targets=[_TopicTarget(self.topic)],
         )
-        # With enforce_ssl the topic gets a policy of ours instead of SNS's default one, so EventBridge's
-        # permission must be in it, scoped to this rule.
-        self.topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="OrderStatusRulePublishes",
-                principals=[iam.ServicePrincipal(EVENTS_PRINCIPAL)],
-                actions=["sns:Publish"],
-                resources=[self.topic.topic_arn],
-                conditions={
-                    "ArnEquals": {"aws:SourceArn": self.rule.rule_arn},
-                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
-                },
-            )
+        allow_service_to_publish(
+            self.topic, sid="OrderStatusRulePublishes", publisher=EVENTS_PRINCIPAL, source_arns=self.rule.rule_arn
         )
         if notify_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(notify_email))
