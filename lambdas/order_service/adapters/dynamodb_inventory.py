@@ -37,6 +37,17 @@ class DynamoDbStockLedger:
         self._orders = orders_table
         self._inventory = inventory_table
 
+    def _write_if_conditions_hold(self, transaction: list[Any]) -> bool:
+        """One TransactWriteItems; False if a condition failed (nothing written), raised otherwise."""
+        with transient_errors_as("DynamoDB"):
+            try:
+                self._client.transact_write_items(TransactItems=transaction)
+            except ClientError as error:
+                if _canceled(error):
+                    return False
+                raise
+        return True
+
     def _stock_key(self, snack: str) -> dict[str, Any]:
         return {INVENTORY_PARTITION_KEY: {"S": snack}}
 
@@ -97,14 +108,7 @@ class DynamoDbStockLedger:
             for snack in plan.untracked
         ]
         transaction: list[Any] = [order_update, *takes, *still_untracked]
-        with transient_errors_as("DynamoDB"):
-            try:
-                self._client.transact_write_items(TransactItems=transaction)
-            except ClientError as error:
-                if _canceled(error):
-                    return False
-                raise
-        return True
+        return self._write_if_conditions_hold(transaction)
 
     def reject(
         self, order_id: str, rejection: dict[str, Any], now: str, execution_arn: str | None
@@ -187,14 +191,7 @@ class DynamoDbStockLedger:
         for compensation in compensations:
             if isinstance(compensation, StockRelease):
                 transaction.extend(self._give_back(snack, units, now) for snack, units in compensation.lines)
-        with transient_errors_as("DynamoDB"):
-            try:
-                self._client.transact_write_items(TransactItems=transaction)
-            except ClientError as error:
-                if _canceled(error):
-                    return False
-                raise
-        return True
+        return self._write_if_conditions_hold(transaction)
 
     def _give_back(self, snack: str, units: int, now: str) -> dict[str, Any]:
         return {
