@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 import importlib
 import threading
+import types
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -308,4 +310,55 @@ def update_expression_traversal_cached() -> Iterator[None]:
         return nodes
 
     with patched(DepthFirstTraverser, "nodes_to_be_processed", nodes_to_be_processed):
+        yield
+
+
+class _NameIndex:
+    """One state machine's executions by name, kept up to date with its append-only list."""
+
+    def __init__(self, machine: Any) -> None:
+        self.machine = weakref.ref(machine)
+        self.by_name: dict[Any, Any] = {}
+        self.indexed = 0  # how many of machine.executions are in by_name
+        self.last: Any = None  # the last execution indexed, to notice a list that was not only appended to
+
+    def refresh(self, executions: list[Any]) -> None:
+        if len(executions) < self.indexed or (self.indexed and executions[self.indexed - 1] is not self.last):
+            self.by_name, self.indexed = {}, 0  # moto replaced or trimmed the list: index it again
+        appended = executions[self.indexed :]
+        for execution in appended:
+            self.by_name.setdefault(execution.name, execution)  # moto's scan finds the first of a name
+        if appended:
+            self.indexed, self.last = self.indexed + len(appended), appended[-1]
+
+
+@contextmanager
+def execution_names_indexed() -> Iterator[None]:
+    """Check a new execution's name against a dict, not by scanning every past execution.
+
+    StartExecution refuses a name already used unless the same input is still running ("Idempotency",
+    StartExecution, AWS Step Functions API Reference); moto decides that by walking
+    ``state_machine.executions`` on every start: O(executions), the local stack's cost that grew
+    with history. This hands moto's own decision the one execution of that name, or none, found
+    in an index that follows moto's list (executions are only ever appended to it).
+    """
+    from moto.stepfunctions.models import StateMachine
+
+    original: Callable[..., Any] = StateMachine._handle_name_input_idempotency
+    indexes: dict[int, _NameIndex] = {}
+    lock = threading.Lock()
+
+    @functools.wraps(original)
+    def handle_name_input_idempotency(self: Any, name: str, execution_input: str) -> Any:
+        with lock:
+            index = indexes.get(id(self))
+            if index is None or index.machine() is not self:
+                index = indexes[id(self)] = _NameIndex(self)
+            index.refresh(self.executions)
+            same_name = index.by_name.get(name)
+        if same_name is None:
+            return None
+        return original(types.SimpleNamespace(executions=[same_name]), name, execution_input)
+
+    with patched(StateMachine, "_handle_name_input_idempotency", handle_name_input_idempotency):
         yield

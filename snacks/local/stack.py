@@ -38,6 +38,7 @@ from snacks.local.moto_tuning import (
     attribute_aliases_cached,
     cached_task_clients,
     compiled_json_paths_cached,
+    execution_names_indexed,
     generated_execution_names,
     handler_methods_cached,
     parsed_definitions_cached,
@@ -98,6 +99,7 @@ class LocalStack:
         self.resources: Provisioned | None = None
         self._aws: Aws | None = None
         self.startup_seconds = 0.0
+        self._ended_prefix: dict[tuple[str, int], int] = {}  # see running_executions
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -153,6 +155,7 @@ class LocalStack:
         stack.enter_context(parsed_definitions_cached())
         stack.enter_context(compiled_json_paths_cached())
         stack.enter_context(generated_execution_names())
+        stack.enter_context(execution_names_indexed())
         stack.enter_context(attribute_aliases_cached())
         stack.enter_context(handler_methods_cached())
         stack.enter_context(update_expressions_cached())
@@ -258,12 +261,18 @@ class LocalStack:
         from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
         backend = stepfunctions_parser_backends[self.account_id][self.region]
-        return sum(
-            1
-            for machine in list(backend.state_machines)
-            for execution in list(getattr(machine, "executions", []))
-            if _execution_is_running(execution)
-        )
+        running = 0
+        for machine in list(backend.state_machines):
+            executions = list(getattr(machine, "executions", []))
+            # Executions end roughly in the order they started: skip the prefix known to have ended
+            # (an ended execution never runs again), so a poll costs O(running), not O(history).
+            key = (machine.arn, id(executions[0]) if executions else 0)
+            start = min(self._ended_prefix.get(key, 0), len(executions))
+            while start < len(executions) and not _execution_is_running(executions[start]):
+                start += 1
+            self._ended_prefix[key] = start
+            running += sum(1 for execution in executions[start:] if _execution_is_running(execution))
+        return running
 
     def wait_until_idle(self, timeout: float = 30.0) -> None:
         """Block until no work is in flight (checked twice in a row), or raise ``TimeoutError``."""
