@@ -15,7 +15,9 @@ from stacks import definitions
 
 SECTIONS = (
     "local pipeline, 20 orders",
-    "local latency at 10 orders/s (10 orders)",
+    "bare moto baseline, 20 executions",
+    "our overhead over bare moto",
+    "local latency at ",
     "local stack start-up",
     "init order-creator",
     "init order-processor",
@@ -43,7 +45,7 @@ def test_every_benchmark_section_runs_in_smoke_mode() -> None:
     for section in SECTIONS:
         assert section in completed.stdout, section
     lost = lost_per_pipeline_row(completed.stdout)
-    assert set(lost) == {"local pipeline, 20 orders", "local latency at 10 orders/s (10 orders)"}, lost
+    assert len(lost) == 2 and "local pipeline, 20 orders" in lost, lost  # and the latency row
     assert all(count == 0 for count in lost.values()), lost
     assert (results.read_bytes() if results.exists() else None) == before  # smoke runs never overwrite results
 
