@@ -43,6 +43,7 @@ from snacks.local.moto_tuning import (
     handler_methods_cached,
     parsed_definitions_cached,
     server_hosts_cached,
+    update_expression_copies_unpickled,
     update_expression_traversal_cached,
     update_expressions_cached,
 )
@@ -161,6 +162,7 @@ class LocalStack:
         stack.enter_context(update_expressions_cached())
         stack.enter_context(server_hosts_cached())
         stack.enter_context(update_expression_traversal_cached())
+        stack.enter_context(update_expression_copies_unpickled())
 
         self._lambda = InProcessLambda(echo_logs=self._echo_logs, code_dir=self.code_dir, hot_reload=self.hot_reload)
         stack.enter_context(self._lambda.installed())

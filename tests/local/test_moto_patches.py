@@ -33,6 +33,8 @@ TARGETS: list[tuple[str, str, str, tuple[str, ...]]] = [
      "DomainDispatcherApplication.get_backend_for_host", ()),
     ("moto_tuning.update_expression_traversal_cached", "moto.dynamodb.parsing.ast_nodes",
      "DepthFirstTraverser.nodes_to_be_processed", ()),
+    ("moto_tuning.update_expression_copies_unpickled", "moto.dynamodb.parsing.validators", "deepcopy", ()),
+    ("moto_tuning.update_expression_copies_unpickled", "moto.dynamodb.parsing.ast_nodes", "UpdateExpression", ()),
     ("moto_tuning.execution_names_indexed", "moto.stepfunctions.models",
      "StateMachine._handle_name_input_idempotency", ("name", "execution_input")),
     ("lambda_runtime.InProcessLambda.installed (Invoke API)", "moto.awslambda.models", "LambdaFunction.invoke",
