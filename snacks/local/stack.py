@@ -31,6 +31,7 @@ from snacks.local.dynamodb_transactions import item_level_transaction_rollback
 from snacks.local.event_delivery import StepFunctionsTargetDelivery
 from snacks.local.eventbridge_api import test_event_pattern_served
 from snacks.local.express import express_semantics
+from snacks.local.gc_tuning import survivors_of_full_collections_frozen
 from snacks.local.lambda_runtime import InProcessLambda
 from snacks.local.logs_filters import json_filter_patterns
 from snacks.local.moto_tuning import (
@@ -163,6 +164,7 @@ class LocalStack:
         stack.enter_context(server_hosts_cached())
         stack.enter_context(update_expression_traversal_cached())
         stack.enter_context(update_expression_copies_unpickled())
+        stack.enter_context(survivors_of_full_collections_frozen())
 
         self._lambda = InProcessLambda(echo_logs=self._echo_logs, code_dir=self.code_dir, hot_reload=self.hot_reload)
         stack.enter_context(self._lambda.installed())
