@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import importlib
 import pickle
+import re
 import threading
 import types
 import weakref
@@ -402,3 +403,72 @@ def update_expression_copies_unpickled() -> Iterator[None]:
 
 
 _UPDATE_EXPRESSION_PICKLES = 256
+
+
+@contextmanager
+def in_process_routes_cached() -> Iterator[None]:
+    """Route an in-process boto3 call to its moto handler once per URL, not by trying every pattern.
+
+    For each call the handlers (and the interpreter) make, moto's ``BotocoreStubber`` matches the URL
+    against every service's URL patterns, builds the matched backend's URL map and compiles its
+    patterns again. The handler found depends only on the URL (scheme, host, path) and moto's static
+    patterns, so it is kept per URL; the call itself (request normalised, recorded, dispatched,
+    HTTP errors turned into responses) runs as moto runs it. URLs that moto passes through, refuses
+    or does not know keep moto's own path.
+    """
+    from moto.core.botocore_stubber import BotocoreStubber
+    from moto.core.request import normalize_request
+    from moto.core.utils import get_equivalent_url_in_aws_domain
+
+    http_exception: type[Exception] = importlib.import_module("moto.core.exceptions").HTTPException
+    original = BotocoreStubber.process_request
+    routes: dict[str, Any] = {}
+
+    def route_for(clean_url: str) -> Any:
+        import moto.backend_index as backend_index
+
+        backends: Any = importlib.import_module("moto.backends")
+        from moto.core.base_backend import BackendDict
+        from moto.core.config import passthrough_service, passthrough_url, service_whitelisted
+        from moto.core.models import DEFAULT_ACCOUNT_ID
+
+        if passthrough_url(clean_url):
+            return None
+        for service, pattern in backend_index.backend_url_patterns:
+            if pattern.match(clean_url):  # moto's loop, which returns from the first match
+                if passthrough_service(service) or not service_whitelisted(service):
+                    return None
+                backend_dict = backends.get_backend(service)
+                if isinstance(backend_dict, BackendDict):
+                    regions = backend_dict[DEFAULT_ACCOUNT_ID]
+                    backend = regions["us-east-1"] if "us-east-1" in regions else regions["aws"]
+                else:
+                    backend = backend_dict["global"]
+                for url, method_to_execute in backend.urls.items():
+                    if re.compile(url).match(clean_url):
+                        return method_to_execute
+                return None
+        return None
+
+    @functools.wraps(original)
+    def process_request(self: Any, request: Any) -> Any:
+        parsed_url, _ = get_equivalent_url_in_aws_domain(request.url)
+        clean_url = f"{parsed_url.scheme}://{parsed_url.netloc}{parsed_url.path}"
+        method_to_execute = routes.get(clean_url)
+        if method_to_execute is None:
+            method_to_execute = route_for(clean_url)
+            if method_to_execute is None:
+                return original(self, request)
+            routes[clean_url] = method_to_execute
+        from moto.moto_api import recorder
+
+        normalized_request = normalize_request(request)
+        try:
+            recorder._record_request(normalized_request)
+            return method_to_execute(normalized_request, normalized_request.raw_url, normalized_request.headers)
+        except http_exception as error:
+            failure: Any = error
+            return failure.code, failure.get_headers(), failure.get_body()
+
+    with patched(BotocoreStubber, "process_request", process_request):
+        yield

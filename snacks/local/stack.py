@@ -42,6 +42,7 @@ from snacks.local.moto_tuning import (
     execution_names_indexed,
     generated_execution_names,
     handler_methods_cached,
+    in_process_routes_cached,
     parsed_definitions_cached,
     server_hosts_cached,
     update_expression_copies_unpickled,
@@ -164,6 +165,7 @@ class LocalStack:
         stack.enter_context(server_hosts_cached())
         stack.enter_context(update_expression_traversal_cached())
         stack.enter_context(update_expression_copies_unpickled())
+        stack.enter_context(in_process_routes_cached())
         stack.enter_context(survivors_of_full_collections_frozen())
 
         self._lambda = InProcessLambda(echo_logs=self._echo_logs, code_dir=self.code_dir, hot_reload=self.hot_reload)
