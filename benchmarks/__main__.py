@@ -123,6 +123,17 @@ def _pipeline(args: argparse.Namespace) -> tuple[list[Row], list[str], float]:
             "",
         )
     )
+    budget_ms = 1000 / TARGETS["throughput"]  # one process, one GIL: CPU per order caps orders/s
+    rows.append(
+        (
+            "throughput floor (one process, one GIL)",
+            f"ours {typical.cpu_ms_per_order:.1f} ms CPU/order caps it at ~{1000 / typical.cpu_ms_per_order:.0f} "
+            f"orders/s on a free core; bare moto's {bare_cpu:.1f} ms/execution alone caps it at "
+            f"~{1000 / bare_cpu:.0f}/s",
+            f"<= {budget_ms:.0f} ms CPU/order for {TARGETS['throughput']:.0f}/s",
+            _mark(typical.cpu_ms_per_order <= budget_ms),
+        )
+    )
     rate = args.paced_rate or TARGETS["paced_share"] * typical.orders_per_second
     paced = local_pipeline.run(args.paced_orders, progress=False, rate=rate)
     rows.append(

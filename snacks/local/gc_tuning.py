@@ -26,6 +26,9 @@ def _freeze_survivors(phase: str, info: dict[str, Any]) -> None:
 
 @contextmanager
 def survivors_of_full_collections_frozen() -> Iterator[None]:
+    # What exists at start (imported modules, botocore's models: most of the heap) stays too:
+    # frozen now, rather than walked by the first full collections.
+    gc.freeze()
     gc.callbacks.append(_freeze_survivors)
     try:
         yield
