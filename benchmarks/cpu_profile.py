@@ -52,7 +52,7 @@ def _py_spy() -> str | None:
     return str(local) if local.exists() else shutil.which("py-spy")
 
 
-LOAD_GENERATOR = "load generator (the benchmark's HTTP clients)"
+LOAD_GENERATOR = "the benchmark itself (waiting for an idle stack)"
 
 
 def owner_of(stack: list[str]) -> str:
