@@ -95,7 +95,10 @@ SLOTS = {
     11: LIMITED,
 }
 # Stock-limited snacks: stock for about half of what the orders ask (REJECTED OutOfStock for the rest).
-LIMITED_SNACKS = tuple(f"Soak Stock {letter}" for letter in "ABC")
+# A snack of its own every ROUNDS_PER_SNACK rounds, so stock runs out many times over a soak, each
+# time with orders of that snack in flight (duplicates, cancels, the last units taken and given back).
+LIMITED_PREFIX = "Soak Stock "
+ROUNDS_PER_SNACK = 2
 OUTAGE_SNACK = "Outage Oatcake"  # stock-limited too, with exactly the doomed orders' units
 # Well inside the Fulfil Task's TimeoutSeconds: a missed overlap is reported (gave_up), never
 # turned into a States.Timeout retry that would let the execution go on unnoticed.
@@ -127,7 +130,7 @@ def limited_snack(index: int) -> str | None:
     """The stock-limited snack an order takes units of, if any."""
     category = category_of(index)
     if category == LIMITED or category in CANCELS or (category in RACING and (index // SHARE) % 2):
-        return LIMITED_SNACKS[index % len(LIMITED_SNACKS)]
+        return f"{LIMITED_PREFIX}{index // (SHARE * ROUNDS_PER_SNACK):04d}"
     return None
 
 
@@ -156,7 +159,7 @@ def initial_stock(total: int) -> dict[str, int]:
     asked: Counter[str] = Counter()
     for index in range(1, total + 1):
         for item in order_for(index)["snackItems"]:
-            if item["name"] in (*LIMITED_SNACKS, OUTAGE_SNACK):
+            if item["name"].startswith(LIMITED_PREFIX) or item["name"] == OUTAGE_SNACK:
                 asked[item["name"]] += item["quantity"]
     return {name: units if name == OUTAGE_SNACK else units // 2 for name, units in asked.items()}
 
@@ -418,9 +421,10 @@ class StockLedgerCheck:
         )
 
     def figures(self) -> str:
+        """``name=initial/available/processed units`` per snack."""
         return " ".join(
-            f"[{name}: initial={self.initial[name]} available={self.available.get(name)} "
-            f"processed_units={self.processed_units[name]}]"
+            f"{name.removeprefix(LIMITED_PREFIX)}={self.initial[name]}/{self.available.get(name)}/"
+            f"{self.processed_units[name]}"
             for name in sorted(self.initial)
         )
 
@@ -584,6 +588,6 @@ def test_soak_no_order_lost_or_processed_twice(pipeline: Aws, local_stack: Any, 
         f"racing_cancels={dict(sorted(raced.items()))} "
         f"lost={len(lost)} double_fulfilled={len(double_fulfilled)} double_processed={len(double_processed)} "
         f"oversold={len(oversold)} not_conserved={len(not_conserved)}\n"
-        f"soak stock: {ledger.figures()}\n"
+        f"soak stock (snack=initial/available/processed units): {ledger.figures()}\n"
         f"soak: first_pass={first_pass_seconds:.1f}s ({len(ids) / first_pass_seconds:.0f} orders/s)"
     )
