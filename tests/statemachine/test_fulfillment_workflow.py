@@ -642,3 +642,49 @@ def test_a_cancel_while_the_execution_is_held_before_mark_processed_ends_it_canc
     (event,) = announced(aws, status_events, order_id)
     assert_status_event(event, order_id, "Order Cancelled", "CANCELLED", "CancelledByRequest")
     assert dead_letters_for(aws, order_id) == []
+
+
+def test_two_executions_racing_to_mark_processed_announce_it_once(
+    sfn: Any, aws: Aws, notifications: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A duplicate delivery (EventBridge delivers at least once, "Amazon EventBridge events"; async Express
+    runs at least once, "Standard vs. Express Workflows",
+    https://docs.aws.amazon.com/step-functions/latest/dg/concepts-standard-vs-express.html) gives two
+    executions of one order. Both pass Validate and Fulfil and are held before MarkProcessed until both
+    are there, then go on together: one conditional write makes the order PROCESSED, the other finds it so
+    (``changed`` false), and only the first goes through PublishProcessed: the customer hears once."""
+    from snacks.local.lambda_runtime import DirectInvokeClient
+
+    order_id = new_order(aws, "Pretzels")
+    both_there = threading.Barrier(2, timeout=30)
+    real_invoke = DirectInvokeClient.invoke
+
+    def invoke(client: Any, **parameters: Any) -> Any:
+        request = json.loads(parameters.get("Payload") or b"{}")
+        if request.get("orderId") == order_id and request.get("step") == "markProcessed":
+            both_there.wait()  # outside the function: the held execution holds nothing
+        return real_invoke(client, **parameters)
+
+    monkeypatch.setattr(DirectInvokeClient, "invoke", invoke)
+    event = order_created_event(order_id)
+    results: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+    workers = [threading.Thread(target=lambda: results.append(run(sfn, aws, event))) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+
+    assert len(results) == 2 and not both_there.broken, "the two executions never met before MarkProcessed"
+    assert all(execution["status"] == "SUCCEEDED" for execution, _ in results)
+    received = notified(aws, notifications, order_id, expected=2, timeout=3)  # a second one must not come
+    assert [event["detail-type"] for event in received] == ["Order Processed"]
+    (event_received,) = received
+    assert_status_event(event_received, order_id, "Order Processed", "PROCESSED", "Fulfilled")
+    paths = sorted(entered(history)[-4:] for _, history in results)
+    assert paths == [  # both wrote (or tried to) in MarkProcessed; one announced
+        ["InStock", "MarkProcessed", "ProcessedOrCancelled", "OrderProcessed"],
+        ["MarkProcessed", "ProcessedOrCancelled", "PublishProcessed", "OrderProcessed"],
+    ]
+    record = operations.get_order(aws, order_id)
+    assert record is not None and record.status is OrderStatus.PROCESSED
+    assert event_received["detail"]["timestamp"] == record.processed_at
