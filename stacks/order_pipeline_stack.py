@@ -117,6 +117,7 @@ class OrderPipelineStack(Stack):
             names=names,
             functions=self.functions.all,
             state_machine=self.workflow.state_machine,
+            workflow_logs=self.workflow.log_group,
             dead_letter_queue=self.storage.dead_letter_queue,
             alarm_email=options.alarm_email,
         )

@@ -489,7 +489,12 @@ def test_soak_no_order_lost_or_processed_twice(pipeline: Aws, local_stack: Any, 
 
             # The injections happened: dropped orders never reached the bus, doomed ones failed.
             events_first_pass = tap.per_order()
-            assert {oid for oid in ids if events_first_pass[oid] != EVENTS_FIRST_PASS[kind[oid]]} == set()
+            unexpected = [
+                (kind[o], events_first_pass[o], statuses.get(o))
+                for o in ids
+                if events_first_pass[o] != EVENTS_FIRST_PASS[kind[o]]
+            ]
+            assert unexpected == [], f"(category, Order Created events, status) {Counter(unexpected)}"
             dropped_measured = {oid for oid in ids if events_first_pass[oid] == 0 and statuses[oid] is OrderStatus.NEW}
             failed_measured = {oid for oid, status in statuses.items() if status is OrderStatus.FAILED}
             assert dropped_measured == by_kind[DROPPED]

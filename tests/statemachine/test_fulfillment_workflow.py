@@ -529,6 +529,73 @@ def test_a_failed_publish_neither_fails_nor_reruns_the_order(
     assert record is not None and record.status is OrderStatus.PROCESSED
 
 
+def failed_publish_filter_pattern() -> str:
+    """The alarm's metric filter pattern, as the synthesized template deploys it."""
+    from stacks.constructs.monitoring import STATUS_EVENT_PUBLISH_FAILURES
+    from tests.support.synth import synthesize
+
+    template = synthesize(nag=False).raw
+    (pattern,) = [
+        resource["Properties"]["FilterPattern"]
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Logs::MetricFilter"
+        and resource["Properties"]["MetricTransformations"][0]["MetricName"] == STATUS_EVENT_PUBLISH_FAILURES
+    ]
+    return str(pattern)
+
+
+def test_the_alarm_filter_counts_each_failed_status_publish_attempt_and_nothing_else(
+    sfn: Any, aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ``...-status-events-not-published`` alarm counts, from the workflow's execution log, the records
+    Step Functions writes for a failed attempt of an ``events:putEvents`` task: ``TaskFailed`` with
+    ``details.resourceType`` "events" ("Log levels for Step Functions execution events": TaskFailed is logged
+    at ALL and ERROR, https://docs.aws.amazon.com/step-functions/latest/dg/cloudwatch-log-level.html; the
+    Express record format, "Using CloudWatch Logs to log execution history in Step Functions",
+    https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html; resource "putEvents", resourceType
+    "events", error "EventBridge.FailedEntry" as AWS recorded them in LocalStack's
+    tests/aws/services/stepfunctions/v2/services/test_events_task_service.snapshot.json; the pattern's
+    syntax, "Filter pattern syntax for metric filters, subscription filters, and filter log events",
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/FilterAndPatternSyntax.html).
+
+    The pattern is the one in the synthesized template, run by FilterLogEvents over the log group the
+    local stack wrote: it matches each attempt of the failed publish, and nothing of runs whose Lambda step
+    failed and was retried, or which failed for good and went to the DLQ."""
+    from moto.events.models import EventsBackend
+
+    pattern = failed_publish_filter_pattern()
+    original = EventsBackend.put_events
+
+    def put_events(self: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if any(e.get("DetailType") in definitions.STATUS_EVENT_DETAIL_TYPES for e in events):
+            return [{"ErrorCode": "InternalFailure", "ErrorMessage": "injected"} for _ in events]
+        return original(self, events)  # type: ignore[no-any-return]
+
+    with monkeypatch.context() as failing:
+        failing.setattr(EventsBackend, "put_events", put_events)
+        not_announced, _ = run(sfn, aws, order_created_event(new_order(aws, "Pretzels")))
+    retried, retried_history = run(sfn, aws, order_created_event(new_order(aws, "Flaky Fries")))
+    failed, failed_history = run(sfn, aws, order_created_event(new_order(aws, "Broken Biscuit")))
+    assert failures(retried_history) == ["FulfillmentUnavailable"]  # error records the filter must skip
+    assert failed["status"] == "FAILED" and "ExecutionFailed" in [e["type"] for e in failed_history]
+
+    pages = aws.client("logs").get_paginator("filter_log_events")
+    matched = [
+        json.loads(event["message"])
+        for page in pages.paginate(logGroupName=definitions.STATE_MACHINE_LOG_GROUP, filterPattern=pattern)
+        for event in page["events"]
+    ]
+    per_execution = Counter(record["execution_arn"] for record in matched)
+    attempts = definitions.load_asl()["States"]["PublishProcessed"]["Retry"][0]["MaxAttempts"] + 1
+    assert per_execution[not_announced["executionArn"]] == attempts
+    assert per_execution[retried["executionArn"]] == per_execution[failed["executionArn"]] == 0
+    assert {
+        (record["type"], record["details"]["resource"], record["details"]["error"])
+        for record in matched
+        if record["execution_arn"] == not_announced["executionArn"]
+    } == {("TaskFailed", "putEvents", "EventBridge.FailedEntry")}
+
+
 # --- customer notifications ------------------------------------------------------------------
 
 
