@@ -237,6 +237,7 @@ class CancelsInFlight:
     lock: threading.Lock = field(default_factory=threading.Lock)
     replies: dict[str, dict[str, Any]] = field(default_factory=dict)
     races: int = 0
+    late: set[str] = field(default_factory=set)
 
     AT_STEP = {CANCEL_AT_FULFIL: "fulfil", CANCEL_AT_MARK: "markProcessed", CANCEL_RACED: "markProcessed"}
 
@@ -254,7 +255,7 @@ class CancelsInFlight:
             if kind != CANCEL_RACED:
                 cancels.cancel_once(order_id)
                 return real_invoke(client, **parameters)
-            if cancels.next_race_is_late():
+            if cancels.next_race_is_late(order_id):
                 response = real_invoke(client, **parameters)
                 cancels.cancel_once(order_id)  # PROCESSED, but its execution has not ended: 409
                 return response
@@ -271,11 +272,13 @@ class CancelsInFlight:
         with patch.object(DirectInvokeClient, "invoke", invoke):
             yield
 
-    def next_race_is_late(self) -> bool:
+    def next_race_is_late(self, order_id: str) -> bool:
         """Every other CANCEL_RACED order is cancelled just after MarkProcessed answered, not during it."""
         with self.lock:
             self.races += 1
-            return self.races % 2 == 0
+            if self.races % 2 == 0:
+                self.late.add(order_id)
+            return order_id in self.late
 
     def cancel_once(self, order_id: str) -> None:
         with self.lock:
@@ -568,6 +571,7 @@ def test_soak_no_order_lost_or_processed_twice(pipeline: Aws, local_stack: Any, 
     assert cancelled[CANCEL_AT_FULFIL] == by_kind[CANCEL_AT_FULFIL]
     assert gave_back == cancelled_after_fulfil, "a cancel after the reservation gave nothing back"
     assert all(reply["statusCode"] in (200, 409) for reply in raced_cancel.values()), raced_cancel
+    assert all(raced_cancel[oid]["statusCode"] == 409 for oid in cancels.late), "a PROCESSED order was cancelled"
     # Nothing lost, nothing done twice, nothing oversold, every unit accounted for.
     assert double_fulfilled == [], f"{len(double_fulfilled)} order(s) fulfilled twice"
     assert double_processed == [], f"{len(double_processed)} order(s) written PROCESSED twice"
@@ -581,7 +585,13 @@ def test_soak_no_order_lost_or_processed_twice(pipeline: Aws, local_stack: Any, 
         "a PROCESSED order not fulfilled and marked exactly once"
     )
     assert all(processed[oid] == 0 for oid in ids if statuses[oid] is not PROCESSED)
-    raced = Counter(str(reply.get("status", reply["statusCode"])) for reply in raced_cancel.values())
+    raced = {
+        when: dict(Counter(str(reply.get("status", reply["statusCode"])) for reply in replies))
+        for when, replies in (
+            ("during", [r for oid, r in raced_cancel.items() if oid not in cancels.late]),
+            ("after", [r for oid, r in raced_cancel.items() if oid in cancels.late]),
+        )
+    }
     print(
         f"\nsoak: orders={len(ids)} executions={sum(len(executions.by_order.get(oid, [])) for oid in ids)} "
         f"final={dict(sorted(final.items()))} "
@@ -590,7 +600,7 @@ def test_soak_no_order_lost_or_processed_twice(pipeline: Aws, local_stack: Any, 
         f"failures_injected={len(failed_measured)} publications_dropped={len(dropped_measured)} "
         f"cancelled_at_fulfil={len(cancelled[CANCEL_AT_FULFIL])} "
         f"cancelled_after_reservation={len(gave_back)} "
-        f"racing_cancels={dict(sorted(raced.items()))} "
+        f"cancels_racing_mark_processed={raced} "
         f"lost={len(lost)} double_fulfilled={len(double_fulfilled)} double_processed={len(double_processed)} "
         f"oversold={len(oversold)} not_conserved={len(not_conserved)}\n"
         f"soak stock (snack=initial/available/processed units): {ledger.figures()}\n"
