@@ -89,7 +89,8 @@ def switched_to(stack: Any, aws: Aws, level: str) -> Iterator[None]:
 
 
 def settled(stack: Any, aws: Aws, item: str) -> OrderRecord:
-    reply = operations.invoke_creator(aws, operations.order_payload("Level Tester", [operations.parse_item(item)], None))
+    payload = operations.order_payload("Level Tester", [operations.parse_item(item)], None)
+    reply = operations.invoke_creator(aws, payload)
     assert reply["statusCode"] == 201, reply
     order = operations.wait_for_final(aws, str(reply["orderId"]), timeout=30)
     assert order is not None and order.execution_arn
