@@ -15,7 +15,16 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import aws_calls, cold_start, cost_model, local_pipeline, package_size, warm_overhead
+from benchmarks import (
+    aws_calls,
+    cold_start,
+    cost_model,
+    execution_logs,
+    local_pipeline,
+    package_size,
+    warm_overhead,
+)
+from stacks import definitions
 
 RESULTS = Path(__file__).with_name("results.md")
 TARGETS = {
@@ -51,11 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paced-rate", type=float, default=10.0, help="orders/s of the latency run")
     parser.add_argument("--init-runs", type=int, default=15)
     parser.add_argument("--warm-invocations", type=int, default=400)
+    parser.add_argument("--log-orders", type=int, default=3, help="orders per scenario and log level")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes; does not write results.md")
     args = parser.parse_args(argv)
     if args.smoke:
         args.orders, args.init_runs, args.warm_invocations = [20], 1, 10
-        args.paced_orders = 10
+        args.paced_orders, args.log_orders = 10, 1
 
     rows: list[tuple[str, str, str, str]] = []  # (measure, value, target, verdict)
     started = time.perf_counter()
@@ -136,9 +146,33 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
 
+    print("execution logs per level ...", file=sys.stderr)
+    volumes = execution_logs.measure(orders_per_scenario=args.log_orders)
+    mix = cost_model.Inputs(creator_ms=0, step_ms=0)  # the order mix's rates only
+    log_bytes = {
+        level: execution_logs.per_order(volumes, level, mix.rejection_rate, mix.failure_rate)
+        for level in definitions.WORKFLOW_LOG_LEVELS
+    }
+
     creator_ms = warm[0].ours_ms + 6 * 2  # our overhead + 2 AWS calls at ~6 ms each on AWS
     step_ms = warm[1].ours_ms + 6 * 1.7  # ~1.7 AWS calls per step on average
-    inputs = cost_model.Inputs(creator_ms=creator_ms, step_ms=step_ms)
+    inputs = cost_model.Inputs(creator_ms=creator_ms, step_ms=step_ms, sfn_log_bytes=log_bytes["ALL"])
+    level_costs = cost_model.by_log_level(inputs, log_bytes)
+    per_scenario = {(volume.level, volume.scenario): volume for volume in volumes}
+    level_table = [
+        "| workflowLogLevel | log per order: processed / rejected / failed | mix | "
+        "execution logs per million | total per million |",
+        "|---|---|---|---|---|",
+    ]
+    for cost in level_costs:
+        cells = " / ".join(
+            f"{per_scenario[(cost.level, scenario)].bytes / 1000:.1f} KB "
+            f"({per_scenario[(cost.level, scenario)].events:.0f} ev)"
+            for scenario in execution_logs.SCENARIOS
+        )
+        level_table.append(
+            f"| {cost.level} | {cells} | {cost.log_bytes / 1000:.2f} KB | ${cost.logs:,.3f} | ${cost.total:,.2f} |"
+        )
     costs = cost_model.estimate(inputs)
     cost_rows = [
         (design.design, f"${design.total:,.2f}", f"{design.dominant[0]} ({design.dominant[1]:.0%})") for design in costs
@@ -167,11 +201,23 @@ def main(argv: list[str] | None = None) -> int:
             f"Inputs: creator {creator_ms:.1f} ms, step {step_ms:.1f} ms billed "
             "(measured overhead + AWS calls at ~6 ms), "
             f"{inputs.memory_mb} MB arm64, Express {inputs.workflow_ms:.0f} ms x 64 MB, "
-            f"{inputs.sfn_log_bytes / 1000:.0f} KB execution log at level ALL per order.",
+            f"{inputs.sfn_log_bytes / 1000:.1f} KB execution log at level ALL per order (measured, the mix below).",
             "",
             *cost_table,
             "",
             *breakdown,
+            "",
+            "### Execution logs per workflow log level (`cdk deploy -c workflowLogLevel=...`)",
+            "",
+            "Measured on the local stack (benchmarks/execution_logs.py, "
+            f"{args.log_orders} order(s) per scenario and level): message bytes + 26 per event, as "
+            "PutLogEvents sizes a batch. Mix: "
+            f"{1 - inputs.rejection_rate - inputs.failure_rate:.1%} processed, {inputs.rejection_rate:.1%} "
+            f"rejected, {inputs.failure_rate:.1%} failed. CloudWatch Logs ingestion "
+            f"${cost_model.PRICES['logs_ingest_gb']:.2f} per GB (Amazon CloudWatch pricing, us-east-1; vended "
+            "logs, first 10 TB a month). ALL gives full traces, ERROR only failed steps, OFF no trace.",
+            "",
+            *level_table,
             "",
         ]
     )
