@@ -104,3 +104,10 @@ def per_order(volumes: list[LogVolume], level: str, rejection_rate: float, failu
         + rejection_rate * by_scenario["rejected"]
         + failure_rate * by_scenario["failed"]
     )
+
+
+if __name__ == "__main__":  # python -m benchmarks.execution_logs [orders per scenario]
+    import sys
+
+    for volume in measure(int(sys.argv[1]) if len(sys.argv) > 1 else 3):
+        print(f"{volume.level:<5} {volume.scenario:<9} {volume.events:5.1f} events {volume.bytes:9.0f} bytes")
