@@ -481,6 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument(
         "--workflow-log-level",
         type=workflow_log_level,
+        metavar="{ALL,ERROR,OFF}",
         default=definitions.DEFAULT_WORKFLOW_LOG_LEVEL,
         help="the state machine's execution-log level, as cdk deploy -c workflowLogLevel=LEVEL: "
         "ALL (full traces), ERROR (failed steps only) or OFF",
