@@ -78,12 +78,15 @@ class LocalStack:
         hot_reload: bool = True,
         state_dir: Path | None = None,
         stage: str | None = None,
+        workflow_log_level: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.region = region
         # One stage per stack: its resources get that stage's names, as `cdk deploy -c stage=NAME` gives them.
         self.names = definitions.resource_names(stage)
+        # The state machine's execution-log level, as `cdk deploy -c workflowLogLevel=LEVEL` sets it.
+        self.workflow_logging = definitions.workflow_logging(workflow_log_level)
         self.account_id = ACCOUNT_ID
         self.fulfillment_faults = fulfillment_faults
         self.code_dir = Path(code_dir) if code_dir is not None else definitions.LAMBDA_ASSET_DIR
@@ -173,7 +176,12 @@ class LocalStack:
         self._delivery.start()
         stack.callback(self._delivery.stop)
 
-        self.resources = provision(self._client, fulfillment_faults=self.fulfillment_faults, names=self.names)
+        self.resources = provision(
+            self._client,
+            fulfillment_faults=self.fulfillment_faults,
+            names=self.names,
+            workflow_logging=self.workflow_logging,
+        )
         if self.state_dir is not None:
             try:
                 self.restored = state.restore(self.state_dir, self._client)
@@ -297,6 +305,7 @@ class LocalStack:
             "accountId": self.account_id,
             "services": {service: "available" for service in SERVICES},
             "stage": self.names.stage,
+            "workflowLogLevel": self.workflow_logging.level,
             "functions": sorted(self.names.functions),
             "stateMachine": self.resources.state_machine_arn if self.resources else None,
             "busy": self.busy(),
