@@ -28,7 +28,7 @@ def local_stack() -> Iterator[object]:
         pytest.skip("fault injection needs the local stack (SNACKS_DEPLOYED_STACK is set)")
     from snacks.local import DEMO_FAULT_PLAN, LocalStack
 
-    with LocalStack(port=0, fulfillment_faults=DEMO_FAULT_PLAN) as stack:
+    with LocalStack(port=0, fulfillment_faults=DEMO_FAULT_PLAN, virtual_time=True) as stack:
         yield stack
 
 
