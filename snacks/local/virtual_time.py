@@ -102,8 +102,8 @@ class VirtualClock:
 
 @contextmanager
 def virtual_workflow_time(clock: VirtualClock) -> Iterator[None]:
-    """Retry backoffs and Wait states take no wall time; history timestamps follow the virtual clock;
-    handlers' ``order_service.adapters.clock.utc_now`` is the stack's virtual now."""
+    """Retry backoffs and Wait states take no wall time; history timestamps follow the virtual clock
+    (the functions' clock is bound apart, by ``bind_handler_clock``, after each load of their code)."""
     retrier_decl: Any = importlib.import_module(f"{SFN}.asl.component.common.retry.retrier_decl")
     retrier_outcome: Any = importlib.import_module(f"{SFN}.asl.component.common.retry.retrier_outcome")
     max_attempts_decl: Any = importlib.import_module(f"{SFN}.asl.component.common.retry.max_attempts_decl")
