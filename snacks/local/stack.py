@@ -47,6 +47,7 @@ from snacks.local.moto_tuning import (
 )
 from snacks.local.provision import Provisioned, provision
 from snacks.local.sfn_semantics import start_sync_execution_served, states_runtime_is_fatal
+from snacks.local.virtual_time import VirtualClock, bind_handler_clock, virtual_workflow_time
 from stacks import definitions
 
 # The demo's deterministic faults (FULFILLMENT_FAULTS syntax): one flaky item, one that never
@@ -79,6 +80,7 @@ class LocalStack:
         state_dir: Path | None = None,
         stage: str | None = None,
         workflow_log_level: str | None = None,
+        virtual_time: bool = False,
     ) -> None:
         self.host = host
         self.port = port
@@ -101,6 +103,9 @@ class LocalStack:
         self.resources: Provisioned | None = None
         self._aws: Aws | None = None
         self.startup_seconds = 0.0
+        # Tests' time (snacks/local/virtual_time.py): retry backoffs and Wait states take no wall
+        # time and are recorded here; people's stacks (`snacks local`) keep real time.
+        self.clock: VirtualClock | None = VirtualClock() if virtual_time else None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -162,7 +167,16 @@ class LocalStack:
         stack.enter_context(server_hosts_cached())
         stack.enter_context(update_expression_traversal_cached())
 
-        self._lambda = InProcessLambda(echo_logs=self._echo_logs, code_dir=self.code_dir, hot_reload=self.hot_reload)
+        if self.clock is not None:
+            stack.enter_context(virtual_workflow_time(self.clock))
+            stack.callback(bind_handler_clock, None)
+        clock = self.clock
+        self._lambda = InProcessLambda(
+            echo_logs=self._echo_logs,
+            code_dir=self.code_dir,
+            hot_reload=self.hot_reload,
+            after_load=None if clock is None else lambda: bind_handler_clock(clock),
+        )
         stack.enter_context(self._lambda.installed())
         stack.enter_context(states_runtime_is_fatal())
         stack.enter_context(start_sync_execution_served())
@@ -313,6 +327,7 @@ class LocalStack:
             "python": sys.version.split()[0],
             "codeDir": str(self.code_dir),
             "hotReload": self.hot_reload,
+            "virtualTime": self.clock is not None,
             "codeReloads": self._lambda.reloads if self._lambda else 0,
             "stateDir": str(self.state_dir) if self.state_dir is not None else None,
         }

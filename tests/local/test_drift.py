@@ -28,7 +28,7 @@ def synth() -> Synthesized:
 def local() -> Iterator[Any]:
     from snacks.local import LocalStack
 
-    with LocalStack(port=0) as stack:
+    with LocalStack(port=0, virtual_time=True) as stack:
         yield stack
 
 

@@ -56,7 +56,9 @@ RECORD_KEYS = {"id", "type", "details", "previous_event_id", "event_timestamp", 
 def stack() -> Iterator[Any]:
     from snacks.local import LocalStack
 
-    with LocalStack(port=0, fulfillment_faults=f"{FAILING}=transient", workflow_log_level="ERROR") as local:
+    with LocalStack(
+        port=0, fulfillment_faults=f"{FAILING}=transient", workflow_log_level="ERROR", virtual_time=True
+    ) as local:
         yield local
 
 

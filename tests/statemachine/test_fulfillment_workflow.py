@@ -33,7 +33,7 @@ FAULTS = "Flaky Fries=transient:1; Broken Biscuit=transient; Doom Donut=permanen
 def stack() -> Iterator[Any]:
     from snacks.local import LocalStack
 
-    with LocalStack(port=0, fulfillment_faults=FAULTS) as local:
+    with LocalStack(port=0, fulfillment_faults=FAULTS, virtual_time=True) as local:
         yield local
 
 
@@ -104,6 +104,17 @@ def task_attempts(history: list[dict[str, Any]]) -> Counter[str]:
     return attempts
 
 
+def in_state(history: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    """The events between a task state's entry and its exit."""
+    events, inside = [], False
+    for event in history:
+        if event["type"] == "TaskStateEntered":
+            inside = event["details"]["name"] == name
+        elif inside:
+            events.append(event)
+    return events
+
+
 def failures(history: list[dict[str, Any]]) -> list[str]:
     return [e["details"]["error"] for e in history if e["type"] == "LambdaFunctionFailed"]
 
@@ -166,6 +177,35 @@ def test_retries_exhausted_mark_the_order_failed_and_dead_letter_it(sfn: Any, aw
     assert record.failure is not None and record.failure["error"] == "FulfillmentUnavailable"
     (letter,) = dead_letters_for(aws, order_id)
     assert letter.failed_step == "Fulfil" and letter.error == "FulfillmentUnavailable"
+
+
+def test_retry_backoff_follows_the_asl_in_virtual_time(stack: Any, sfn: Any, aws: Aws) -> None:
+    """Before retry n (n = 1, 2, ...) Step Functions waits IntervalSeconds x BackoffRate^(n-1), capped
+    at MaxDelaySeconds; with JitterStrategy FULL, a random delay between 0 and that ("Handling errors
+    in Step Functions workflows", Retry fields,
+    https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
+
+    The stack's virtual clock (snacks/local/virtual_time.py) records each delay instead of sleeping:
+    the execution's own timestamps move past it, the test's wall clock does not.
+    """
+    retrier = definitions.load_asl()["States"]["Fulfil"]["Retry"][0]
+    interval, rate, cap = retrier["IntervalSeconds"], retrier["BackoffRate"], retrier["MaxDelaySeconds"]
+    expected = [min(interval * rate**n, cap) for n in range(retrier["MaxAttempts"])]
+    assert rate > 1 and len(set(expected)) > 1  # else a rate ignored would go unnoticed
+
+    order_id = new_order(aws, "Broken Biscuit")  # fails every attempt: every retry is taken
+    execution, history = run(sfn, aws, order_created_event(order_id))
+
+    delays = [d for d in stack.clock.delays(execution["executionArn"]) if d.state == "Fulfil"]
+    assert [d.backoff_seconds for d in delays] == pytest.approx(expected)
+    assert [d.retry_count for d in delays] == list(range(len(expected)))
+    assert all(0 <= d.seconds <= d.backoff_seconds for d in delays)  # FULL jitter
+    # The execution's own clock moved past each delay: its next attempt is stamped that much later.
+    fulfil = in_state(history, "Fulfil")
+    failed = [e["timestamp"] for e in fulfil if e["type"] == "LambdaFunctionFailed"]
+    scheduled = [e["timestamp"] for e in fulfil if e["type"] == "LambdaFunctionScheduled"]
+    for delay, failed_at, retried_at in zip(delays, failed[:-1], scheduled[1:], strict=True):
+        assert retried_at - failed_at >= int(delay.seconds * 1000) - 1
 
 
 def test_permanent_error_goes_to_the_dlq_without_retries(sfn: Any, aws: Aws) -> None:
