@@ -47,9 +47,11 @@ lock: $(INSTALLED)
 
 setup: $(INSTALLED)
 
-## make test: every offline test (unit, state machine, infra + cdk-nag, e2e on the local stack)
+## make test: every offline test (unit, state machine, infra + cdk-nag, e2e on the local stack), on
+## TEST_WORKERS processes (pytest-xdist; each module's tests stay together: tests/conftest.py)
+TEST_WORKERS ?= auto
 test: $(INSTALLED)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 lint: $(INSTALLED) $(LINT_INSTALLED)
 	$(BIN)/ruff check .

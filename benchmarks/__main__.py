@@ -8,6 +8,7 @@ python -m benchmarks --smoke         # seconds: proves every section starts (use
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import sys
@@ -21,11 +22,13 @@ from benchmarks import (
     cold_start,
     cost_model,
     cpu_profile,
+    execution_logs,
     local_pipeline,
     package_size,
     warm_overhead,
 )
 from benchmarks.stats import median
+from stacks import definitions
 
 RESULTS = Path(__file__).with_name("results.md")
 TARGETS = {
@@ -180,11 +183,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--init-runs", type=int, default=15)
     parser.add_argument("--warm-invocations", type=int, default=400)
+    parser.add_argument("--log-orders", type=int, default=3, help="orders per scenario and log level")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes; does not write results.md")
     args = parser.parse_args(argv)
     if args.smoke:
         args.orders, args.init_runs, args.warm_invocations = [20], 1, 10
-        args.paced_orders, args.repeats = 10, 1
+        args.paced_orders, args.repeats, args.log_orders = 10, 1, 1
 
     rows: list[tuple[str, str, str, str]] = []  # (measure, value, target, verdict)
     started = time.perf_counter()
@@ -242,21 +246,13 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
 
+    print("execution logs per level ...", file=sys.stderr)
+    volumes = execution_logs.measure(orders_per_scenario=args.log_orders)
     creator_ms = warm[0].ours_ms + 6 * 2  # our overhead + 2 AWS calls at ~6 ms each on AWS
     step_ms = warm[1].ours_ms + 6 * 1.7  # ~1.7 AWS calls per step on average
-    inputs = cost_model.Inputs(creator_ms=creator_ms, step_ms=step_ms)
-    costs = cost_model.estimate(inputs)
-    cost_rows = [
-        (design.design, f"${design.total:,.2f}", f"{design.dominant[0]} ({design.dominant[1]:.0%})") for design in costs
-    ]
 
     table = ["| measure | value | target | verdict |", "|---|---|---|---|"]
     table += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
-    cost_table = ["| design | cost per million orders | dominant cost |", "|---|---|---|"]
-    cost_table += [f"| {a} | {b} | {c} |" for a, b, c in cost_rows]
-    breakdown = ["| item | " + " | ".join(d.design for d in costs) + " |", "|---|" + "---|" * len(costs)]
-    for item in costs[0].per_million:
-        breakdown.append(f"| {item} | " + " | ".join(f"${d.per_million.get(item, 0):.2f}" for d in costs) + " |")
 
     report = "\n".join(
         [
@@ -272,17 +268,7 @@ def main(argv: list[str] | None = None) -> int:
             *table,
             "",
             *profile_table,
-            "## Cost per million orders (model: benchmarks/cost_model.py, us-east-1 list prices, no free tier)",
-            "",
-            f"Inputs: creator {creator_ms:.1f} ms, step {step_ms:.1f} ms billed "
-            "(measured overhead + AWS calls at ~6 ms), "
-            f"{inputs.memory_mb} MB arm64, Express {inputs.workflow_ms:.0f} ms x 64 MB, "
-            f"{inputs.sfn_log_bytes / 1000:.0f} KB execution log at level ALL per order.",
-            "",
-            *cost_table,
-            "",
-            *breakdown,
-            "",
+            *cost_section(creator_ms, step_ms, volumes, args.log_orders),
         ]
     )
     print(report)
@@ -290,6 +276,75 @@ def main(argv: list[str] | None = None) -> int:
         RESULTS.write_text(report)
         print(f"written to {RESULTS}", file=sys.stderr)
     return 0
+
+
+def cost_section(
+    creator_ms: float, step_ms: float, volumes: list[execution_logs.LogVolume], log_orders: int
+) -> list[str]:
+    """The "Cost per million orders" section: the designs at level ALL, then this design per log level."""
+    mix = cost_model.Inputs(creator_ms=creator_ms, step_ms=step_ms)
+    log_bytes = {
+        level: execution_logs.per_order(volumes, level, mix.rejection_rate, mix.failure_rate)
+        for level in definitions.WORKFLOW_LOG_LEVELS
+    }
+    inputs = dataclasses.replace(mix, sfn_log_bytes=log_bytes["ALL"])
+    costs = cost_model.estimate(inputs)
+    cost_table = ["| design | cost per million orders | dominant cost |", "|---|---|---|"]
+    cost_table += [
+        f"| {design.design} | ${design.total:,.2f} | {design.dominant[0]} ({design.dominant[1]:.0%}) |"
+        for design in costs
+    ]
+    breakdown = ["| item | " + " | ".join(d.design for d in costs) + " |", "|---|" + "---|" * len(costs)]
+    for item in costs[0].per_million:
+        breakdown.append(f"| {item} | " + " | ".join(f"${d.per_million.get(item, 0):.2f}" for d in costs) + " |")
+    per_scenario = {(volume.level, volume.scenario): volume for volume in volumes}
+    level_table = [
+        "| workflowLogLevel | log per order: processed / rejected / failed | mix | "
+        "execution logs per million | total per million |",
+        "|---|---|---|---|---|",
+    ]
+    by_level = cost_model.by_log_level(inputs, log_bytes)
+    full = by_level[0]
+    savings = "; ".join(
+        f"{cost.level} saves ${full.total - cost.total:,.2f} ({(full.total - cost.total) / full.total:.0%})"
+        for cost in by_level[1:]
+    )
+    for cost in by_level:
+        cells = " / ".join(
+            f"{per_scenario[(cost.level, scenario)].bytes / 1000:.1f} KB "
+            f"({per_scenario[(cost.level, scenario)].events:.0f} ev)"
+            for scenario in execution_logs.SCENARIOS
+        )
+        level_table.append(
+            f"| {cost.level} | {cells} | {cost.log_bytes / 1000:.2f} KB | ${cost.logs:,.3f} | ${cost.total:,.2f} |"
+        )
+    return [
+        "## Cost per million orders (model: benchmarks/cost_model.py, us-east-1 list prices, no free tier)",
+        "",
+        f"Inputs: creator {creator_ms:.1f} ms, step {step_ms:.1f} ms billed "
+        "(measured overhead + AWS calls at ~6 ms), "
+        f"{inputs.memory_mb} MB arm64, Express {inputs.workflow_ms:.0f} ms x 64 MB, "
+        f"{inputs.sfn_log_bytes / 1000:.1f} KB execution log per order at level ALL (measured; the mix below).",
+        "",
+        *cost_table,
+        "",
+        *breakdown,
+        "",
+        "### Execution logs per workflow log level (`cdk deploy -c workflowLogLevel=...`)",
+        "",
+        f"Measured on the local stack (benchmarks/execution_logs.py, {log_orders} order(s) per scenario and "
+        "level): message bytes + 26 per event, as PutLogEvents sizes a batch. Mix: "
+        f"{1 - inputs.rejection_rate - inputs.failure_rate:.1%} processed, {inputs.rejection_rate:.1%} "
+        f"rejected (assumed), {inputs.failure_rate:.1%} failed. CloudWatch Logs ingestion "
+        f"${cost_model.PRICES['logs_ingest_gb']:.2f} per GB (Amazon CloudWatch pricing, us-east-1; vended "
+        "logs, first 10 TB a month). ALL: full traces; ERROR: failed steps only; OFF: no trace.",
+        "",
+        *level_table,
+        "",
+        f"Against level ALL, per million orders: {savings}; at ALL the workflow's execution logs are "
+        f"{full.logs / full.total:.0%} of this design's cost (the first model assumed 12 KB per order).",
+        "",
+    ]
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ passed in; everything else is stated here. Three designs are compared:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -25,7 +26,10 @@ PRICES = {
     "dynamodb_write_unit": 0.625 / 1e6,  # $ per on-demand WRU (1 KB)
     "dynamodb_read_unit": 0.125 / 1e6,  # $ per on-demand RRU (4 KB strongly consistent)
     "sqs_request": 0.40 / 1e6,  # $ per request
-    "logs_ingest_gb": 0.50,  # $ per GB ingested (standard class)
+    # Amazon CloudWatch pricing, Logs, "Collect (Data Ingestion)": $0.50 per GB, Standard log class,
+    # us-east-1; Step Functions' execution logs are vended logs (/aws/vendedlogs/), billed the same
+    # $0.50 per GB for the first 10 TB a month.
+    "logs_ingest_gb": 0.50,
 }
 MB = 1024 * 1024
 
@@ -44,9 +48,12 @@ class Inputs:
     table_writes: int = 3  # PutItem (create), UpdateItem (fulfil), UpdateItem (processed)
     gsi_writes: int = 3  # the status index (projection ALL) is written with each of them
     table_reads: int = 2  # GetItem (validate), GetItem (fulfil)
-    sfn_log_bytes: int = 12_000  # execution history at level ALL with execution data
+    # Execution history per order at the workflow's log level (make bench passes the measured
+    # mix, benchmarks/execution_logs.py; 12 KB was the first model of level ALL).
+    sfn_log_bytes: float = 12_000
     lambda_log_bytes: int = 2_400  # Powertools JSON lines + platform lines, all four invocations
     failure_rate: float = 0.001  # orders that reach the DLQ (send + receive + delete)
+    rejection_rate: float = 0.01  # orders REJECTED for lack of stock (assumed; a business figure)
 
 
 @dataclass
@@ -121,3 +128,20 @@ def estimate(inputs: Inputs, orders: float = 1e6) -> list[CostBreakdown]:
         ),
     ]
     return designs
+
+
+@dataclass(frozen=True)
+class LevelCost:
+    level: str
+    log_bytes: float  # execution-log bytes per order (the mix)
+    logs: float  # $ per million orders for the workflow's execution logs alone
+    total: float  # $ per million orders, this design, at this level
+
+
+def by_log_level(inputs: Inputs, bytes_per_order: dict[str, float], orders: float = 1e6) -> list[LevelCost]:
+    """This design's cost at each workflow log level (``-c workflowLogLevel``), from measured bytes."""
+    costs = []
+    for level, log_bytes in bytes_per_order.items():
+        (express, *_) = estimate(dataclasses.replace(inputs, sfn_log_bytes=log_bytes), orders)
+        costs.append(LevelCost(level, log_bytes, _logs(log_bytes, orders), express.total))
+    return costs

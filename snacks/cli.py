@@ -34,7 +34,7 @@ from typing import Any, NoReturn
 from order_service.domain.fulfillment import parse_fault_plan
 from order_service.domain.order import OrderRecord, OrderStatus
 from order_service.domain.serialization import to_jsonable
-from snacks import operations
+from snacks import operations, trace_coverage
 from snacks.aws import Aws
 from snacks.errors import UserError, explain
 from stacks import definitions
@@ -80,6 +80,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         log_handler_output=args.verbose,
         state_dir=Path(args.state_dir) if args.state_dir else None,
         stage=args.stage,
+        workflow_log_level=args.workflow_log_level,
     )
     try:
         stack.start()
@@ -114,6 +115,9 @@ def cmd_local(args: argparse.Namespace) -> int:
         print(f"Console: {console.url}")
     if faults:
         print(f"Fulfillment faults: {faults}")
+    note = trace_coverage.coverage_note(stack.workflow_logging.level)
+    if note:
+        print(note)
     print(_banner(endpoint, stack.region, stack.names), flush=True)
     try:
         while not stop.wait(0.5):
@@ -280,7 +284,18 @@ def cmd_trace(args: argparse.Namespace, aws: Aws) -> int:
     if not order.execution_arn:
         print("no workflow execution recorded on the order yet")
         return 0
-    print(render_trace(build_trace(order.execution_arn, fetch_history(aws, order.execution_arn))))
+    level = trace_coverage.workflow_log_level(aws)
+    note = trace_coverage.coverage_note(level)
+    if note:
+        print(note)
+    if not trace_coverage.records_history(level):
+        return 0
+    history = fetch_history(aws, order.execution_arn)
+    if not history and note:
+        name = order.execution_arn.rsplit(":", 1)[-1]
+        print(f"execution {name}: nothing logged (at level {level} an execution that did not fail leaves no trace)")
+        return 0
+    print(render_trace(build_trace(order.execution_arn, history)))
     return 0
 
 
@@ -405,6 +420,13 @@ def seconds(text: str) -> float:
     return value
 
 
+def workflow_log_level(text: str) -> str:
+    try:
+        return definitions.normalise_workflow_log_level(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _aws_options(defaults: bool) -> argparse.ArgumentParser:
     """--endpoint-url / --region / --stage, accepted before or after the command (as the aws CLI does).
 
@@ -456,6 +478,14 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--state-dir", help="save state here on stop, restore it on start (default: memory only)")
     local.add_argument("--console", action="store_true", help="serve the web console beside the stack")
     local.add_argument("--console-port", type=port_number, default=CONSOLE_PORT, help="the console's port")
+    local.add_argument(
+        "--workflow-log-level",
+        type=workflow_log_level,
+        metavar="{ALL,ERROR,OFF}",
+        default=definitions.DEFAULT_WORKFLOW_LOG_LEVEL,
+        help="the state machine's execution-log level, as cdk deploy -c workflowLogLevel=LEVEL: "
+        "ALL (full traces), ERROR (failed steps only) or OFF",
+    )
     local.set_defaults(handler=cmd_local, needs_aws=False)
 
     console = command(commands, "console", "a web console: orders, executions on the workflow graph, the DLQ")

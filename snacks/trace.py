@@ -2,7 +2,9 @@
 
 Express executions have no ``GetExecutionHistory``: their history is in the state machine's log
 group (logging level ALL, execution data included). It is read from there, on AWS and on the
-local stack alike (which writes the same records).
+local stack alike (which writes the same records). Below level ALL the log holds only failure
+events (snacks.trace_coverage says what is missing): failed attempts of states whose entry was not
+logged are kept apart, as ``unplaced_failures``.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ class ExecutionTrace:
     steps: list[StepTrace]
     started: datetime | None
     stopped: datetime | None
+    # Failed attempts with no StateEntered before them (level ERROR logs failures, not entries).
+    unplaced_failures: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def duration_ms(self) -> float | None:
@@ -63,6 +67,7 @@ def _as_datetime(value: Any) -> datetime:
 def build_trace(execution_arn: str, events: list[dict[str, Any]]) -> ExecutionTrace:
     """Fold history events (API or log shape: ``type`` + ``timestamp`` + details) into steps."""
     steps: list[StepTrace] = []
+    unplaced: list[dict[str, str]] = []
     open_step: StepTrace | None = None
     status, started, stopped = "RUNNING", None, None
     for event in events:
@@ -92,11 +97,14 @@ def build_trace(execution_arn: str, events: list[dict[str, Any]]) -> ExecutionTr
             open_step = None
         elif kind.endswith("Scheduled") and open_step is not None:
             open_step.attempts += 1
-        elif kind.endswith(("Failed", "TimedOut")) and open_step is not None:
+        elif kind.endswith(("Failed", "TimedOut")):
             error, cause = str(details.get("error", kind)), str(details.get("cause", ""))
+            if open_step is None:
+                unplaced.append({"type": kind, "error": error, "cause": cause})
+                continue
             open_step.errors.append(f"{error}: {short_cause(cause)}")
             open_step.failures.append({"error": error, "cause": cause})
-    return ExecutionTrace(execution_arn, status, steps, started, stopped)
+    return ExecutionTrace(execution_arn, status, steps, started, stopped, unplaced)
 
 
 def _details(event: dict[str, Any]) -> dict[str, Any]:
@@ -139,8 +147,17 @@ def history_from_logs(aws: Aws, execution_arn: str) -> list[dict[str, Any]]:
 
 
 def render_trace(trace: ExecutionTrace) -> str:
-    total = f"{trace.duration_ms:.0f} ms" if trace.duration_ms is not None else "running"
+    if trace.duration_ms is not None:
+        total = f"{trace.duration_ms:.0f} ms"
+    else:
+        total = "running" if trace.status == "RUNNING" else "duration not logged"
     lines = [f"execution {trace.execution_arn.rsplit(':', 1)[-1]}  {trace.status}  ({total})"]
+    if trace.unplaced_failures:
+        lines.append("  failed attempts (the states they belong to are not logged at this level):")
+        lines.extend(
+            f"      ! {failure['type']} {failure['error']}: {short_cause(failure['cause'])}"
+            for failure in trace.unplaced_failures
+        )
     for step in trace.steps:
         took = f"{step.duration_ms:7.0f} ms" if step.duration_ms is not None else "    ... "
         attempts = f"  attempts={step.attempts}" if step.attempts > 1 else ""

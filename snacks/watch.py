@@ -1,7 +1,8 @@
 """``snacks orders watch ID``: follow one order until it settles, printing each status change and step.
 
 Polls the order (DynamoDB) and its executions (the state machine's log group, as ``snacks trace``); an
-Express execution has no DescribeExecution, so the log group is where its steps show up.
+Express execution has no DescribeExecution, so the log group is where its steps show up. Below
+logging level ALL it says first what steps it cannot show (snacks.trace_coverage).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from order_service.domain.order import OrderStatus
-from snacks import operations
+from snacks import operations, trace_coverage
 from snacks.aws import Aws
 
 # Exit codes (documented in the command's help and the README).
@@ -42,11 +43,17 @@ def watch_order(
     from snacks.console.executions import ExecutionFinder
 
     finder = ExecutionFinder(aws)
+    level = trace_coverage.workflow_log_level(aws)
+    note = trace_coverage.coverage_note(level)
+    if note:
+        say(f"{_now()}  {note}")
     seen_steps: set[tuple[str, int]] = set()
     status: OrderStatus | None = None
     deadline = time.monotonic() + timeout
 
     def report_steps() -> None:
+        if not trace_coverage.records_history(level):
+            return
         for execution in finder.for_order(order_id):
             for index, state in enumerate(execution["states"]):
                 key = (str(execution["executionArn"]), index)

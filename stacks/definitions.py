@@ -152,6 +152,49 @@ IDEMPOTENCY_PARTITION_KEY = "id"
 IDEMPOTENCY_TTL_ATTRIBUTE = "expiration"
 INVENTORY_PARTITION_KEY = _INVENTORY_KEY  # snack name -> available units
 
+# Execution-log level of the EXPRESS workflow: `cdk deploy -c workflowLogLevel=ERROR`,
+# `snacks local --workflow-log-level ERROR`. Step Functions Developer Guide, "Log levels"
+# (cloudwatch-log-level.html): ALL logs every history event; ERROR only the failure events
+# (ExecutionFailed/Aborted/TimedOut, FailStateEntered, TaskFailed, LambdaFunctionFailed, ...); OFF
+# logs nothing and needs no destination. FATAL (execution-level failures only) is not offered: it
+# drops the TaskFailed records the failed-publish metric filter counts and adds no saving over ERROR
+# for an order pipeline whose successful executions log nothing at ERROR anyway.
+WORKFLOW_LOG_LEVELS = ("ALL", "ERROR", "OFF")
+DEFAULT_WORKFLOW_LOG_LEVEL = "ALL"
+
+
+@dataclass(frozen=True)
+class WorkflowLogging:
+    """The state machine's LoggingConfiguration for one level, on AWS and on the local stack."""
+
+    level: str
+    # ALL: the console trace shows each state's input and output. ERROR: only failure events are
+    # logged, and with their data FailStateEntered carries the order id (how the console finds a
+    # failed order's execution) and the error it ends with. OFF: nothing is logged.
+    include_execution_data: bool
+
+    @property
+    def has_destination(self) -> bool:
+        """OFF needs no log group destination (LoggingConfiguration.destinations is optional then)."""
+        return self.level != "OFF"
+
+
+def normalise_workflow_log_level(level: str | None) -> str:
+    """``None``/empty is ALL; otherwise one of WORKFLOW_LOG_LEVELS, in any letter case."""
+    text = (level or "").strip().upper() or DEFAULT_WORKFLOW_LOG_LEVEL
+    if text not in WORKFLOW_LOG_LEVELS:
+        raise ValueError(
+            f"workflow log level {level!r} must be one of {', '.join(WORKFLOW_LOG_LEVELS)} "
+            "(ALL: full execution traces; ERROR: failed steps only; OFF: no execution logs)"
+        )
+    return text
+
+
+def workflow_logging(level: str | None = None) -> WorkflowLogging:
+    level = normalise_workflow_log_level(level)
+    return WorkflowLogging(level=level, include_execution_data=level != "OFF")
+
+
 # Lambda platform (the CDK stack picks the newest Python runtime aws-cdk-lib offers; tests/local
 # checks that the local stack creates its functions with the same one).
 LAMBDA_RUNTIME = "python3.14"

@@ -25,6 +25,7 @@ CONTEXT_FULFILLMENT_FAULTS = "fulfillmentFaults"
 CONTEXT_SDK_TRACING = "sdkTracing"
 CONTEXT_POWERTOOLS_LAYER_VERSION = "powertoolsLayerVersion"
 CONTEXT_STAGE = "stage"
+CONTEXT_WORKFLOW_LOG_LEVEL = "workflowLogLevel"
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -39,6 +40,7 @@ class PipelineOptions:
     names: d.ResourceNames = d.NAMES
     alarm_email: str | None = None
     notify_email: str | None = None
+    workflow_logging: d.WorkflowLogging = field(default_factory=d.workflow_logging)
     functions: FunctionOptions = field(default_factory=FunctionOptions)
 
     @classmethod
@@ -57,10 +59,15 @@ class PipelineOptions:
             raise ValueError(f"context {CONTEXT_POWERTOOLS_LAYER_VERSION} must be a layer version number") from error
         if version is not None and version < 1:
             raise ValueError(f"context {CONTEXT_POWERTOOLS_LAYER_VERSION} must be a layer version number")
+        try:
+            workflow_logging = d.workflow_logging(_text(node.try_get_context(CONTEXT_WORKFLOW_LOG_LEVEL)))
+        except ValueError as error:
+            raise ValueError(f"context {CONTEXT_WORKFLOW_LOG_LEVEL}: {error}") from None
         return cls(
             names=stage_names(node),
             alarm_email=alarm_email,
             notify_email=notify_email,
+            workflow_logging=workflow_logging,
             functions=FunctionOptions(
                 powertools_layer_version=version,
                 sdk_tracing=_text(node.try_get_context(CONTEXT_SDK_TRACING)).strip().lower() in _TRUE,
@@ -104,6 +111,7 @@ class OrderPipelineStack(Stack):
             processor=self.functions.processor,
             dead_letter_queue=self.storage.dead_letter_queue,
             bus=self.events.bus,
+            logging=options.workflow_logging,
         )
         self.order_created_rule = self.events.start_fulfillment(
             self.workflow.state_machine, self.storage.dead_letter_queue
@@ -117,6 +125,7 @@ class OrderPipelineStack(Stack):
             names=names,
             functions=self.functions.all,
             state_machine=self.workflow.state_machine,
+            workflow_logs=self.workflow.log_group,
             dead_letter_queue=self.storage.dead_letter_queue,
             alarm_email=options.alarm_email,
         )

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+from typing import Any
+
+import pytest
 
 from order_service import settings as env
 from stacks import definitions
@@ -30,3 +33,38 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", env.METRICS_NAMESPACE)
 # (the second variable takes the list of major versions to keep quiet about).
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+
+# `make test` runs the suite on pytest-xdist workers with `--dist loadgroup`. A module's tests stay on
+# one worker (they share its module-scoped local stack: one per process, moto's backends are
+# process-wide), and every module that synthesizes the CDK app joins one group, so the app is
+# synthesized once per run rather than once per worker (tests/support/synth.py caches per process).
+_SYNTH_GROUP = "cdk-synth"
+_SYNTHESIZING = ("tests/infra/", "tests/local/test_drift.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The soak is the longest module by far: first, so a worker starts it while the others share the rest.
+    items.sort(key=lambda item: item.get_closest_marker("soak") is None)  # stable: the rest keep their order
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        path = item.nodeid.split("::", 1)[0]
+        group = _SYNTH_GROUP if path.startswith(_SYNTHESIZING) else path
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print what the soak measured (captured otherwise, and on another process under xdist)."""
+    lines = [
+        line
+        for outcome in ("passed", "failed")
+        for report in terminalreporter.stats.get(outcome, [])
+        if getattr(report, "when", None) == "call" and "soak" in getattr(report, "keywords", {})
+        for line in report.capstdout.splitlines()
+        if line.strip()
+    ]
+    if lines:
+        terminalreporter.write_sep("-", "soak figures")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -23,7 +23,7 @@ from order_service.domain.errors import DependencyThrottled
 from order_service.domain.order import OrderRecord, OrderStatus
 from order_service.domain.order_recovery import DeadLetter
 from order_service.domain.serialization import to_jsonable
-from snacks import operations
+from snacks import operations, trace_coverage
 from snacks.aws import Aws, is_loopback
 from snacks.console.executions import ExecutionFinder
 from snacks.console.forms import OrderForm, attach_errors, payload_of, read_form
@@ -79,22 +79,37 @@ def create_app(aws: Aws, allow_writes: bool = False) -> Flask:
     def orders_json() -> Response:
         return jsonify(_order_rows(aws, _status_filter()))
 
+    def traced(order_id: str) -> tuple[list[dict[str, Any]], str | None, str | None]:
+        """The order's executions, the workflow's log level and what a trace cannot show at it."""
+        level = trace_coverage.workflow_log_level(aws)
+        executions = finder.for_order(order_id) if trace_coverage.records_history(level) else []
+        return executions, level, trace_coverage.coverage_note(level)
+
     @app.get("/orders/<order_id>")
     def order(order_id: str) -> str:
         record = _order_or_404(aws, order_id)
-        executions = finder.for_order(record.order_id)
+        executions, _, coverage = traced(record.order_id)
         return render_template(
             "order.html",
             order=record,
             item=to_jsonable(record.as_item()),
             executions=executions,
+            coverage=coverage,
             graph=graph,
         )
 
     @app.get("/api/orders/<order_id>")
     def order_json(order_id: str) -> Response:
         record = _order_or_404(aws, order_id)
-        return jsonify({"order": to_jsonable(record.as_item()), "executions": finder.for_order(record.order_id)})
+        executions, level, coverage = traced(record.order_id)
+        return jsonify(
+            {
+                "order": to_jsonable(record.as_item()),
+                "executions": executions,
+                "workflowLogLevel": level,
+                "traceCoverage": coverage,
+            }
+        )
 
     @app.route("/orders/new", methods=["GET", "POST"])
     def new_order() -> Any:

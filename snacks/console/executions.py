@@ -71,6 +71,8 @@ def execution_view(trace: ExecutionTrace) -> dict[str, Any]:
         "durationMs": None if trace.duration_ms is None else round(trace.duration_ms, 1),
         "states": [vars(state) for state in states],
         "path": [list(pair) for pair in path],
+        # Below level ALL: failed attempts whose state's entry was not logged (snacks.trace_coverage).
+        "unplacedFailures": [{"type": f["type"], "error": f["error"]} for f in trace.unplaced_failures],
     }
 
 

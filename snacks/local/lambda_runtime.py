@@ -201,7 +201,14 @@ def _this_invocation_is_cold() -> bool:
 class InProcessLambda:
     """Replaces moto's Docker-based ``invoke`` for the functions it knows."""
 
-    def __init__(self, *, echo_logs: TextIO | None, code_dir: Path | None = None, hot_reload: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        echo_logs: TextIO | None,
+        code_dir: Path | None = None,
+        hot_reload: bool = True,
+        after_load: Callable[[], None] | None = None,
+    ) -> None:
         self._functions: dict[str, FunctionRuntime] = {}
         self._echo_logs = echo_logs
         # The functions' code (the lambdas/ asset). Its packages are imported from here, and an edit
@@ -212,6 +219,8 @@ class InProcessLambda:
         self._code_stamp = _code_stamp(code_dir) if self._hot_reload and code_dir is not None else None
         self._reload_lock = threading.Lock()
         self.reloads = 0
+        # Called after each import of a handler module (the stack re-binds its seams to fresh modules).
+        self._after_load = after_load
         self.output = HANDLER_OUTPUT
         self._in_flight = 0
         self._in_flight_lock = threading.Lock()
@@ -259,6 +268,8 @@ class InProcessLambda:
         for value in vars(module).values():
             if isinstance(value, Logger) and isinstance(value.registered_handler, logging.StreamHandler):
                 value.registered_handler.setStream(self.output)
+        if self._after_load is not None:
+            self._after_load()
         return getattr(module, attribute), (time.perf_counter() - started) * 1000
 
     def _new_environment(self, function: FunctionRuntime) -> None:

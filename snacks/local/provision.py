@@ -62,15 +62,26 @@ def function_environment(
 
 
 def provision(
-    client: Any, *, fulfillment_faults: str, names: definitions.ResourceNames = definitions.NAMES
+    client: Any,
+    *,
+    fulfillment_faults: str,
+    names: definitions.ResourceNames = definitions.NAMES,
+    workflow_logging: definitions.WorkflowLogging | None = None,
 ) -> Provisioned:
-    """Create every resource of stage ``names``; ``client(service)`` returns a boto3 client for the local stack."""
+    """Create every resource of stage ``names``; ``client(service)`` returns a boto3 client for the local stack.
+    ``workflow_logging`` is the state machine's log level, as ``-c workflowLogLevel`` sets it (ALL by default)."""
     create_tables(client("dynamodb"), names)
     queue_url, queue_arn = _create_dead_letter_queue(client("sqs"), names)
     iam = client("iam")
     function_arns = _create_functions(client("lambda"), client("logs"), iam, fulfillment_faults, names)
     state_machine_arn = _create_state_machine(
-        client("stepfunctions"), client("logs"), iam, function_arns[definitions.PROCESSOR], queue_url, names
+        client("stepfunctions"),
+        client("logs"),
+        iam,
+        function_arns[definitions.PROCESSOR],
+        queue_url,
+        names,
+        workflow_logging or definitions.workflow_logging(),
     )
     _create_bus_and_rule(client("events"), iam, state_machine_arn, queue_arn, names)
     _create_notifications(client("events"), client("sns"), names)
@@ -170,7 +181,13 @@ def _create_functions(
 
 
 def _create_state_machine(
-    sfn: Any, logs: Any, iam: Any, processor_arn: str, dlq_url: str, names: definitions.ResourceNames
+    sfn: Any,
+    logs: Any,
+    iam: Any,
+    processor_arn: str,
+    dlq_url: str,
+    names: definitions.ResourceNames,
+    workflow_logging: definitions.WorkflowLogging,
 ) -> str:
     logs.create_log_group(logGroupName=names.state_machine_log_group)
     logs.put_retention_policy(
@@ -182,14 +199,22 @@ def _create_state_machine(
         type="EXPRESS",
         definition=definitions.render_asl(processor_arn, dlq_url, names.event_bus),
         roleArn=_role(iam, f"{names.state_machine}-role", STATES_TRUST),
-        loggingConfiguration={
-            "level": "ALL",
-            "includeExecutionData": True,
-            "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": log_group_arn}}],
-        },
+        loggingConfiguration=logging_configuration(workflow_logging, log_group_arn),
         tracingConfiguration={"enabled": True},
     )
     return str(created["stateMachineArn"])
+
+
+def logging_configuration(workflow_logging: definitions.WorkflowLogging, log_group_arn: str) -> dict[str, Any]:
+    """The CreateStateMachine ``loggingConfiguration`` the CDK stack deploys for this level (the log group
+    exists at every level, as in the stack; OFF names no destination)."""
+    if not workflow_logging.has_destination:
+        return {"level": workflow_logging.level, "includeExecutionData": False}
+    return {
+        "level": workflow_logging.level,
+        "includeExecutionData": workflow_logging.include_execution_data,
+        "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": log_group_arn}}],
+    }
 
 
 def _create_bus_and_rule(

@@ -51,6 +51,7 @@ from snacks.local.moto_tuning import (
 )
 from snacks.local.provision import Provisioned, provision
 from snacks.local.sfn_semantics import start_sync_execution_served, states_runtime_is_fatal
+from snacks.local.virtual_time import VirtualClock, bind_handler_clock, virtual_workflow_time
 from stacks import definitions
 
 # The demo's deterministic faults (FULFILLMENT_FAULTS syntax): one flaky item, one that never
@@ -82,12 +83,16 @@ class LocalStack:
         hot_reload: bool = True,
         state_dir: Path | None = None,
         stage: str | None = None,
+        workflow_log_level: str | None = None,
+        virtual_time: bool = False,
     ) -> None:
         self.host = host
         self.port = port
         self.region = region
         # One stage per stack: its resources get that stage's names, as `cdk deploy -c stage=NAME` gives them.
         self.names = definitions.resource_names(stage)
+        # The state machine's execution-log level, as `cdk deploy -c workflowLogLevel=LEVEL` sets it.
+        self.workflow_logging = definitions.workflow_logging(workflow_log_level)
         self.account_id = ACCOUNT_ID
         self.fulfillment_faults = fulfillment_faults
         self.code_dir = Path(code_dir) if code_dir is not None else definitions.LAMBDA_ASSET_DIR
@@ -103,6 +108,9 @@ class LocalStack:
         self._aws: Aws | None = None
         self.startup_seconds = 0.0
         self._ended_prefix: dict[tuple[str, int], int] = {}  # see running_executions
+        # Tests' time (snacks/local/virtual_time.py): retry backoffs and Wait states take no wall
+        # time and are recorded here; people's stacks (`snacks local`) keep real time.
+        self.clock: VirtualClock | None = VirtualClock() if virtual_time else None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -168,7 +176,16 @@ class LocalStack:
         stack.enter_context(in_process_routes_cached())
         stack.enter_context(survivors_of_full_collections_frozen())
 
-        self._lambda = InProcessLambda(echo_logs=self._echo_logs, code_dir=self.code_dir, hot_reload=self.hot_reload)
+        if self.clock is not None:
+            stack.enter_context(virtual_workflow_time(self.clock))
+            stack.callback(bind_handler_clock, None)
+        clock = self.clock
+        self._lambda = InProcessLambda(
+            echo_logs=self._echo_logs,
+            code_dir=self.code_dir,
+            hot_reload=self.hot_reload,
+            after_load=None if clock is None else lambda: bind_handler_clock(clock),
+        )
         stack.enter_context(self._lambda.installed())
         stack.enter_context(states_runtime_is_fatal())
         stack.enter_context(start_sync_execution_served())
@@ -182,7 +199,12 @@ class LocalStack:
         self._delivery.start()
         stack.callback(self._delivery.stop)
 
-        self.resources = provision(self._client, fulfillment_faults=self.fulfillment_faults, names=self.names)
+        self.resources = provision(
+            self._client,
+            fulfillment_faults=self.fulfillment_faults,
+            names=self.names,
+            workflow_logging=self.workflow_logging,
+        )
         if self.state_dir is not None:
             try:
                 self.restored = state.restore(self.state_dir, self._client)
@@ -312,6 +334,7 @@ class LocalStack:
             "accountId": self.account_id,
             "services": {service: "available" for service in SERVICES},
             "stage": self.names.stage,
+            "workflowLogLevel": self.workflow_logging.level,
             "functions": sorted(self.names.functions),
             "stateMachine": self.resources.state_machine_arn if self.resources else None,
             "busy": self.busy(),
@@ -319,6 +342,7 @@ class LocalStack:
             "python": sys.version.split()[0],
             "codeDir": str(self.code_dir),
             "hotReload": self.hot_reload,
+            "virtualTime": self.clock is not None,
             "codeReloads": self._lambda.reloads if self._lambda else 0,
             "stateDir": str(self.state_dir) if self.state_dir is not None else None,
         }

@@ -8,6 +8,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
@@ -40,8 +41,27 @@ LIFECYCLE_PERIOD = Duration.minutes(5)
 OUT_OF_STOCK_BURST = 10
 CANCELLATION_BURST = 20
 
+# The workflow's own status events (PublishProcessed|Rejected|Failed, events:putEvents tasks) are
+# retried, then caught so the order still settles: a publish that failed is visible only in the
+# workflow's execution log. Step Functions logs each failed attempt of a service-integration task
+# as a ``TaskFailed`` record whose ``details.resourceType`` names the service ("events" for
+# EventBridge), at log levels ALL and ERROR ("Log levels for Step Functions execution events",
+# https://docs.aws.amazon.com/step-functions/latest/dg/cloudwatch-log-level.html). Our Lambda steps
+# are not service integrations (their failures are LambdaFunctionFailed), nor is SendToDLQ ("sqs").
+STATUS_EVENT_PUBLISH_FAILURES = "StatusEventPublishFailures"
+FAILED_PUBLISH_PATTERN = logs.FilterPattern.all(
+    logs.FilterPattern.string_value("$.type", "=", "TaskFailed"),
+    logs.FilterPattern.string_value("$.details.resourceType", "=", "events"),
+)
+
 ONE_MINUTE = Duration.minutes(1)
 RECONCILE_PERIOD = Duration.minutes(d.RECONCILE_EVERY_MINUTES)
+
+
+def workflow_metrics_namespace(state_machine: str) -> str:
+    """A metric filter's dimensions can only be fields of the log record, so the stage is in the
+    namespace: two stages' workflows never add up in one metric."""
+    return f"{env.METRICS_NAMESPACE}/{state_machine}"
 
 
 def service_metric(
@@ -66,6 +86,7 @@ class Monitoring(Construct):
         names: d.ResourceNames,
         functions: Mapping[str, lambda_.Function],
         state_machine: sfn.StateMachine,
+        workflow_logs: logs.ILogGroup,
         dead_letter_queue: sqs.Queue,
         alarm_email: str | None = None,
     ) -> None:
@@ -174,9 +195,35 @@ class Monitoring(Construct):
             service_metric(STATUS_EVENTS_NOT_PUBLISHED, canceller_name),
             "Orders were cancelled but Order Cancelled could not be published: those customers were not notified.",
         )
+        self.status_publish_failures = self._status_publish_failures(workflow_logs)
+        self._alarm(
+            "WorkflowStatusEventsNotPublished",
+            f"{names.state_machine}-status-events-not-published",
+            self.status_publish_failures,
+            f"The workflow's PutEvents of Order Processed|Rejected|Failed failed (each failed attempt counts; an order "
+            f"whose attempts all failed settled correctly but its customer was not notified). Find them in "
+            f"{names.state_machine_log_group} with the filter {FAILED_PUBLISH_PATTERN.log_pattern_string}. "
+            "Counted from the execution log: needs the workflow's log level ALL or ERROR; at FATAL or OFF this "
+            "alarm cannot fire.",
+        )
 
         self._allow_alarms_to_publish()
         self.dashboard = self._dashboard(function_names, functions, state_machine, dlq_depth)
+
+    def _status_publish_failures(self, workflow_logs: logs.ILogGroup) -> cw.Metric:
+        """Failed attempts of the workflow's status-event tasks, counted from its execution log."""
+        namespace = workflow_metrics_namespace(self._names.state_machine)
+        metric_filter = logs.MetricFilter(
+            self,
+            "StatusEventPublishFailuresFilter",
+            log_group=workflow_logs,
+            filter_pattern=FAILED_PUBLISH_PATTERN,
+            metric_namespace=namespace,
+            metric_name=STATUS_EVENT_PUBLISH_FAILURES,
+            metric_value="1",
+            unit=cw.Unit.COUNT,
+        )
+        return metric_filter.metric(period=ONE_MINUTE, statistic=cw.Stats.SUM)
 
     def _alarm(
         self, construct_id: str, name: str, metric: cw.IMetric, description: str, threshold: int = 0
@@ -303,8 +350,17 @@ class Monitoring(Construct):
                     service_metric(COMPENSATIONS, processor_name, label="released on failure"),
                     service_metric(COMPENSATIONS, canceller_name, label="released on cancel"),
                 ],
-                width=24,
-            )
+                width=12,
+            ),
+            cw.GraphWidget(
+                title="Status events not published (per minute)",
+                left=[
+                    self.status_publish_failures.with_(label="workflow (failed attempts)"),
+                    service_metric(STATUS_EVENTS_NOT_PUBLISHED, canceller_name, label="order-canceller"),
+                ],
+                left_y_axis=cw.YAxisProps(min=0),
+                width=12,
+            ),
         )
         dashboard.add_widgets(cw.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms), width=24))
         return dashboard

@@ -20,7 +20,8 @@ STATES_PRINCIPAL = "states.amazonaws.com"
 
 
 class FulfillmentWorkflow(Construct):
-    """``order-fulfillment``: logs at level ALL with execution data, X-Ray on, a role of two actions."""
+    """``order-fulfillment``: execution logs at the chosen level (ALL with execution data by default),
+    X-Ray on, a role of three actions."""
 
     def __init__(
         self,
@@ -31,8 +32,12 @@ class FulfillmentWorkflow(Construct):
         processor: lambda_.IFunction,
         dead_letter_queue: sqs.IQueue,
         bus: events.IEventBus,
+        logging: d.WorkflowLogging | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        logging = logging or d.workflow_logging()
+        # The group stays at every level: switching to OFF must not delete the history already kept
+        # (RemovalPolicy.DESTROY) nor the target of the metric filters and Logs Insights queries.
         self.log_group = logs.LogGroup(
             self,
             "Logs",
@@ -90,7 +95,7 @@ class FulfillmentWorkflow(Construct):
                 d.ASL_DLQ_URL: dead_letter_queue.queue_url,
                 d.ASL_EVENT_BUS: bus.event_bus_name,
             },
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            logs=_log_options(logging, self.log_group),
             tracing_enabled=True,
             role=self.role,
         )
@@ -107,3 +112,31 @@ class FulfillmentWorkflow(Construct):
             ],
             apply_to_children=True,
         )
+        if logging.level != d.DEFAULT_WORKFLOW_LOG_LEVEL:
+            NagSuppressions.add_resource_suppressions(
+                self.state_machine,
+                [NagPackSuppression(id="AwsSolutions-SF1", reason=_BELOW_ALL_REASON[logging.level])],
+                apply_to_children=True,
+            )
+
+
+# cdk-nag AwsSolutions-SF1 wants level ALL; a level below it is the operator's documented cost choice
+# (-c workflowLogLevel), and each says what still records a failed order.
+_BELOW_ALL_REASON = {
+    "ERROR": "workflowLogLevel=ERROR chosen to cut CloudWatch Logs ingestion: every failure event (TaskFailed, "
+    "LambdaFunctionFailed, FailStateEntered, ExecutionFailed) is still logged; successful executions are not "
+    "traced; the order record and the DLQ message keep each failure's step, error and cause.",
+    "OFF": "workflowLogLevel=OFF chosen to remove CloudWatch Logs ingestion for the workflow: failures are still "
+    "seen through the ExecutionsFailed alarm (CloudWatch metrics need no logs), the order record's failure "
+    "field and the DLQ message (step, error, cause, execution id); X-Ray tracing stays on.",
+}
+
+
+def _log_options(logging: d.WorkflowLogging, group: logs.ILogGroup) -> sfn.LogOptions:
+    """The level's LoggingConfiguration; OFF sets no destination (none is needed, and the role then
+    gets no log-delivery permissions)."""
+    if not logging.has_destination:
+        return sfn.LogOptions(level=sfn.LogLevel(logging.level))
+    return sfn.LogOptions(
+        destination=group, level=sfn.LogLevel(logging.level), include_execution_data=logging.include_execution_data
+    )

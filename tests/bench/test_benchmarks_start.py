@@ -26,6 +26,7 @@ SECTIONS = (
     "AWS calls per order",
     "Lambda asset",
     "Cost per million orders",
+    "Execution logs per workflow log level",
 )
 
 
@@ -48,6 +49,20 @@ def test_every_benchmark_section_runs_in_smoke_mode() -> None:
     assert len(lost) == 2 and "local pipeline, 20 orders" in lost, lost  # and the latency row
     assert all(count == 0 for count in lost.values()), lost
     assert (results.read_bytes() if results.exists() else None) == before  # smoke runs never overwrite results
+    logged = log_bytes_per_level(completed.stdout)
+    # "Log levels" (Step Functions Developer Guide): ERROR logs only the failure events, OFF nothing.
+    assert logged["ALL"] > logged["ERROR"] > logged["OFF"] == 0.0, logged
+
+
+def log_bytes_per_level(report: str) -> dict[str, float]:
+    """``level -> KB per failed order`` from the execution-log table (the failed order is the one
+    every level but OFF logs something of)."""
+    found: dict[str, float] = {}
+    for line in report.splitlines():
+        match = re.match(r"\| (ALL|ERROR|OFF) \| .* / ([\d.]+) KB \(\d+ ev\) \|", line)
+        if match:
+            found[match.group(1)] = float(match.group(2))
+    return found
 
 
 def lost_per_pipeline_row(report: str) -> dict[str, int]:

@@ -24,7 +24,7 @@ FAULTS = "Doom Donut=permanent"
 def stack() -> Iterator[Any]:
     from snacks.local import LocalStack
 
-    with LocalStack(port=0, fulfillment_faults=FAULTS) as local:
+    with LocalStack(port=0, fulfillment_faults=FAULTS, virtual_time=True) as local:
         yield local
 
 

@@ -18,7 +18,7 @@ from snacks.console.server import ConsoleServer
 def stack() -> Iterator[Any]:
     from snacks.local import DEMO_FAULT_PLAN, LocalStack
 
-    with LocalStack(port=0, fulfillment_faults=DEMO_FAULT_PLAN) as local:
+    with LocalStack(port=0, fulfillment_faults=DEMO_FAULT_PLAN, virtual_time=True) as local:
         yield local
 
 

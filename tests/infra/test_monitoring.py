@@ -11,7 +11,7 @@ import pytest
 from order_service import settings as env
 from stacks import definitions as d
 from stacks.constructs import monitoring as m
-from tests.support.synth import Synthesized, flatten
+from tests.support.synth import Synthesized, flatten, synthesize
 
 HANDLERS = d.LAMBDA_ASSET_DIR / "order_service" / "handlers"
 
@@ -57,6 +57,7 @@ def test_expected_alarms_exist_and_notify_the_topic(synth: Synthesized) -> None:
         f"{d.ORDER_CANCELLER}-orders-cancelled",
         f"{d.ORDER_PROCESSOR}-compensations",
         f"{d.ORDER_CANCELLER}-status-events-not-published",
+        f"{d.STATE_MACHINE}-status-events-not-published",
         *(f"{name}-{kind}" for name in d.FUNCTIONS for kind in ("errors", "throttles")),
     }
     found = alarms(synth)
@@ -85,6 +86,42 @@ def test_workflow_alarms(synth: Synthesized, suffix: str, metric: str) -> None:
     alarm = alarms(synth)[f"{d.STATE_MACHINE}-executions-{suffix}"]
     assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/States", metric)
     assert alarm["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": machine_id}}]
+
+
+@pytest.mark.parametrize("stage", [None, "dev"])
+def test_failed_status_publishes_are_counted_from_the_workflow_log_and_alarmed(stage: str | None) -> None:
+    """A metric filter on the state machine's own log group (the one its LoggingConfiguration names) feeds
+    the alarm; the pattern itself is run against real execution records in tests/statemachine. Each stage
+    counts its own workflow: a filter's dimensions can only be log fields, so the namespace is per stage."""
+    synth = synthesize((("stage", stage),) if stage else (), nag=False)
+    names = d.resource_names(stage)
+    (log_group_id,) = synth.template.find_resources(
+        "AWS::Logs::LogGroup", {"Properties": {"LogGroupName": names.state_machine_log_group}}
+    )
+    ((_, machine),) = synth.resources("AWS::StepFunctions::StateMachine").items()
+    destinations = machine["Properties"]["LoggingConfiguration"]["Destinations"]
+    assert destinations == [{"CloudWatchLogsLogGroup": {"LogGroupArn": {"Fn::GetAtt": [log_group_id, "Arn"]}}}]
+    ((_, metric_filter),) = synth.resources("AWS::Logs::MetricFilter").items()
+    properties = metric_filter["Properties"]
+    assert properties["LogGroupName"] == {"Ref": log_group_id}
+    assert properties["FilterPattern"] == m.FAILED_PUBLISH_PATTERN.log_pattern_string
+    (transformation,) = properties["MetricTransformations"]
+    assert transformation == {
+        "MetricNamespace": f"{env.METRICS_NAMESPACE}/{names.state_machine}",
+        "MetricName": m.STATUS_EVENT_PUBLISH_FAILURES,
+        "MetricValue": "1",
+        "Unit": "Count",
+    }
+    alarm = alarms(synth)[f"{names.state_machine}-status-events-not-published"]
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
+        transformation["MetricNamespace"],
+        transformation["MetricName"],
+        "Sum",
+    )
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    assert "ALL or ERROR" in alarm["AlarmDescription"] and "OFF" in alarm["AlarmDescription"]
+    body = flatten(synth.resources("AWS::CloudWatch::Dashboard").popitem()[1]["Properties"]["DashboardBody"])
+    assert transformation["MetricNamespace"] in body and m.STATUS_EVENT_PUBLISH_FAILURES in body
 
 
 @pytest.mark.parametrize("name", list(d.FUNCTIONS))

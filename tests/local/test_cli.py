@@ -31,7 +31,7 @@ FAULTS = "Doom Donut=permanent"
 def stack() -> Iterator[Any]:
     from snacks.local import LocalStack
 
-    with LocalStack(port=0, fulfillment_faults=FAULTS) as local:
+    with LocalStack(port=0, fulfillment_faults=FAULTS, virtual_time=True) as local:
         yield local
 
 
@@ -158,16 +158,11 @@ def test_reconcile_dry_run_lists_stale_new_orders_without_publishing(
         assert status_of(stack, capsys, order_id) == "PROCESSED"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_snacks_local_serves_the_aws_cli_and_stops_cleanly_on_ctrl_c(tmp_path: Any) -> None:
-    port = free_port()
+    # Port 0: the system picks a free port (tests run in parallel processes; a probed port could be
+    # taken by another before this server binds it). The banner says which one.
     server = subprocess.Popen(
-        [sys.executable, "-m", "snacks.cli", "local", "--port", str(port)],
+        [sys.executable, "-m", "snacks.cli", "local", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -175,7 +170,9 @@ def test_snacks_local_serves_the_aws_cli_and_stops_cleanly_on_ctrl_c(tmp_path: A
     try:
         assert server.stdout is not None
         banner = server.stdout.readline()
-        assert f"http://127.0.0.1:{port}" in banner, banner
+        endpoint = re.search(r"http://127\.0\.0\.1:(\d+)", banner)
+        assert endpoint, banner
+        port = int(endpoint.group(1))
         env = {
             **os.environ,
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",

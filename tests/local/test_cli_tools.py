@@ -26,7 +26,7 @@ INVALID_ORDER = b"{}"  # the creator answers 400 and writes nothing, but logs th
 def stack() -> Iterator[Any]:
     from snacks.local import LocalStack
 
-    with LocalStack(port=0) as local:
+    with LocalStack(port=0, virtual_time=True) as local:
         yield local
 
 

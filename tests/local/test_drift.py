@@ -28,7 +28,7 @@ def synth() -> Synthesized:
 def local() -> Iterator[Any]:
     from snacks.local import LocalStack
 
-    with LocalStack(port=0) as stack:
+    with LocalStack(port=0, virtual_time=True) as stack:
         yield stack
 
 
@@ -158,3 +158,17 @@ def test_log_groups_and_retention_agree(synth: Synthesized, local: Any) -> None:
     }
     for name, retention in template_groups.items():
         assert local_groups.get(name) == retention, name
+
+
+@pytest.mark.parametrize("level", definitions.WORKFLOW_LOG_LEVELS)
+def test_the_logging_configuration_of_each_workflow_log_level_agrees(level: str) -> None:
+    """``snacks local --workflow-log-level L`` creates the state machine with the LoggingConfiguration
+    ``cdk deploy -c workflowLogLevel=L`` deploys: level, execution data, a destination or none (OFF)."""
+    from snacks.local.provision import logging_configuration
+
+    (template,) = resources(synthesize((("workflowLogLevel", level),), nag=False), "AWS::StepFunctions::StateMachine")
+    deployed = template["LoggingConfiguration"]
+    local = logging_configuration(definitions.workflow_logging(level), "arn:aws:logs:us-east-1:1:log-group:g:*")
+    assert local["level"] == deployed["Level"]
+    assert local["includeExecutionData"] == deployed.get("IncludeExecutionData", False)
+    assert bool(local.get("destinations")) == bool(deployed.get("Destinations"))

@@ -24,6 +24,7 @@ class Recorder:
         self.started: list[tuple[str, str, str]] = []
         self.running: set[str] = set()
         self.dead_letters: list[tuple[str, str, dict[str, str]]] = []
+        self.running_checks = 0  # how often the scheduler asked whether an execution still runs
         self.lock = threading.Lock()
 
     def start_execution(self, arn: str, name: str, execution_input: str) -> str:
@@ -37,6 +38,7 @@ class Recorder:
 
     def is_running(self, name: Any) -> bool:
         with self.lock:
+            self.running_checks += 1
             return name in self.running
 
     def send_to_dlq(self, arn: str, body: str, attributes: dict[str, str]) -> None:
@@ -110,7 +112,10 @@ def test_events_wait_while_the_running_execution_budget_is_full(make_delivery: A
     for number in range(5):
         delivery.submit(RULE_ARN, target(), {**EVENT, "id": f"e-{number}"})
     wait_for(lambda: len(recorder.started) == 2)
-    time.sleep(0.2)
+    with recorder.lock:
+        checks = recorder.running_checks
+    # The scheduler has looked at the full budget three more times (both executions each time), and held back.
+    wait_for(lambda: recorder.running_checks >= checks + 3 * 2)
     assert len(recorder.started) == 2 and delivery.pending == 3  # held back, not dropped
     with recorder.lock:
         recorder.running.clear()  # the two executions finish

@@ -23,7 +23,7 @@ ENVELOPE = ["version", "id", "detail-type", "source", "account", "time", "region
 def stack() -> Iterator[Any]:
     from snacks.local import LocalStack
 
-    with LocalStack(port=0) as local:
+    with LocalStack(port=0, virtual_time=True) as local:
         yield local
 
 

@@ -25,7 +25,7 @@ from stacks import definitions
 def stack() -> Iterator[Any]:
     from snacks.local import LocalStack
 
-    with LocalStack(port=0) as local:
+    with LocalStack(port=0, virtual_time=True) as local:
         yield local
 
 

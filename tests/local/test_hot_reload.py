@@ -38,7 +38,7 @@ def test_fix_the_bug_then_replay_the_dead_letter_without_restarting(tmp_path: Pa
     source.write_text(fixed.replace(FULFIL, BUG))
     modules_before = {name: module for name, module in sys.modules.items() if name.startswith("order_service")}
 
-    with LocalStack(port=0, code_dir=code) as stack:
+    with LocalStack(port=0, code_dir=code, virtual_time=True) as stack:
         aws = Aws(endpoint_url=stack.endpoint_url, region=stack.region)
         order_id = operations.invoke_creator(aws, ORDER)["orderId"]
         failed = operations.wait_for_final(aws, order_id, timeout=30)
@@ -63,7 +63,7 @@ def test_no_edit_no_reload(tmp_path: Path) -> None:
     """Without an edit nothing is re-imported: each function keeps its warm environment."""
     from snacks.local import LocalStack
 
-    with LocalStack(port=0) as stack:
+    with LocalStack(port=0, virtual_time=True) as stack:
         client: Any = stack.client("lambda")
         for _ in range(3):
             client.invoke(FunctionName=definitions.ORDER_CREATOR, Payload=b"{}")

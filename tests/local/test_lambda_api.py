@@ -42,7 +42,7 @@ DOMAIN_MODULE = "order_service.domain.order_processing"
 def stack() -> Iterator[Any]:
     from snacks.local import LocalStack
 
-    with LocalStack(port=0) as local:
+    with LocalStack(port=0, virtual_time=True) as local:
         yield local
 
 

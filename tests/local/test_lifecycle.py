@@ -35,11 +35,16 @@ def settle_threads(expected: set[threading.Thread], timeout: float = 10) -> set[
 
 
 def test_start_stop_leaks_no_thread_port_environment_or_stdout() -> None:
+    from moto.stepfunctions.parser.asl.component.common.retry.retrier_decl import RetrierDecl
+
+    from order_service.adapters import clock as handler_clock
+
+    retrier_eval_body_before = RetrierDecl._eval_body
     threads_before = set(threading.enumerate())
     environment_before = dict(os.environ)
     stdout_before = sys.stdout
 
-    with LocalStack(port=0) as stack:
+    with LocalStack(port=0, virtual_time=True) as stack:
         port = int(stack.endpoint_url.rsplit(":", 1)[1])
         assert not port_is_free(port)
         reply = json.loads(
@@ -60,6 +65,9 @@ def test_start_stop_leaks_no_thread_port_environment_or_stdout() -> None:
     assert settle_threads(threads_before) == set()
     assert dict(os.environ) == environment_before
     assert sys.stdout is stdout_before
+    # Virtual time is undone too: moto sleeps again, handlers read the system clock again.
+    assert RetrierDecl._eval_body is retrier_eval_body_before
+    assert handler_clock.utc_now is handler_clock.system_utc_now
 
 
 def test_a_second_stack_in_the_same_process_is_refused_while_one_runs() -> None:

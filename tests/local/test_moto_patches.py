@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 
 import pytest
 
@@ -80,6 +81,17 @@ TARGETS: list[tuple[str, str, str, tuple[str, ...]]] = [
      ("environ", "start_response")),
     ("stack._Server", "moto.moto_server.werkzeug_app", "create_backend_app", ()),
     ("stack._Server", "moto.moto_server.werkzeug_app", "MotoRequestHandler", ()),
+    ("virtual_time.virtual_workflow_time", f"{SFN}.asl.component.common.retry.retrier_decl", "RetrierDecl._eval_body",
+     ("env",)),
+    ("virtual_time.virtual_workflow_time", f"{SFN}.asl.component.common.retry.retrier_decl", "RetrierDecl.__init__",
+     ("error_equals", "interval_seconds", "max_attempts", "backoff_rate", "max_delay_seconds", "jitter_strategy")),
+    ("virtual_time.virtual_workflow_time", f"{SFN}.asl.component.common.retry.retrier_outcome", "RetrierOutcome", ()),
+    ("virtual_time.virtual_workflow_time", f"{SFN}.asl.component.common.retry.max_attempts_decl",
+     "MaxAttemptsOutcome.EXHAUSTED", ()),
+    ("virtual_time.virtual_workflow_time", f"{SFN}.asl.component.state.wait.wait_function.wait_function",
+     "WaitFunction._wait_interval", ("env", "wait_seconds")),
+    ("virtual_time.virtual_workflow_time", f"{SFN}.asl.eval.event.event_manager", "EventManager.add_event",
+     ("context", "event_type", "event_details", "timestamp")),
 ]  # fmt: skip
 
 
@@ -106,3 +118,19 @@ def test_start_sync_execution_is_still_ours_to_add() -> None:
     assert not hasattr(StepFunctionResponse, "start_sync_execution"), (
         "moto now has StepFunctionResponse.start_sync_execution: drop sfn_semantics.start_sync_execution_served"
     )
+
+
+def test_the_virtual_retrier_evaluates_what_motos_retrier_evaluates() -> None:
+    """virtual_time replaces moto's RetrierDecl._eval_body with a copy that records instead of
+    sleeping; if moto's body changed (another component, another order), the copy is stale."""
+    from moto.stepfunctions.parser.asl.component.common.retry.retrier_decl import RetrierDecl
+
+    from snacks.local import virtual_time
+
+    def evaluated(source: str) -> list[str]:
+        return re.findall(r"self\.(\w+)\.eval\(", source)
+
+    moto_body = inspect.getsource(RetrierDecl._eval_body)
+    ours = inspect.getsource(virtual_time.virtual_workflow_time)
+    assert evaluated(moto_body) == evaluated(ours)
+    assert "time.sleep(interval_seconds)" in moto_body  # the one line the copy changes

@@ -18,7 +18,7 @@ STAGE = "dev"
 def stack() -> Iterator[Any]:
     from snacks.local import LocalStack
 
-    with LocalStack(port=0, stage=STAGE) as local:
+    with LocalStack(port=0, stage=STAGE, virtual_time=True) as local:
         yield local
 
 

@@ -66,6 +66,7 @@ def test_health_endpoint_and_region() -> None:
         assert health["status"] == "running" and health["region"] == "eu-west-1"
         assert {"lambda", "stepfunctions", "dynamodb", "events", "sqs", "logs"} <= set(health["services"])
         assert health["busy"] == 0
+        assert health["virtualTime"] is False and stack.clock is None  # people's stacks keep real time
         assert ":eu-west-1:" in health["stateMachine"]
         functions = stack.client("lambda").list_functions()["Functions"]
         assert functions and all(":eu-west-1:" in f["FunctionArn"] for f in functions)

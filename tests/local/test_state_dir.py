@@ -19,7 +19,7 @@ def order(name: str) -> dict[str, object]:
 def test_state_survives_a_restart_and_the_dead_letter_replays_after_it(tmp_path: Path) -> None:
     from snacks.local import LocalStack
 
-    with LocalStack(port=0, state_dir=tmp_path, fulfillment_faults="Doom Donut=permanent") as first:
+    with LocalStack(port=0, state_dir=tmp_path, fulfillment_faults="Doom Donut=permanent", virtual_time=True) as first:
         aws = Aws(endpoint_url=first.endpoint_url, region=first.region)
         processed_id = operations.invoke_creator(aws, {**order("Pretzels"), "idempotencyKey": "state-dir-1"})["orderId"]
         failed_id = operations.invoke_creator(aws, order("Doom Donut"))["orderId"]
@@ -30,7 +30,7 @@ def test_state_survives_a_restart_and_the_dead_letter_replays_after_it(tmp_path:
         started = time.perf_counter()
     assert (tmp_path / "state.json").exists()
 
-    with LocalStack(port=0, state_dir=tmp_path) as second:  # no faults now: the "fix"
+    with LocalStack(port=0, state_dir=tmp_path, virtual_time=True) as second:  # no faults now: the "fix"
         restart = time.perf_counter() - started
         aws = Aws(endpoint_url=second.endpoint_url, region=second.region)
         assert second.restored is not None and second.restored.items >= 2 and second.restored.messages == 1
@@ -54,6 +54,6 @@ def test_state_survives_a_restart_and_the_dead_letter_replays_after_it(tmp_path:
 def test_without_a_state_dir_state_is_in_memory_only() -> None:
     from snacks.local import LocalStack
 
-    with LocalStack(port=0) as stack:
+    with LocalStack(port=0, virtual_time=True) as stack:
         assert stack.state_dir is None and stack.health()["stateDir"] is None
         assert stack.client("dynamodb").scan(TableName=definitions.ORDERS_TABLE)["Count"] == 0

@@ -33,7 +33,7 @@ FAULTS = "Flaky Fries=transient:1; Broken Biscuit=transient; Doom Donut=permanen
 def stack() -> Iterator[Any]:
     from snacks.local import LocalStack
 
-    with LocalStack(port=0, fulfillment_faults=FAULTS) as local:
+    with LocalStack(port=0, fulfillment_faults=FAULTS, virtual_time=True) as local:
         yield local
 
 
@@ -104,6 +104,17 @@ def task_attempts(history: list[dict[str, Any]]) -> Counter[str]:
     return attempts
 
 
+def in_state(history: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    """The events between a task state's entry and its exit."""
+    events, inside = [], False
+    for event in history:
+        if event["type"] == "TaskStateEntered":
+            inside = event["details"]["name"] == name
+        elif inside:
+            events.append(event)
+    return events
+
+
 def failures(history: list[dict[str, Any]]) -> list[str]:
     return [e["details"]["error"] for e in history if e["type"] == "LambdaFunctionFailed"]
 
@@ -166,6 +177,35 @@ def test_retries_exhausted_mark_the_order_failed_and_dead_letter_it(sfn: Any, aw
     assert record.failure is not None and record.failure["error"] == "FulfillmentUnavailable"
     (letter,) = dead_letters_for(aws, order_id)
     assert letter.failed_step == "Fulfil" and letter.error == "FulfillmentUnavailable"
+
+
+def test_retry_backoff_follows_the_asl_in_virtual_time(stack: Any, sfn: Any, aws: Aws) -> None:
+    """Before retry n (n = 1, 2, ...) Step Functions waits IntervalSeconds x BackoffRate^(n-1), capped
+    at MaxDelaySeconds; with JitterStrategy FULL, a random delay between 0 and that ("Handling errors
+    in Step Functions workflows", Retry fields,
+    https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
+
+    The stack's virtual clock (snacks/local/virtual_time.py) records each delay instead of sleeping:
+    the execution's own timestamps move past it, the test's wall clock does not.
+    """
+    retrier = definitions.load_asl()["States"]["Fulfil"]["Retry"][0]
+    interval, rate, cap = retrier["IntervalSeconds"], retrier["BackoffRate"], retrier["MaxDelaySeconds"]
+    expected = [min(interval * rate**n, cap) for n in range(retrier["MaxAttempts"])]
+    assert rate > 1 and len(set(expected)) > 1  # else a rate ignored would go unnoticed
+
+    order_id = new_order(aws, "Broken Biscuit")  # fails every attempt: every retry is taken
+    execution, history = run(sfn, aws, order_created_event(order_id))
+
+    delays = [d for d in stack.clock.delays(execution["executionArn"]) if d.state == "Fulfil"]
+    assert [d.backoff_seconds for d in delays] == pytest.approx(expected)
+    assert [d.retry_count for d in delays] == list(range(len(expected)))
+    assert all(0 <= d.seconds <= d.backoff_seconds for d in delays)  # FULL jitter
+    # The execution's own clock moved past each delay: its next attempt is stamped that much later.
+    fulfil = in_state(history, "Fulfil")
+    failed = [e["timestamp"] for e in fulfil if e["type"] == "LambdaFunctionFailed"]
+    scheduled = [e["timestamp"] for e in fulfil if e["type"] == "LambdaFunctionScheduled"]
+    for delay, failed_at, retried_at in zip(delays, failed[:-1], scheduled[1:], strict=True):
+        assert retried_at - failed_at >= int(delay.seconds * 1000) - 1
 
 
 def test_permanent_error_goes_to_the_dlq_without_retries(sfn: Any, aws: Aws) -> None:
@@ -529,6 +569,73 @@ def test_a_failed_publish_neither_fails_nor_reruns_the_order(
     assert record is not None and record.status is OrderStatus.PROCESSED
 
 
+def failed_publish_filter_pattern() -> str:
+    """The alarm's metric filter pattern, as the synthesized template deploys it."""
+    from stacks.constructs.monitoring import STATUS_EVENT_PUBLISH_FAILURES
+    from tests.support.synth import synthesize
+
+    template = synthesize(nag=False).raw
+    (pattern,) = [
+        resource["Properties"]["FilterPattern"]
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Logs::MetricFilter"
+        and resource["Properties"]["MetricTransformations"][0]["MetricName"] == STATUS_EVENT_PUBLISH_FAILURES
+    ]
+    return str(pattern)
+
+
+def test_the_alarm_filter_counts_each_failed_status_publish_attempt_and_nothing_else(
+    sfn: Any, aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ``...-status-events-not-published`` alarm counts, from the workflow's execution log, the records
+    Step Functions writes for a failed attempt of an ``events:putEvents`` task: ``TaskFailed`` with
+    ``details.resourceType`` "events" ("Log levels for Step Functions execution events": TaskFailed is logged
+    at ALL and ERROR, https://docs.aws.amazon.com/step-functions/latest/dg/cloudwatch-log-level.html; the
+    Express record format, "Using CloudWatch Logs to log execution history in Step Functions",
+    https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html; resource "putEvents", resourceType
+    "events", error "EventBridge.FailedEntry" as AWS recorded them in LocalStack's
+    tests/aws/services/stepfunctions/v2/services/test_events_task_service.snapshot.json; the pattern's
+    syntax, "Filter pattern syntax for metric filters, subscription filters, and filter log events",
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/FilterAndPatternSyntax.html).
+
+    The pattern is the one in the synthesized template, run by FilterLogEvents over the log group the
+    local stack wrote: it matches each attempt of the failed publish, and nothing of runs whose Lambda step
+    failed and was retried, or which failed for good and went to the DLQ."""
+    from moto.events.models import EventsBackend
+
+    pattern = failed_publish_filter_pattern()
+    original = EventsBackend.put_events
+
+    def put_events(self: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if any(e.get("DetailType") in definitions.STATUS_EVENT_DETAIL_TYPES for e in events):
+            return [{"ErrorCode": "InternalFailure", "ErrorMessage": "injected"} for _ in events]
+        return original(self, events)  # type: ignore[no-any-return]
+
+    with monkeypatch.context() as failing:
+        failing.setattr(EventsBackend, "put_events", put_events)
+        not_announced, _ = run(sfn, aws, order_created_event(new_order(aws, "Pretzels")))
+    retried, retried_history = run(sfn, aws, order_created_event(new_order(aws, "Flaky Fries")))
+    failed, failed_history = run(sfn, aws, order_created_event(new_order(aws, "Broken Biscuit")))
+    assert failures(retried_history) == ["FulfillmentUnavailable"]  # error records the filter must skip
+    assert failed["status"] == "FAILED" and "ExecutionFailed" in [e["type"] for e in failed_history]
+
+    pages = aws.client("logs").get_paginator("filter_log_events")
+    matched = [
+        json.loads(event["message"])
+        for page in pages.paginate(logGroupName=definitions.STATE_MACHINE_LOG_GROUP, filterPattern=pattern)
+        for event in page["events"]
+    ]
+    per_execution = Counter(record["execution_arn"] for record in matched)
+    attempts = definitions.load_asl()["States"]["PublishProcessed"]["Retry"][0]["MaxAttempts"] + 1
+    assert per_execution[not_announced["executionArn"]] == attempts
+    assert per_execution[retried["executionArn"]] == per_execution[failed["executionArn"]] == 0
+    assert {
+        (record["type"], record["details"]["resource"], record["details"]["error"])
+        for record in matched
+        if record["execution_arn"] == not_announced["executionArn"]
+    } == {("TaskFailed", "putEvents", "EventBridge.FailedEntry")}
+
+
 # --- customer notifications ------------------------------------------------------------------
 
 
@@ -642,3 +749,49 @@ def test_a_cancel_while_the_execution_is_held_before_mark_processed_ends_it_canc
     (event,) = announced(aws, status_events, order_id)
     assert_status_event(event, order_id, "Order Cancelled", "CANCELLED", "CancelledByRequest")
     assert dead_letters_for(aws, order_id) == []
+
+
+def test_two_executions_racing_to_mark_processed_announce_it_once(
+    sfn: Any, aws: Aws, notifications: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A duplicate delivery (EventBridge delivers at least once, "Amazon EventBridge events"; async Express
+    runs at least once, "Standard vs. Express Workflows",
+    https://docs.aws.amazon.com/step-functions/latest/dg/concepts-standard-vs-express.html) gives two
+    executions of one order. Both pass Validate and Fulfil and are held before MarkProcessed until both
+    are there, then go on together: one conditional write makes the order PROCESSED, the other finds it so
+    (``changed`` false), and only the first goes through PublishProcessed: the customer hears once."""
+    from snacks.local.lambda_runtime import DirectInvokeClient
+
+    order_id = new_order(aws, "Pretzels")
+    both_there = threading.Barrier(2, timeout=30)
+    real_invoke = DirectInvokeClient.invoke
+
+    def invoke(client: Any, **parameters: Any) -> Any:
+        request = json.loads(parameters.get("Payload") or b"{}")
+        if request.get("orderId") == order_id and request.get("step") == "markProcessed":
+            both_there.wait()  # outside the function: the held execution holds nothing
+        return real_invoke(client, **parameters)
+
+    monkeypatch.setattr(DirectInvokeClient, "invoke", invoke)
+    event = order_created_event(order_id)
+    results: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+    workers = [threading.Thread(target=lambda: results.append(run(sfn, aws, event))) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+
+    assert len(results) == 2 and not both_there.broken, "the two executions never met before MarkProcessed"
+    assert all(execution["status"] == "SUCCEEDED" for execution, _ in results)
+    received = notified(aws, notifications, order_id, expected=2, timeout=3)  # a second one must not come
+    assert [event["detail-type"] for event in received] == ["Order Processed"]
+    (event_received,) = received
+    assert_status_event(event_received, order_id, "Order Processed", "PROCESSED", "Fulfilled")
+    paths = sorted(entered(history)[-4:] for _, history in results)
+    assert paths == [  # both wrote (or tried to) in MarkProcessed; one announced
+        ["InStock", "MarkProcessed", "ProcessedOrCancelled", "OrderProcessed"],
+        ["MarkProcessed", "ProcessedOrCancelled", "PublishProcessed", "OrderProcessed"],
+    ]
+    record = operations.get_order(aws, order_id)
+    assert record is not None and record.status is OrderStatus.PROCESSED
+    assert event_received["detail"]["timestamp"] == record.processed_at

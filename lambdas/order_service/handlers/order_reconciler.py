@@ -7,13 +7,14 @@ start the workflow), the order would sit in NEW forever. This closes that gap, a
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from order_service.adapters import clock
 from order_service.adapters.clients import dynamodb_client, events_client
 from order_service.adapters.deadline import bounded_by_invocation_deadline
 from order_service.adapters.dynamodb_orders import DynamoDbOrderRepository
@@ -37,7 +38,7 @@ events = EventBridgePublisher(events_client(), settings.event_bus_name)
 @bounded_by_invocation_deadline
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     report = reconcile_stale_orders(
-        orders, events, now=datetime.now(UTC), stale_after=timedelta(seconds=settings.stale_after_seconds)
+        orders, events, now=clock.utc_now(), stale_after=timedelta(seconds=settings.stale_after_seconds)
     )
     metrics.add_metric(name="OrdersStuckNew", unit=MetricUnit.Count, value=report.stale_found)
     metrics.add_metric(name="OrdersRepublished", unit=MetricUnit.Count, value=report.republished)

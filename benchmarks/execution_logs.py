@@ -1,0 +1,113 @@
+"""Execution-log bytes per order at each workflow log level, measured from the local stack's log group.
+
+The local stack writes each Express execution's history to ``/aws/vendedlogs/states/<machine>`` in
+the format Step Functions uses, filtered by level as AWS's "Log levels" table says (Step Functions
+Developer Guide, cloudwatch-log-level.html). One stack; the level is switched with
+UpdateStateMachine, the call ``cdk deploy -c workflowLogLevel=LEVEL`` makes; at each level three
+orders are run: processed, rejected (out of stock), failed (retries exhausted, then the DLQ).
+
+Size of an order's log: the UTF-8 bytes of each event's message plus 26 bytes per event, how
+CloudWatch Logs sizes a PutLogEvents batch (CloudWatch Logs API reference, PutLogEvents), taken
+as the ingested volume. The records' sizes follow what moto's interpreter puts in ``details``
+(inputs, outputs, causes), which is AWS's shape; a real account's figures differ by ids and
+timestamps only, give or take a few bytes per event.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+from snacks import operations
+from snacks.aws import Aws
+from stacks import definitions
+
+PER_EVENT_OVERHEAD = 26  # bytes, PutLogEvents batch-size rule
+FAILING = "Broken Biscuit"  # transient forever: 3 attempts, then the catch path and the DLQ
+SCARCE = "Scarce Scones"  # stock 0: REJECTED (OutOfStock)
+SCENARIOS = {
+    "processed": "Bench Pretzels:1:2.00",
+    "rejected": f"{SCARCE}:1:2.00",
+    "failed": f"{FAILING}:1:2.00",
+}
+EXPECTED_STATUS = {"processed": "PROCESSED", "rejected": "REJECTED", "failed": "FAILED"}
+
+
+@dataclass(frozen=True)
+class LogVolume:
+    level: str
+    scenario: str
+    events: float  # log events per order (mean over the orders run)
+    bytes: float  # ingested bytes per order (mean)
+
+
+def measure(orders_per_scenario: int = 3) -> list[LogVolume]:
+    from snacks.local import LocalStack
+
+    volumes: list[LogVolume] = []
+    with LocalStack(port=0, fulfillment_faults=f"{FAILING}=transient") as stack:
+        aws = Aws(endpoint_url=stack.endpoint_url, region=stack.region)
+        operations.set_stock(aws, SCARCE, 0)
+        for level in definitions.WORKFLOW_LOG_LEVELS:
+            _set_level(aws, level)
+            for scenario, item in SCENARIOS.items():
+                sizes = [_one_order(stack, aws, scenario, item) for _ in range(orders_per_scenario)]
+                volumes.append(
+                    LogVolume(
+                        level=level,
+                        scenario=scenario,
+                        events=statistics.fmean(events for events, _ in sizes),
+                        bytes=statistics.fmean(size for _, size in sizes),
+                    )
+                )
+    return volumes
+
+
+def _set_level(aws: Aws, level: str) -> None:
+    from snacks.local.provision import logging_configuration
+
+    logs = aws.client("logs")
+    group = logs.describe_log_groups(logGroupNamePrefix=aws.names.state_machine_log_group)["logGroups"][0]
+    aws.client("stepfunctions").update_state_machine(
+        stateMachineArn=aws.state_machine_arn(),
+        loggingConfiguration=logging_configuration(definitions.workflow_logging(level), str(group["arn"])),
+    )
+
+
+def _one_order(stack: Any, aws: Aws, scenario: str, item: str) -> tuple[int, int]:
+    """(events, bytes) the order's execution wrote to the log group."""
+    reply = operations.invoke_creator(aws, operations.order_payload("Bench Logs", [operations.parse_item(item)], None))
+    order = operations.wait_for_final(aws, str(reply["orderId"]), timeout=60)
+    if order is None or order.status.value != EXPECTED_STATUS[scenario] or not order.execution_arn:
+        raise RuntimeError(f"{scenario} order did not end {EXPECTED_STATUS[scenario]}: {order}")
+    stack.wait_until_idle(timeout=60)  # every history event of the execution is written
+    pattern = f'{{ $.execution_arn = "{order.execution_arn}" }}'
+    events: list[dict[str, Any]] = []
+    paginator = aws.client("logs").get_paginator("filter_log_events")
+    for page in paginator.paginate(logGroupName=aws.names.state_machine_log_group, filterPattern=pattern):
+        events.extend(event for event in page["events"] if _arn(event) == order.execution_arn)
+    return len(events), sum(len(event["message"].encode()) + PER_EVENT_OVERHEAD for event in events)
+
+
+def _arn(event: dict[str, Any]) -> str:
+    return str(json.loads(event["message"]).get("execution_arn"))
+
+
+def per_order(volumes: list[LogVolume], level: str, rejection_rate: float, failure_rate: float) -> float:
+    """Bytes per order at ``level`` for an order mix: the rest of the orders are processed."""
+    by_scenario = {volume.scenario: volume.bytes for volume in volumes if volume.level == level}
+    processed = 1.0 - rejection_rate - failure_rate
+    return (
+        processed * by_scenario["processed"]
+        + rejection_rate * by_scenario["rejected"]
+        + failure_rate * by_scenario["failed"]
+    )
+
+
+if __name__ == "__main__":  # python -m benchmarks.execution_logs [orders per scenario]
+    import sys
+
+    for volume in measure(int(sys.argv[1]) if len(sys.argv) > 1 else 3):
+        print(f"{volume.level:<5} {volume.scenario:<9} {volume.events:5.1f} events {volume.bytes:9.0f} bytes")

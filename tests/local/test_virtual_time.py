@@ -1,0 +1,94 @@
+"""The local stack's virtual time for tests (snacks/local/virtual_time.py): waits take no wall time,
+are recorded, and move the execution's own clock; the test moves the stack's clock explicitly.
+
+Retry backoff is checked against the real ASL in tests/statemachine/test_fulfillment_workflow.py.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from snacks import operations
+from snacks.aws import Aws
+from snacks.trace import fetch_history
+from stacks import definitions
+
+WAIT_SECONDS = 3600
+ORDER = {"customerName": "Clock", "snackItems": [{"name": "Pretzels", "quantity": 1, "price": 2}], "totalAmount": 2}
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Any]:
+    from snacks.local import LocalStack
+
+    with LocalStack(port=0, virtual_time=True) as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def aws(stack: Any) -> Aws:
+    return Aws(endpoint_url=stack.endpoint_url, region=stack.region)
+
+
+def test_an_hour_long_wait_state_ends_at_once_an_hour_later_in_the_executions_time(stack: Any, aws: Aws) -> None:
+    """A Wait state with ``Seconds`` "delays the state machine from continuing for a specified time"
+    (Step Functions Developer Guide, "Wait workflow state",
+    https://docs.aws.amazon.com/step-functions/latest/dg/state-wait.html). In virtual time the hour is
+    recorded, and the execution's history stamps the next state an hour after the wait began."""
+    sfn = aws.client("stepfunctions")
+    role = f"arn:aws:iam::{stack.account_id}:role/virtual-time-test"
+    definition = {
+        "StartAt": "Nap",
+        "States": {"Nap": {"Type": "Wait", "Seconds": WAIT_SECONDS, "Next": "Done"}, "Done": {"Type": "Succeed"}},
+    }
+    machine = sfn.create_state_machine(name="virtual-wait", definition=json.dumps(definition), roleArn=role)
+    started = time.monotonic()
+    arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"])["executionArn"]
+    deadline = started + 30
+    while (status := sfn.describe_execution(executionArn=arn)["status"]) == "RUNNING":
+        assert time.monotonic() < deadline, "the Wait state did not end"
+        time.sleep(0.02)
+    assert status == "SUCCEEDED"
+    assert time.monotonic() - started < WAIT_SECONDS / 10  # not an hour of wall time (generous for CI)
+
+    ((delay),) = stack.clock.delays(arn)
+    assert (delay.kind, delay.state, delay.seconds) == ("Wait", "Nap", WAIT_SECONDS)
+    events = sfn.get_execution_history(executionArn=arn)["events"]
+    entered = next(e["timestamp"] for e in events if e["type"] == "WaitStateEntered")
+    exited = next(e["timestamp"] for e in events if e["type"] == "WaitStateExited")
+    assert (exited - entered).total_seconds() >= WAIT_SECONDS
+
+
+def test_the_reconciler_finds_an_order_stale_only_once_the_test_moves_the_clock_past_its_age(
+    stack: Any, aws: Aws
+) -> None:
+    """order-reconciler re-publishes NEW orders older than STALE_AFTER_SECONDS, by the functions'
+    clock (order_service.adapters.clock), which the stack's virtual clock drives: no test waits
+    five minutes for an order to become stale."""
+    events = aws.client("events")
+    rule = events.list_rules(EventBusName=aws.names.event_bus)["Rules"][0]["Name"]
+    events.disable_rule(Name=rule, EventBusName=aws.names.event_bus)  # the publication is lost
+    try:
+        order_id = operations.invoke_creator(aws, ORDER)["orderId"]
+        stack.wait_until_idle(timeout=30)
+    finally:
+        events.enable_rule(Name=rule, EventBusName=aws.names.event_bus)
+
+    def reconcile() -> dict[str, Any]:
+        reply = aws.client("lambda").invoke(FunctionName=aws.names.order_reconciler, Payload=b"{}")
+        return dict(json.loads(reply["Payload"].read()))
+
+    assert reconcile()["republished"] == 0  # just created: not stale yet
+    stack.clock.advance(definitions.STALE_NEW_ORDER_SECONDS + 1)
+    assert reconcile()["republished"] == 1
+    final = operations.wait_for_final(aws, order_id, timeout=30)
+    assert final is not None and final.status.value == "PROCESSED"
+    # The workflow ran in the moved time too: its history is stamped after the advance.
+    assert final.execution_arn is not None
+    started = next(e for e in fetch_history(aws, final.execution_arn) if e["type"] == "ExecutionStarted")
+    assert started["timestamp"] / 1000 >= time.time() + definitions.STALE_NEW_ORDER_SECONDS
