@@ -43,15 +43,36 @@ _SYNTH_GROUP = "cdk-synth"
 _SYNTHESIZING = ("tests/infra/", "tests/local/test_drift.py")
 
 
+# The groups that take longest, longest first (per-group sums of `pytest -n 2 --dist loadgroup
+# --durations=0`): xdist hands groups out in collection order, so a long group dispatched last would
+# leave the other worker idle at the end (longest-processing-time-first scheduling).
+_LONGEST_FIRST = (
+    "tests/e2e/test_soak.py",
+    "tests/bench/",
+    _SYNTH_GROUP,
+    "tests/statemachine/",
+    "tests/e2e/",
+    "tests/local/test_cli.py",
+    "tests/local/test_lifecycle.py",
+    "tests/console/",
+)
+
+
+def _group_of(item: pytest.Item) -> str:
+    path = item.nodeid.split("::", 1)[0]
+    return _SYNTH_GROUP if path.startswith(_SYNTHESIZING) else path
+
+
+def _dispatch_rank(item: pytest.Item) -> int:
+    group = _group_of(item)
+    return next((rank for rank, prefix in enumerate(_LONGEST_FIRST) if group.startswith(prefix)), len(_LONGEST_FIRST))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # The soak is the longest module by far: first, so a worker starts it while the others share the rest.
-    items.sort(key=lambda item: item.get_closest_marker("soak") is None)  # stable: the rest keep their order
+    items.sort(key=_dispatch_rank)  # stable: within a rank, collection order
     for item in items:
-        if item.get_closest_marker("xdist_group") is not None:
-            continue
-        path = item.nodeid.split("::", 1)[0]
-        group = _SYNTH_GROUP if path.startswith(_SYNTHESIZING) else path
-        item.add_marker(pytest.mark.xdist_group(group))
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(_group_of(item)))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
