@@ -9,7 +9,9 @@ LINT_VENV := $(VENV)/lint
 LINT_INSTALLED := $(LINT_VENV)/.installed
 NODE_INSTALLED := node_modules/.installed
 # Installs come from the hash-locked requirements/*.lock (what CI tested), with uv (fast, and it
-# checks every hash). `make lock` re-resolves them after a change to pyproject.toml or lint.in.
+# checks every hash). --compile-bytecode writes the .pyc files at install, as pip does: uv does not by
+# default, and with PYTHONDONTWRITEBYTECODE set no process would ever cache them, so every test
+# worker and subprocess compiled aws_cdk's 2.4 MB __init__.py and ~200 other modules again (~3 s each). `make lock` re-resolves them after a change to pyproject.toml or lint.in.
 UV_VERSION := 0.13.9
 UV := $(BIN)/uv
 CDK_OUT := cdk.out
@@ -22,17 +24,17 @@ export CDK_DISABLE_VERSION_CHECK := 1
 $(INSTALLED): pyproject.toml requirements/dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet uv==$(UV_VERSION)
-	$(UV) pip install --quiet --python $(BIN)/python --require-hashes -r requirements/dev.lock
+	$(UV) pip install --quiet --python $(BIN)/python --require-hashes --compile-bytecode -r requirements/dev.lock
 	# aws-cdk-lib and its dependency aws-cdk.cloud-assembly-schema both ship aws_cdk/cloud_assembly_schema/;
 	# the library's copy must win (pip installs it last; uv's order differs): jsii otherwise fails with
 	# "Unknown interface: aws-cdk-lib.cloud_assembly_schema.MetadataEntry" (tests/infra/test_nag.py's canary).
-	$(UV) pip install --quiet --python $(BIN)/python --require-hashes -r requirements/dev.lock --reinstall-package aws-cdk-lib
+	$(UV) pip install --quiet --python $(BIN)/python --require-hashes --compile-bytecode -r requirements/dev.lock --reinstall-package aws-cdk-lib
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $@
 
 $(LINT_INSTALLED): requirements/lint.lock $(INSTALLED)
 	$(UV) venv --quiet --allow-existing --python $(BIN)/python $(LINT_VENV)
-	$(UV) pip install --quiet --python $(LINT_VENV)/bin/python --require-hashes -r requirements/lint.lock
+	$(UV) pip install --quiet --python $(LINT_VENV)/bin/python --require-hashes --compile-bytecode -r requirements/lint.lock
 	touch $@
 
 # npm ci installs exactly package-lock.json (and fails if it disagrees with package.json).
