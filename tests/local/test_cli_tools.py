@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +19,6 @@ from snacks.cli import main
 from stacks import definitions
 
 INVALID_ORDER = b"{}"  # the creator answers 400 and writes nothing, but logs the invocation
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Any]:
-    from snacks.local import LocalStack
-
-    with LocalStack(port=0, virtual_time=True) as local:
-        yield local
 
 
 def cli_env(stack: Any, **extra: str) -> dict[str, str]:

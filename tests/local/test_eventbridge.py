@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from snacks import operations
 from snacks.aws import Aws
@@ -17,19 +14,6 @@ from stacks import definitions
 ORDER = {"customerName": "Bus Test", "snackItems": [{"name": "Pretzels", "quantity": 1, "price": 1}], "totalAmount": 1}
 # EventBridge's event envelope (EventBridge User Guide, "Amazon EventBridge events": top-level fields).
 ENVELOPE = ["version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"]
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Any]:
-    from snacks.local import LocalStack
-
-    with LocalStack(port=0, virtual_time=True) as local:
-        yield local
-
-
-@pytest.fixture(scope="module")
-def aws(stack: Any) -> Aws:
-    return Aws(endpoint_url=stack.endpoint_url, region=stack.region)
 
 
 def rule_name(aws: Aws) -> str:

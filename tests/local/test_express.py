@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -19,19 +18,6 @@ from order_service.domain.order import OrderRecord, OrderRequest, SnackItem
 from snacks import operations
 from snacks.aws import Aws
 from stacks import definitions
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Any]:
-    from snacks.local import LocalStack
-
-    with LocalStack(port=0, virtual_time=True) as local:
-        yield local
-
-
-@pytest.fixture(scope="module")
-def aws(stack: Any) -> Aws:
-    return Aws(endpoint_url=stack.endpoint_url, region=stack.region)
 
 
 def new_order(aws: Aws) -> str:

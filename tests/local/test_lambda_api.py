@@ -38,19 +38,6 @@ ORDER = {
 DOMAIN_MODULE = "order_service.domain.order_processing"
 
 
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Any]:
-    from snacks.local import LocalStack
-
-    with LocalStack(port=0, virtual_time=True) as local:
-        yield local
-
-
-@pytest.fixture(scope="module")
-def aws(stack: Any) -> Aws:
-    return Aws(endpoint_url=stack.endpoint_url, region=stack.region)
-
-
 def order_count(aws: Aws) -> int:
     return int(aws.client("dynamodb").scan(TableName=definitions.ORDERS_TABLE, Select="COUNT")["Count"])
 

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from snacks import operations
 from snacks.aws import Aws
@@ -20,19 +17,6 @@ from stacks import definitions
 
 WAIT_SECONDS = 3600
 ORDER = {"customerName": "Clock", "snackItems": [{"name": "Pretzels", "quantity": 1, "price": 2}], "totalAmount": 2}
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Any]:
-    from snacks.local import LocalStack
-
-    with LocalStack(port=0, virtual_time=True) as local:
-        yield local
-
-
-@pytest.fixture(scope="module")
-def aws(stack: Any) -> Aws:
-    return Aws(endpoint_url=stack.endpoint_url, region=stack.region)
 
 
 def test_an_hour_long_wait_state_ends_at_once_an_hour_later_in_the_executions_time(stack: Any, aws: Aws) -> None:

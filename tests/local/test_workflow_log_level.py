@@ -62,11 +62,6 @@ def stack() -> Iterator[Any]:
         yield local
 
 
-@pytest.fixture(scope="module")
-def aws(stack: Any) -> Aws:
-    return Aws(endpoint_url=stack.endpoint_url, region=stack.region)
-
-
 @contextmanager
 def switched_to(stack: Any, aws: Aws, level: str) -> Iterator[None]:
     """The level changed as `cdk deploy -c workflowLogLevel=LEVEL` changes it: UpdateStateMachine."""

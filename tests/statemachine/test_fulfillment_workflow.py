@@ -29,6 +29,19 @@ from stacks import definitions
 FAULTS = "Flaky Fries=transient:1; Broken Biscuit=transient; Doom Donut=permanent"
 
 
+# The states an order that is in stock and not cancelled passes through, in order.
+HAPPY_PATH = [
+    "Validate",
+    "NeedsProcessing",
+    "Fulfil",
+    "InStock",
+    "MarkProcessed",
+    "ProcessedOrCancelled",
+    "PublishProcessed",
+    "OrderProcessed",
+]
+
+
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Any]:
     from snacks.local import LocalStack
@@ -128,16 +141,7 @@ def test_happy_path_runs_validate_fulfil_mark_processed_once_each(sfn: Any, aws:
     execution, history = run(sfn, aws, order_created_event(order_id))
 
     assert execution["status"] == "SUCCEEDED"
-    assert entered(history) == [
-        "Validate",
-        "NeedsProcessing",
-        "Fulfil",
-        "InStock",
-        "MarkProcessed",
-        "ProcessedOrCancelled",
-        "PublishProcessed",
-        "OrderProcessed",
-    ]
+    assert entered(history) == HAPPY_PATH
     assert task_attempts(history) == Counter({"Validate": 1, "Fulfil": 1, "MarkProcessed": 1})
     record = operations.get_order(aws, order_id)
     assert record is not None and record.status is OrderStatus.PROCESSED and record.processed_at
@@ -302,16 +306,7 @@ def test_in_stock_order_takes_its_units_once_even_when_its_event_comes_twice(sfn
     second, _ = run(sfn, aws, event)
 
     assert first["status"] == second["status"] == "SUCCEEDED"
-    assert entered(history) == [
-        "Validate",
-        "NeedsProcessing",
-        "Fulfil",
-        "InStock",
-        "MarkProcessed",
-        "ProcessedOrCancelled",
-        "PublishProcessed",
-        "OrderProcessed",
-    ]
+    assert entered(history) == HAPPY_PATH
     record = operations.get_order(aws, order_id)
     assert record is not None and record.status is OrderStatus.PROCESSED
     assert record.reservation is not None and record.reservation["lines"] == [{"name": snack, "quantity": 2}]
