@@ -19,7 +19,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: setup test lint lint-templates lock demo local synth deploy diff bench bench-smoke soak mutate clean
+.PHONY: setup test lint lint-templates lock demo local synth deploy diff destroy idle-cost bench bench-smoke soak mutate clean
 
 $(INSTALLED): pyproject.toml requirements/dev.lock
 	$(PYTHON) -m venv $(VENV)
@@ -63,12 +63,17 @@ lint: $(INSTALLED) $(LINT_INSTALLED)
 	$(BIN)/mypy
 	$(MAKE) --no-print-directory lint-templates
 
-## make lint-templates: cfn-lint and checkov on the synthesized templates of the default and a named stage
+# The longest stage stacks/definitions.py allows (every name it suffixes at or under its limit).
+LONGEST_STAGE = $(shell $(BIN)/python -c 'from stacks.definitions import MAX_STAGE_LENGTH; print("a" * MAX_STAGE_LENGTH)')
+
+## make lint-templates: cfn-lint and checkov on the synthesized templates of the default and a named
+## stage; cfn-lint also on the longest stage allowed (its names against the resource schemas' limits)
 lint-templates: $(INSTALLED) $(LINT_INSTALLED) $(NODE_INSTALLED)
 	rm -rf $(CDK_OUT)/lint
 	PATH="$(CURDIR)/$(BIN):$$PATH" npx cdk synth --quiet --output $(CDK_OUT)/lint/default
 	PATH="$(CURDIR)/$(BIN):$$PATH" npx cdk synth --quiet --output $(CDK_OUT)/lint/dev -c stage=dev
-	$(LINT_VENV)/bin/cfn-lint --config-file .cfnlintrc.yaml -- $(CDK_OUT)/lint/default/*.template.json $(CDK_OUT)/lint/dev/*.template.json
+	PATH="$(CURDIR)/$(BIN):$$PATH" npx cdk synth --quiet --output $(CDK_OUT)/lint/longest -c stage=$(LONGEST_STAGE)
+	$(LINT_VENV)/bin/cfn-lint --config-file .cfnlintrc.yaml -- $(CDK_OUT)/lint/default/*.template.json $(CDK_OUT)/lint/dev/*.template.json $(CDK_OUT)/lint/longest/*.template.json
 	$(LINT_VENV)/bin/checkov --quiet --compact --config-file .checkov.yaml -f $(CDK_OUT)/lint/default/ServerlessSnacks.template.json -f $(CDK_OUT)/lint/dev/ServerlessSnacks-dev.template.json
 
 ## make demo: the order flow on the embedded local stack (no AWS account, no Docker)
@@ -87,6 +92,17 @@ diff: $(INSTALLED) $(NODE_INSTALLED)
 
 deploy: $(INSTALLED) $(NODE_INSTALLED)
 	PATH="$(CURDIR)/$(BIN):$$PATH" npx cdk deploy $(CDK_ARGS)
+
+## make destroy [CDK_ARGS="-c stage=dev"]: delete the stage's stack (asks first); README "Tear down"
+## lists what it keeps (Orders, Inventory) and how to remove that too
+destroy: $(INSTALLED) $(NODE_INSTALLED)
+	PATH="$(CURDIR)/$(BIN):$$PATH" npx cdk destroy $(CDK_ARGS)
+
+## make idle-cost [CDK_ARGS="-c stage=dev"]: the stage's monthly cost with no orders, counted from its template
+idle-cost: $(INSTALLED) $(NODE_INSTALLED)
+	rm -rf $(CDK_OUT)/idle-cost
+	PATH="$(CURDIR)/$(BIN):$$PATH" npx cdk synth --quiet --output $(CDK_OUT)/idle-cost $(CDK_ARGS)
+	$(BIN)/python -m stacks.idle_cost $(CDK_OUT)/idle-cost/*.template.json
 
 bench: $(INSTALLED)
 	$(BIN)/python -m benchmarks

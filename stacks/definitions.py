@@ -33,19 +33,25 @@ ASL_PATH = REPO_ROOT / "statemachines" / "order-fulfillment.asl.json"
 # any other stage (`cdk deploy -c stage=dev`, `snacks --stage dev`) suffixes every physical name,
 # so several copies of the pipeline share one account and region without colliding.
 DEFAULT_STAGE = "default"
-# Short, lower-case and DNS-like: the suffix must fit every service's name rules (Lambda 64 chars,
-# rule 64, SQS 80, state machine 80) and be readable in alarm names.
-STAGE_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,14}[a-z0-9]|[a-z]")
+# Lower-case and DNS-like (every service's name rules allow a-z 0-9 '-'), readable in alarm names; how
+# long it may be is derived from the names it suffixes (MAX_STAGE_LENGTH, below ResourceNames).
+STAGE_CHARACTERS = re.compile(r"[a-z](?:[a-z0-9-]*[a-z0-9])?")
 STACK_BASE_NAME = "ServerlessSnacks"
 
 
 def normalise_stage(stage: str | None) -> str:
-    """``None``/empty is the default stage; anything else must match STAGE_PATTERN."""
+    """``None``/empty is the default stage; anything else is a-z 0-9 '-' and at most MAX_STAGE_LENGTH long."""
     stage = (stage or "").strip() or DEFAULT_STAGE
-    if stage != DEFAULT_STAGE and not STAGE_PATTERN.fullmatch(stage):
+    if stage == DEFAULT_STAGE:
+        return stage
+    if not STAGE_CHARACTERS.fullmatch(stage):
+        raise ValueError(f"stage {stage!r} must be a-z, 0-9 and '-', starting with a letter and not ending with '-'")
+    if len(stage) > MAX_STAGE_LENGTH:
+        field, limit = STAGE_LENGTH_BOUND_BY
+        longest = resource_names().physical()[field]
         raise ValueError(
-            f"stage {stage!r} must be 1-16 characters of a-z, 0-9 and '-', starting with a letter "
-            "and not ending with '-'"
+            f"stage {stage!r} is {len(stage)} characters; a stage is at most {MAX_STAGE_LENGTH}: it suffixes "
+            f"every name, and {longest!r} + '-{stage}' would exceed the {limit} characters AWS allows there"
         )
     return stage
 
@@ -73,6 +79,7 @@ class ResourceNames:
     order_status_rule: str
     dashboard: str
     event_archive: str
+    order_status_dlq: str
 
     @property
     def state_machine_log_group(self) -> str:
@@ -117,7 +124,62 @@ def resource_names(stage: str | None = None) -> ResourceNames:
         order_status_rule=f"order-status-notifies-customers{suffix}",
         dashboard=f"{STACK_BASE_NAME}{suffix}",
         event_archive=f"serverless-snacks-orders-archive{suffix}",
+        order_status_dlq=f"serverless-snacks-order-status-dlq{suffix}",
     )
+
+
+# The longest value AWS accepts for each physical name, by kind of resource; a stage's suffix must fit
+# every one of them. Sources: CloudFormation CreateStack "StackName" (128); DynamoDB "Supported data
+# types and naming rules in Amazon DynamoDB" (table 3-255); Lambda CreateFunction "FunctionName" (64 for
+# a bare name); EventBridge CreateEventBus "Name" (256), PutRule "Name" (64), CreateArchive "ArchiveName"
+# (48, cfn-lint E3033 from the AWS::Events::Archive schema); Step Functions CreateStateMachine "name"
+# (80); SQS CreateQueue "QueueName" (80); SNS CreateTopic "Name" (256); CloudWatch PutDashboard
+# "DashboardName" (255); CloudWatch Logs CreateLogGroup "logGroupName" (512).
+NAME_LENGTH_LIMITS: dict[str, int] = {
+    "stack": 128,
+    "orders_table": 255,
+    "idempotency_table": 255,
+    "inventory_table": 255,
+    "order_creator": 64,
+    "order_processor": 64,
+    "order_reconciler": 64,
+    "order_canceller": 64,
+    "event_bus": 256,
+    "order_created_rule": 64,
+    "reconcile_schedule_rule": 64,
+    "state_machine": 80,
+    "dead_letter_queue": 80,
+    "alarm_topic": 256,
+    "order_status_topic": 256,
+    "order_status_rule": 64,
+    "dashboard": 255,
+    "event_archive": 48,
+    "order_status_dlq": 80,
+}
+LOG_GROUP_NAME_LIMIT = 512
+
+
+def name_length_limit(field: str) -> int:
+    """The limit of one ``ResourceNames.physical()`` entry; a name without a known limit is an error."""
+    if field == "state_machine_log_group" or field.startswith("log_group:"):
+        return LOG_GROUP_NAME_LIMIT
+    if field not in NAME_LENGTH_LIMITS:
+        raise KeyError(f"ResourceNames.{field} has no length limit in NAME_LENGTH_LIMITS: add the service's limit")
+    return NAME_LENGTH_LIMITS[field]
+
+
+def _longest_stage() -> tuple[int, tuple[str, int]]:
+    """How long a stage may be: the tightest (limit - default name - '-') over every name it suffixes."""
+    room = {
+        field: name_length_limit(field) - len(name) - 1
+        for field, name in resource_names(DEFAULT_STAGE).physical().items()
+    }
+    field = min(room, key=lambda key: room[key])
+    return room[field], (field, name_length_limit(field))
+
+
+# 15 today: "serverless-snacks-orders-archive" (32) + "-" + stage must fit the archive's 48.
+MAX_STAGE_LENGTH, STAGE_LENGTH_BOUND_BY = _longest_stage()
 
 
 # The default stage's names (the seed's), for code that serves one stage only.
@@ -136,6 +198,7 @@ DEAD_LETTER_QUEUE = NAMES.dead_letter_queue
 STATE_MACHINE_LOG_GROUP = NAMES.state_machine_log_group
 ORDER_STATUS_TOPIC = NAMES.order_status_topic
 ORDER_STATUS_RULE = NAMES.order_status_rule
+ORDER_STATUS_DLQ = NAMES.order_status_dlq
 
 # Function roles: FUNCTIONS is keyed by these (the default stage's function names).
 CREATOR = ORDER_CREATOR
@@ -204,7 +267,7 @@ LOG_RETENTION_DAYS = 30
 # Time budgets, from the outside in (tests/infra/test_time_budget.py checks every inequality):
 #   one AWS call at worst (SDK attempts x (connect + read) + the SDK's backoff between them)
 #   + time to answer  <=  function timeout  <  task TimeoutSeconds in the ASL,
-#   and the longest path through the workflow, every task at its worst, < Express's 5 minutes.
+#   and the longest path through the workflow, every state at its worst, <= WORKFLOW_TIME_BUDGET_SECONDS.
 # The SDK settings live in the asset (order_service.adapters.clients); the functions refuse to start
 # a call they could not finish (DeadlineTooClose) instead of being killed half-way through it.
 CREATOR_TIMEOUT_SECONDS = 30
@@ -212,6 +275,11 @@ PROCESSOR_TIMEOUT_SECONDS = 15
 RECONCILER_TIMEOUT_SECONDS = 120
 CANCELLER_TIMEOUT_SECONDS = 30
 EXPRESS_MAX_DURATION_SECONDS = 300
+# The longest path through the workflow, every state at its worst, stays within this: 60 s of
+# Express's 300 s are kept for state transitions, Lambda's own overheads (a cold start's init runs
+# before the function's timeout starts) and a state added later (228 s as of the ASL's timeouts of
+# 16 s per Lambda step, 2 s per status publish, 4 s for SendToDLQ).
+WORKFLOW_TIME_BUDGET_SECONDS = 240
 
 # Delivery and retention.
 DLQ_RETENTION_DAYS = 14

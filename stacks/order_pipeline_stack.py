@@ -127,6 +127,7 @@ class OrderPipelineStack(Stack):
             state_machine=self.workflow.state_machine,
             workflow_logs=self.workflow.log_group,
             dead_letter_queue=self.storage.dead_letter_queue,
+            status_dead_letter_queue=self.notifications.dead_letter_queue,
             alarm_email=options.alarm_email,
         )
 
@@ -137,5 +138,6 @@ class OrderPipelineStack(Stack):
         CfnOutput(self, "StateMachineArn", value=self.workflow.state_machine.state_machine_arn)
         CfnOutput(self, "DeadLetterQueueUrl", value=self.storage.dead_letter_queue.queue_url)
         CfnOutput(self, "OrderStatusTopicArn", value=self.notifications.topic.topic_arn)
+        CfnOutput(self, "OrderStatusDeadLetterQueueUrl", value=self.notifications.dead_letter_queue.queue_url)
         CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)
         CfnOutput(self, "DashboardName", value=self.monitoring.dashboard.dashboard_name)

@@ -4,11 +4,12 @@ moto's ``FilterLogEvents`` treats a pattern that starts with ``{`` as unsupporte
 event. ``snacks trace`` selects one execution's records from the state machine's log group with
 exactly this form ("Filter pattern syntax for metric filters, subscription filters, and filter log
 events", JSON log events: ``{ $.eventType = "UpdateTrail" }``), so the local stack supports it:
-string equality on a dotted path, with ``*`` as a wildcard. Also their conjunction with ``&&``, each
-term in parentheses or not (``{ ($.type = "TaskFailed") && ($.details.resourceType = "events") }``,
-as CDK's ``FilterPattern.all`` renders the monitoring's metric filter), so a test can run that very
-pattern against the workflow's log records. Other forms (``||``, numbers, ``!=``) keep moto's
-behaviour, which matches every event: a test relying on a pattern must also see it not match.
+string equality on a dotted path, with ``*`` as a wildcard. Also such terms joined with ``&&`` and
+``||`` and grouped in parentheses (``{ (($.type = "TaskFailed") || ($.type = "TaskTimedOut")) &&
+($.details.resourceType = "events") }``, as CDK's ``FilterPattern.all``/``any`` render the monitoring's
+metric filter), so a test can run that very pattern against the workflow's log records. Other forms
+(numbers, ``!=``, ``NOT EXISTS``) keep moto's behaviour, which matches every event: a test relying on a
+pattern must also see it not match.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from typing import Any
 from snacks.local.moto_tuning import patched
 
 _JSON_PATTERN = re.compile(r"^\s*\{(.*)\}\s*$", re.DOTALL)
-_EQUALS_TERM = re.compile(r'^\s*(?:\(\s*\$\.([\w.\-]+)\s*=\s*"([^"]*)"\s*\)|\$\.([\w.\-]+)\s*=\s*"([^"]*)")\s*$')
+# One token of a pattern's body: a parenthesis, an operator, or a term ``$.path = "value"``.
+_TOKEN = re.compile(r'\s*(?:(?P<paren>[()])|(?P<op>&&|\|\|)|\$\.(?P<path>[\w.\-]+)\s*=\s*"(?P<value>[^"]*)")')
 
 
 class JsonEqualsFilter:
@@ -47,26 +49,93 @@ class JsonEqualsFilter:
 class JsonAllFilter:
     """Terms joined with ``&&``: a log event matches when every term does."""
 
-    def __init__(self, terms: list[JsonEqualsFilter]) -> None:
+    def __init__(self, terms: list[JsonFilter]) -> None:
         self.terms = terms
 
     def matches(self, message: str) -> bool:
         return all(term.matches(message) for term in self.terms)
 
 
-def parse_json_pattern(pattern: str) -> JsonAllFilter | None:
-    """``{ TERM && TERM ... }`` with each TERM ``$.path = "value"``, optionally in parentheses; None otherwise."""
-    body = _JSON_PATTERN.match(pattern or "")
-    if body is None or "||" in body.group(1):
-        return None
-    terms = []
-    for part in body.group(1).split("&&"):
-        term = _EQUALS_TERM.match(part)
-        if term is None:
+class JsonAnyFilter:
+    """Terms joined with ``||``: a log event matches when any term does."""
+
+    def __init__(self, terms: list[JsonFilter]) -> None:
+        self.terms = terms
+
+    def matches(self, message: str) -> bool:
+        return any(term.matches(message) for term in self.terms)
+
+
+JsonFilter = JsonEqualsFilter | JsonAllFilter | JsonAnyFilter
+
+
+def _tokens(body: str) -> list[tuple[str, str, str]] | None:
+    """(kind, path, value) per token; None when the body holds anything else (numbers, ``!=``, ...)."""
+    tokens, position = [], 0
+    while body[position:].strip():
+        token = _TOKEN.match(body, position)
+        if token is None:
             return None
-        path, value = (term.group(1), term.group(2)) if term.group(1) else (term.group(3), term.group(4))
-        terms.append(JsonEqualsFilter(path, value))
-    return JsonAllFilter(terms)
+        if token.group("paren"):
+            tokens.append((token.group("paren"), "", ""))
+        elif token.group("op"):
+            tokens.append((token.group("op"), "", ""))
+        else:
+            tokens.append(("term", token.group("path"), token.group("value")))
+        position = token.end()
+    return tokens
+
+
+def parse_json_pattern(pattern: str) -> JsonFilter | None:
+    """``{ EXPR }`` of terms ``$.path = "value"`` joined with ``&&`` and ``||`` and grouped in parentheses
+    (``&&`` binds tighter, as in the pattern syntax); None for any other form."""
+    body = _JSON_PATTERN.match(pattern or "")
+    tokens = _tokens(body.group(1)) if body else None
+    if not tokens:
+        return None
+    position = 0
+
+    def peek() -> str | None:
+        return tokens[position][0] if position < len(tokens) else None
+
+    def either() -> JsonFilter | None:
+        nonlocal position
+        terms = [both()]
+        while peek() == "||":
+            position += 1
+            terms.append(both())
+        if any(term is None for term in terms):
+            return None
+        return terms[0] if len(terms) == 1 else JsonAnyFilter([t for t in terms if t is not None])
+
+    def both() -> JsonFilter | None:
+        nonlocal position
+        terms = [single()]
+        while peek() == "&&":
+            position += 1
+            terms.append(single())
+        if any(term is None for term in terms):
+            return None
+        return terms[0] if len(terms) == 1 else JsonAllFilter([t for t in terms if t is not None])
+
+    def single() -> JsonFilter | None:
+        nonlocal position
+        kind = peek()
+        if kind == "term":
+            _, path, value = tokens[position]
+            position += 1
+            return JsonEqualsFilter(path, value)
+        if kind == "(":
+            position += 1
+            inner = either()
+            if peek() != ")":
+                return None
+            position += 1
+            return inner
+        return None
+
+    parsed = either()
+    return parsed if parsed is not None and position == len(tokens) else None
 
 
 @contextmanager

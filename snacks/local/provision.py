@@ -84,7 +84,7 @@ def provision(
         workflow_logging or definitions.workflow_logging(),
     )
     _create_bus_and_rule(client("events"), iam, state_machine_arn, queue_arn, names)
-    _create_notifications(client("events"), client("sns"), names)
+    _create_notifications(client("events"), client("sns"), client("sqs"), names)
     return Provisioned(state_machine_arn, queue_url, queue_arn, function_arns)
 
 
@@ -136,8 +136,13 @@ def create_tables(dynamodb: Any, names: definitions.ResourceNames = definitions.
 
 
 def _create_dead_letter_queue(sqs: Any, names: definitions.ResourceNames) -> tuple[str, str]:
+    return _create_queue(sqs, names.dead_letter_queue)
+
+
+def _create_queue(sqs: Any, name: str) -> tuple[str, str]:
+    """A dead-letter queue as the stack defines them (storage.dead_letter_queue): retention and SSE-SQS."""
     url = sqs.create_queue(
-        QueueName=names.dead_letter_queue,
+        QueueName=name,
         Attributes={
             "MessageRetentionPeriod": str(definitions.DLQ_RETENTION_DAYS * 24 * 3600),
             "SqsManagedSseEnabled": "true",
@@ -245,10 +250,11 @@ def _create_bus_and_rule(
     )
 
 
-def _create_notifications(events: Any, sns: Any, names: definitions.ResourceNames) -> None:
-    """The order-status topic and the rule that sends it the status events (the CDK stack's
-    OrderNotifications; the local topic has no KMS key or policy: moto enforces neither)."""
+def _create_notifications(events: Any, sns: Any, sqs: Any, names: definitions.ResourceNames) -> None:
+    """The order-status topic, its dead-letter queue and the rule that sends the topic the status events
+    (the CDK stack's OrderNotifications; the local topic has no KMS key or policy: moto enforces neither)."""
     topic_arn = sns.create_topic(Name=names.order_status_topic)["TopicArn"]
+    _, dead_letter_arn = _create_queue(sqs, names.order_status_dlq)
     events.put_rule(
         Name=names.order_status_rule,
         EventBusName=names.event_bus,
@@ -258,5 +264,15 @@ def _create_notifications(events: Any, sns: Any, names: definitions.ResourceName
     events.put_targets(
         Rule=names.order_status_rule,
         EventBusName=names.event_bus,
-        Targets=[{"Id": names.order_status_topic, "Arn": topic_arn}],
+        Targets=[
+            {
+                "Id": names.order_status_topic,
+                "Arn": topic_arn,
+                "RetryPolicy": {
+                    "MaximumRetryAttempts": definitions.RULE_TARGET_RETRY_ATTEMPTS,
+                    "MaximumEventAgeInSeconds": definitions.RULE_TARGET_MAX_EVENT_AGE_SECONDS,
+                },
+                "DeadLetterConfig": {"Arn": dead_letter_arn},
+            }
+        ],
     )

@@ -36,6 +36,13 @@ class OrderEvents(Construct):
             event_pattern=events.EventPattern(source=[d.RULE_EVENT_SOURCE]),
             retention=ARCHIVE_RETENTION,
         )
+        # aws-cdk-lib's Archive writes ``KmsKeyIdentifier: ""`` when no key is given (aws/aws-cdk#37847,
+        # fix in #37865): not a valid key identifier, reported to fail deploys in some regions. Absent,
+        # the archive uses the AWS owned key (AWS::Events::Archive, KmsKeyIdentifier).
+        archive_resource = self.archive.node.default_child
+        assert isinstance(archive_resource, events.CfnArchive)
+        if not archive_resource.kms_key_identifier:
+            archive_resource.add_property_deletion_override("KmsKeyIdentifier")
 
     def start_fulfillment(self, state_machine: sfn.IStateMachine, dead_letter_queue: sqs.IQueue) -> events.Rule:
         """Route ``Order Created`` to the workflow; what EventBridge cannot deliver goes to the DLQ."""

@@ -44,17 +44,24 @@ CANCELLATION_BURST = 20
 # The workflow's own status events (PublishProcessed|Rejected|Failed, events:putEvents tasks) are
 # retried, then caught so the order still settles: a publish that failed is visible only in the
 # workflow's execution log. Step Functions logs each failed attempt of a service-integration task
-# as a ``TaskFailed`` record whose ``details.resourceType`` names the service ("events" for
-# EventBridge), at log levels ALL and ERROR ("Log levels for Step Functions execution events",
+# as a ``TaskFailed`` record, and each attempt that ran past the task's TimeoutSeconds (2 s) as a
+# ``TaskTimedOut`` record (error States.Timeout), both with ``details.resourceType`` naming the service
+# ("events" for EventBridge; TaskFailedEventDetails / TaskTimedOutEventDetails in the Step Functions
+# API Reference), both at log levels ALL and ERROR ("Log levels for Step Functions execution events",
 # https://docs.aws.amazon.com/step-functions/latest/dg/cloudwatch-log-level.html). Our Lambda steps
-# are not service integrations (their failures are LambdaFunctionFailed), nor is SendToDLQ ("sqs").
+# are not service integrations (their failures are LambdaFunction*), nor is SendToDLQ ("sqs").
 STATUS_EVENT_PUBLISH_FAILURES = "StatusEventPublishFailures"
 FAILED_PUBLISH_PATTERN = logs.FilterPattern.all(
-    logs.FilterPattern.string_value("$.type", "=", "TaskFailed"),
+    logs.FilterPattern.any(
+        logs.FilterPattern.string_value("$.type", "=", "TaskFailed"),
+        logs.FilterPattern.string_value("$.type", "=", "TaskTimedOut"),
+    ),
     logs.FilterPattern.string_value("$.details.resourceType", "=", "events"),
 )
 
 ONE_MINUTE = Duration.minutes(1)
+EVENTS_NAMESPACE = "AWS/Events"
+FAILED_INVOCATIONS = "FailedInvocations"
 RECONCILE_PERIOD = Duration.minutes(d.RECONCILE_EVERY_MINUTES)
 
 
@@ -62,6 +69,21 @@ def workflow_metrics_namespace(state_machine: str) -> str:
     """A metric filter's dimensions can only be fields of the log record, so the stage is in the
     namespace: two stages' workflows never add up in one metric."""
     return f"{env.METRICS_NAMESPACE}/{state_machine}"
+
+
+def rule_failed_invocations(event_bus: str, rule: str) -> cw.Metric:
+    """``AWS/Events`` ``FailedInvocations`` of a rule: invocations that failed permanently (after the retry
+    policy). A rule on a custom bus reports it with both dimensions, ``EventBusName`` and ``RuleName``;
+    ``RuleName`` alone names a rule of the default bus ("Monitoring Amazon EventBridge",
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html), so an alarm on it alone
+    would watch a metric that never comes. Sent only when non-zero: missing data is not breaching."""
+    return cw.Metric(
+        namespace=EVENTS_NAMESPACE,
+        metric_name=FAILED_INVOCATIONS,
+        dimensions_map={"EventBusName": event_bus, "RuleName": rule},
+        statistic=cw.Stats.SUM,
+        period=ONE_MINUTE,
+    )
 
 
 def service_metric(
@@ -88,6 +110,7 @@ class Monitoring(Construct):
         state_machine: sfn.StateMachine,
         workflow_logs: logs.ILogGroup,
         dead_letter_queue: sqs.Queue,
+        status_dead_letter_queue: sqs.Queue,
         alarm_email: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -205,6 +228,26 @@ class Monitoring(Construct):
             f"{names.state_machine_log_group} with the filter {FAILED_PUBLISH_PATTERN.log_pattern_string}. "
             "Counted from the execution log: needs the workflow's log level ALL or ERROR; at FATAL or OFF this "
             "alarm cannot fire.",
+        )
+
+        # Customer notifications EventBridge could not deliver to the order-status topic.
+        self.notification_failures = rule_failed_invocations(names.event_bus, names.order_status_rule)
+        self._alarm(
+            "NotificationDeliveryFailed",
+            f"{names.order_status_rule}-failed-invocations",
+            self.notification_failures,
+            f"EventBridge could not deliver status events to {names.order_status_topic} after its retries "
+            f"(e.g. the topic's key or policy refuses it): they wait in {names.order_status_dlq}.",
+        )
+        self.notification_dlq_depth = status_dead_letter_queue.metric_approximate_number_of_messages_visible(
+            period=ONE_MINUTE, statistic=cw.Stats.MAXIMUM
+        )
+        self._alarm(
+            "NotificationDlqNotEmpty",
+            f"{names.order_status_dlq}-has-messages",
+            self.notification_dlq_depth,
+            f"Status events wait in {names.order_status_dlq}: those customers were not notified. Fix the cause "
+            f"({names.order_status_rule}-failed-invocations), then re-send them (README, Runbook).",
         )
 
         self._allow_alarms_to_publish()
@@ -361,6 +404,16 @@ class Monitoring(Construct):
                 left_y_axis=cw.YAxisProps(min=0),
                 width=12,
             ),
+        )
+        dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Customer notifications not delivered",
+                left=[self.notification_failures.with_(label=f"{self._names.order_status_rule} failed invocations")],
+                right=[self.notification_dlq_depth.with_(label=f"messages in {self._names.order_status_dlq}")],
+                left_y_axis=cw.YAxisProps(min=0),
+                right_y_axis=cw.YAxisProps(min=0),
+                width=24,
+            )
         )
         dashboard.add_widgets(cw.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms), width=24))
         return dashboard

@@ -20,9 +20,13 @@ class Storage(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, names: d.ResourceNames) -> None:
         super().__init__(scope, construct_id)
 
-        # Orders are the business record: never deleted with the stack, never by accident. Retained on
-        # update or delete, but not when the stack's first create fails: CloudFormation's plain Retain
-        # would leave a table named ``Orders`` behind and every later deploy would fail "already exists".
+        # Orders are the business record: CloudFormation never deletes the table once it exists
+        # (RetainExceptOnCreate on stack deletion, Retain on replacement), yet a failed first create
+        # deletes it: plain Retain would leave a table named ``Orders`` behind and every later deploy
+        # would fail "already exists". No DeletionProtectionEnabled: a protected table refuses that
+        # rollback's DeleteTable too (aws/aws-cdk#24581), which brings "already exists" back. Outside
+        # CloudFormation, no role of the stack may dynamodb:DeleteTable, and PITR keeps a system backup of
+        # a deleted table for 35 days (tests/infra/test_aws_rules.py, docs/infrastructure.md).
         self.orders = dynamodb.Table(
             self,
             "Orders",
@@ -31,7 +35,6 @@ class Storage(Construct):
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             point_in_time_recovery_specification=_PITR,
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            deletion_protection=True,
             removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         skip_checkov(self.orders, {"CKV_AWS_119": AWS_MANAGED_KEY})
@@ -52,7 +55,6 @@ class Storage(Construct):
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             point_in_time_recovery_specification=_PITR,
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            deletion_protection=True,
             removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         skip_checkov(self.inventory, {"CKV_AWS_119": AWS_MANAGED_KEY})
@@ -72,29 +74,41 @@ class Storage(Construct):
         skip_checkov(self.idempotency, {"CKV_AWS_119": AWS_MANAGED_KEY})
 
         # One DLQ, two producers: the workflow's catch path and the rule target's delivery failures.
-        # SSE-SQS: both producers (Step Functions, EventBridge) can write without a key policy.
-        self.dead_letter_queue = sqs.Queue(
+        self.dead_letter_queue = dead_letter_queue(
             self,
             "DeadLetterQueue",
             queue_name=names.dead_letter_queue,
-            retention_period=Duration.days(d.DLQ_RETENTION_DAYS),
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
+            holds="the pipeline's failed orders (workflow catch path) and the Order Created events EventBridge "
+            "could not deliver",
         )
-        skip_checkov(
-            self.dead_letter_queue,
-            {
-                "CKV_AWS_27": "Encrypted at rest with SSE-SQS (SqsManagedSseEnabled), which checkov does not "
-                "recognise; a KMS key would need key-policy grants for Step Functions and EventBridge."
-            },
-        )
-        NagSuppressions.add_resource_suppressions(
-            self.dead_letter_queue,
-            [
-                NagPackSuppression(
-                    id="AwsSolutions-SQS3",
-                    reason="This queue is itself the dead-letter queue of the pipeline (workflow catch path "
-                    "and EventBridge target DLQ); a DLQ of a DLQ would only move the same messages.",
-                )
-            ],
-        )
+
+
+def dead_letter_queue(scope: Construct, construct_id: str, *, queue_name: str, holds: str) -> sqs.Queue:
+    """A dead-letter queue: 14 days, SSE-SQS, TLS only. SSE-SQS rather than a KMS key: its producers (Step
+    Functions, EventBridge) then need no key-policy grant, only the queue's own permission."""
+    queue = sqs.Queue(
+        scope,
+        construct_id,
+        queue_name=queue_name,
+        retention_period=Duration.days(d.DLQ_RETENTION_DAYS),
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+    )
+    skip_checkov(
+        queue,
+        {
+            "CKV_AWS_27": "Encrypted at rest with SSE-SQS (SqsManagedSseEnabled), which checkov does not "
+            "recognise; a KMS key would need key-policy grants for the services that write to it."
+        },
+    )
+    NagSuppressions.add_resource_suppressions(
+        queue,
+        [
+            NagPackSuppression(
+                id="AwsSolutions-SQS3",
+                reason=f"This queue is itself a dead-letter queue ({holds}); a DLQ of a DLQ would only move "
+                "the same messages.",
+            )
+        ],
+    )
+    return queue

@@ -58,6 +58,8 @@ def test_expected_alarms_exist_and_notify_the_topic(synth: Synthesized) -> None:
         f"{d.ORDER_PROCESSOR}-compensations",
         f"{d.ORDER_CANCELLER}-status-events-not-published",
         f"{d.STATE_MACHINE}-status-events-not-published",
+        f"{d.ORDER_STATUS_RULE}-failed-invocations",
+        f"{d.ORDER_STATUS_DLQ}-has-messages",
         *(f"{name}-{kind}" for name in d.FUNCTIONS for kind in ("errors", "throttles")),
     }
     found = alarms(synth)
@@ -76,6 +78,21 @@ def test_dlq_depth_alarm(synth: Synthesized) -> None:
     alarm = alarms(synth)[f"{d.DEAD_LETTER_QUEUE}-has-messages"]
     assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
     assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]
+
+
+def test_notification_dlq_depth_alarm(synth: Synthesized) -> None:
+    (queue_id,) = synth.template.find_resources("AWS::SQS::Queue", {"Properties": {"QueueName": d.ORDER_STATUS_DLQ}})
+    alarm = alarms(synth)[f"{d.ORDER_STATUS_DLQ}-has-messages"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]
+
+
+def test_dashboard_shows_undelivered_notifications(synth: Synthesized) -> None:
+    ((_, dashboard),) = synth.resources("AWS::CloudWatch::Dashboard").items()
+    body = flatten(dashboard["Properties"]["DashboardBody"])
+    (queue_id,) = synth.template.find_resources("AWS::SQS::Queue", {"Properties": {"QueueName": d.ORDER_STATUS_DLQ}})
+    assert m.FAILED_INVOCATIONS in body and d.ORDER_STATUS_RULE in body
+    assert queue_id in body  # the depth of the notifications' DLQ, by its QueueName attribute
 
 
 @pytest.mark.parametrize(("suffix", "metric"), [("failed", "ExecutionsFailed"), ("timed-out", "ExecutionsTimedOut")])

@@ -52,8 +52,8 @@ def test_orders_table_key_schema_billing_pitr_encryption_and_retention(synth: Sy
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["SSESpecification"]["SSEEnabled"] is True
-    assert props["DeletionProtectionEnabled"] is True
-    assert table["DeletionPolicy"] == "RetainExceptOnCreate"  # why: tests/infra/test_aws_rules.py
+    assert "DeletionProtectionEnabled" not in props  # why: tests/infra/test_aws_rules.py
+    assert table["DeletionPolicy"] == "RetainExceptOnCreate"
     assert logical_id == synth.logical_id(synth.stack.storage.orders)
 
 

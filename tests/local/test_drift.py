@@ -72,12 +72,33 @@ def test_tables_keys_indexes_ttl_and_pitr_agree(synth: Synthesized, local: Any) 
         assert local_pitr == template_pitr, name
 
 
-def test_dead_letter_queue_name_and_retention_agree(synth: Synthesized, local: Any) -> None:
-    (queue,) = resources(synth, "AWS::SQS::Queue")
+def test_dead_letter_queues_names_retention_and_encryption_agree(synth: Synthesized, local: Any) -> None:
+    template_queues = by_name(resources(synth, "AWS::SQS::Queue"), "QueueName")
+    assert sorted(template_queues) == sorted([definitions.DEAD_LETTER_QUEUE, definitions.ORDER_STATUS_DLQ])
     sqs = local.client("sqs")
-    url = sqs.get_queue_url(QueueName=queue["QueueName"])["QueueUrl"]
-    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["MessageRetentionPeriod"])["Attributes"]
-    assert int(attributes["MessageRetentionPeriod"]) == queue["MessageRetentionPeriod"]
+    for name, queue in template_queues.items():
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["MessageRetentionPeriod", "SqsManagedSseEnabled"]
+        )["Attributes"]
+        assert int(attributes["MessageRetentionPeriod"]) == queue["MessageRetentionPeriod"], name
+        assert (attributes["SqsManagedSseEnabled"] == "true") is queue["SqsManagedSseEnabled"], name
+
+
+def test_order_status_rule_target_delivery_settings_agree(synth: Synthesized, local: Any) -> None:
+    (bus,) = resources(synth, "AWS::Events::EventBus")
+    template_rule = by_name(resources(synth, "AWS::Events::Rule"), "Name")[definitions.ORDER_STATUS_RULE]
+    (template_target,) = template_rule["Targets"]
+    events = local.client("events")
+    local_rule = events.describe_rule(Name=definitions.ORDER_STATUS_RULE, EventBusName=bus["Name"])
+    assert json.loads(local_rule["EventPattern"]) == template_rule["EventPattern"]
+    (local_target,) = events.list_targets_by_rule(Rule=definitions.ORDER_STATUS_RULE, EventBusName=bus["Name"])[
+        "Targets"
+    ]
+    assert local_target["RetryPolicy"] == template_target["RetryPolicy"]
+    assert local_target["Arn"].endswith(f":{definitions.ORDER_STATUS_TOPIC}")
+    assert local_target["DeadLetterConfig"]["Arn"].endswith(f":{definitions.ORDER_STATUS_DLQ}")
+    assert "OrderStatusDeadLetterQueue" in flatten(template_target["DeadLetterConfig"]["Arn"])
 
 
 def test_bus_rule_pattern_and_target_delivery_settings_agree(synth: Synthesized, local: Any) -> None:

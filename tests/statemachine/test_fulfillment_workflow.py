@@ -584,7 +584,10 @@ def test_the_alarm_filter_counts_each_failed_status_publish_attempt_and_nothing_
 ) -> None:
     """The ``...-status-events-not-published`` alarm counts, from the workflow's execution log, the records
     Step Functions writes for a failed attempt of an ``events:putEvents`` task: ``TaskFailed`` with
-    ``details.resourceType`` "events" ("Log levels for Step Functions execution events": TaskFailed is logged
+    ``details.resourceType`` "events", and ``TaskTimedOut`` (error States.Timeout) for an attempt that ran
+    past the task's TimeoutSeconds, whose details carry resourceType and resource too (TaskTimedOutEventDetails,
+    https://docs.aws.amazon.com/step-functions/latest/apireference/API_TaskTimedOutEventDetails.html)
+    ("Log levels for Step Functions execution events": TaskFailed and TaskTimedOut are logged
     at ALL and ERROR, https://docs.aws.amazon.com/step-functions/latest/dg/cloudwatch-log-level.html; the
     Express record format, "Using CloudWatch Logs to log execution history in Step Functions",
     https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html; resource "putEvents", resourceType
@@ -594,9 +597,13 @@ def test_the_alarm_filter_counts_each_failed_status_publish_attempt_and_nothing_
     https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/FilterAndPatternSyntax.html).
 
     The pattern is the one in the synthesized template, run by FilterLogEvents over the log group the
-    local stack wrote: it matches each attempt of the failed publish, and nothing of runs whose Lambda step
-    failed and was retried, or which failed for good and went to the DLQ."""
+    local stack wrote: it matches each attempt of the failed and of the timed-out publish, and nothing of
+    runs whose Lambda step failed and was retried, or which failed for good and went to the DLQ."""
     from moto.events.models import EventsBackend
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import EvalTimeoutError
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_events import (
+        StateTaskServiceEvents,
+    )
 
     pattern = failed_publish_filter_pattern()
     original = EventsBackend.put_events
@@ -606,9 +613,18 @@ def test_the_alarm_filter_counts_each_failed_status_publish_attempt_and_nothing_
             return [{"ErrorCode": "InternalFailure", "ErrorMessage": "injected"} for _ in events]
         return original(self, events)  # type: ignore[no-any-return]
 
+    def outlasts_its_timeout(self: Any, *args: Any, **kwargs: Any) -> None:
+        # What moto's interpreter raises when the call does not finish within TimeoutSeconds (its
+        # _evaluate_with_timeout), without making the test wait those seconds of wall time.
+        raise EvalTimeoutError()
+
     with monkeypatch.context() as failing:
         failing.setattr(EventsBackend, "put_events", put_events)
         not_announced, _ = run(sfn, aws, order_created_event(new_order(aws, "Pretzels")))
+    with monkeypatch.context() as hanging:
+        hanging.setattr(StateTaskServiceEvents, "_eval_service_task", outlasts_its_timeout)
+        timed_out, timed_out_history = run(sfn, aws, order_created_event(new_order(aws, "Pretzels")))
+    assert timed_out["status"] == "SUCCEEDED" and "TaskTimedOut" in [e["type"] for e in timed_out_history]
     retried, retried_history = run(sfn, aws, order_created_event(new_order(aws, "Flaky Fries")))
     failed, failed_history = run(sfn, aws, order_created_event(new_order(aws, "Broken Biscuit")))
     assert failures(retried_history) == ["FulfillmentUnavailable"]  # error records the filter must skip
@@ -622,13 +638,18 @@ def test_the_alarm_filter_counts_each_failed_status_publish_attempt_and_nothing_
     ]
     per_execution = Counter(record["execution_arn"] for record in matched)
     attempts = definitions.load_asl()["States"]["PublishProcessed"]["Retry"][0]["MaxAttempts"] + 1
-    assert per_execution[not_announced["executionArn"]] == attempts
+    assert per_execution[not_announced["executionArn"]] == per_execution[timed_out["executionArn"]] == attempts
     assert per_execution[retried["executionArn"]] == per_execution[failed["executionArn"]] == 0
     assert {
         (record["type"], record["details"]["resource"], record["details"]["error"])
         for record in matched
         if record["execution_arn"] == not_announced["executionArn"]
     } == {("TaskFailed", "putEvents", "EventBridge.FailedEntry")}
+    assert {
+        (record["type"], record["details"]["resource"], record["details"]["error"])
+        for record in matched
+        if record["execution_arn"] == timed_out["executionArn"]
+    } == {("TaskTimedOut", "putEvents", "States.Timeout")}
 
 
 # --- customer notifications ------------------------------------------------------------------
