@@ -138,6 +138,18 @@ def cmd_local(args: argparse.Namespace) -> int:
     return 0
 
 
+def local_exports(endpoint: str, region: str) -> str:
+    """The one line that points a shell's AWS clients at the local stack: the banner prints it and the
+    README shows it for the default endpoint (a test holds them equal). Dummy credentials (the stack
+    takes any); no host prefix, which botocore would put before 127.0.0.1 for StartSyncExecution
+    ("sync-states..."); no notice from awscli-local's AWS CLI v1 about LocalStack's newer CLI."""
+    return (
+        f"export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION={region} "
+        "AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "
+        "AWS_DISABLE_HOST_PREFIX_INJECTION=true DISABLE_DEPRECATION_NOTICE=true"
+    )
+
+
 def _banner(endpoint: str, region: str, names: definitions.ResourceNames = definitions.NAMES) -> str:
     """Commands that work pasted into a fresh shell: absolute paths, no placeholders."""
     bin_dir = _python_bin()
@@ -154,9 +166,7 @@ def _banner(endpoint: str, region: str, names: definitions.ResourceNames = defin
     return f"""
 Try, in another terminal:
   # awslocal (awscli-local) points every aws command at this stack, SQS included
-  export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION={region}
-  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
-  export AWS_DISABLE_HOST_PREFIX_INJECTION=true DISABLE_DEPRECATION_NOTICE=true
+  {local_exports(endpoint, region)}
   {shlex.quote(str(aws_cli))} lambda invoke --function-name {names.order_creator} \\
     --payload {shlex.quote(payload)} response.json && cat response.json
   {shlex.quote(str(aws_cli))} dynamodb scan --table-name {names.orders_table}
