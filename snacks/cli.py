@@ -4,7 +4,7 @@
     snacks console                    a web console on http://127.0.0.1:4567
     snacks demo                       the order flow end to end on an embedded local stack
     snacks orders create|get|list     orders through the real order-creator / the Orders table
-    snacks trace ORDER_ID             an order's workflow execution, step by step
+    snacks trace ORDER_ID             every workflow execution of an order, step by step
     snacks reconcile                  re-publish NEW orders that were never processed
     snacks orders cancel ORDER_ID     cancel through the real order-canceller
     snacks dlq list | replay          what failed and why; send it round again
@@ -294,7 +294,7 @@ def cmd_orders_list(args: argparse.Namespace, aws: Aws) -> int:
 
 def cmd_trace(args: argparse.Namespace, aws: Aws) -> int:
     from snacks.console.executions import ExecutionFinder
-    from snacks.trace import render_trace
+    from snacks.trace import build_trace, fetch_history, render_trace
 
     order_id = _checked_order_id(args.order_id)
     order = operations.get_order(aws, order_id)
@@ -312,6 +312,9 @@ def cmd_trace(args: argparse.Namespace, aws: Aws) -> int:
     # Every execution of the order (a replay, a duplicate, one that met a cancel), found as the console
     # finds them: the order's executionArn names only the one that last wrote it, or none.
     traces = ExecutionFinder(aws).traces_for(order_id)
+    if order.execution_arn and order.execution_arn not in {trace.execution_arn for trace in traces}:
+        # Below level ALL a run that did not fail logs nothing to be found by; the record still names it.
+        traces.append(build_trace(order.execution_arn, fetch_history(aws, order.execution_arn)))
     if not traces:
         where = " in the workflow's log" if note else ""
         # "yet" only while the order is NEW: a settled order gets no further execution on its own.
@@ -590,7 +593,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--timeout", type=seconds, default=60, help="seconds to wait for the order to settle")
     watch.set_defaults(handler=cmd_orders_watch, needs_aws=True)
 
-    trace = command(commands, "trace", "an order's workflow execution, step by step")
+    trace = command(commands, "trace", "every workflow execution of an order (as the console shows them), step by step")
     trace.add_argument("order_id")
     trace.set_defaults(handler=cmd_trace, needs_aws=True)
 
