@@ -18,6 +18,8 @@ from botocore.config import Config
 from stacks import definitions
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
+# Where the local stack answers which stage, region and services it serves (snacks.local.http_door).
+LOCAL_HEALTH_PATH = "/_snacks/health"
 
 
 def is_loopback(endpoint_url: str | None) -> bool:

@@ -4,7 +4,7 @@
     snacks console                    a web console on http://127.0.0.1:4567
     snacks demo                       the order flow end to end on an embedded local stack
     snacks orders create|get|list     orders through the real order-creator / the Orders table
-    snacks trace ORDER_ID             an order's workflow execution, step by step
+    snacks trace ORDER_ID             every workflow execution of an order, step by step
     snacks reconcile                  re-publish NEW orders that were never processed
     snacks orders cancel ORDER_ID     cancel through the real order-canceller
     snacks dlq list | replay          what failed and why; send it round again
@@ -35,8 +35,8 @@ from order_service.domain.fulfillment import parse_fault_plan
 from order_service.domain.order import OrderRecord, OrderStatus
 from order_service.domain.serialization import to_jsonable
 from snacks import operations, trace_coverage
-from snacks.aws import Aws
-from snacks.errors import UserError, explain
+from snacks.aws import LOCAL_HEALTH_PATH, Aws
+from snacks.errors import STDOUT_CLOSED, UserError, explain
 from stacks import definitions
 
 CONSOLE_PORT = 4567
@@ -96,9 +96,15 @@ def cmd_local(args: argparse.Namespace) -> int:
     console = None
     if args.console:
         from snacks.console.server import ConsoleServer
+        from snacks.listening import CannotListen
 
         aws = Aws(endpoint_url=endpoint, region=stack.region, stage=stack.names.stage)
-        console = ConsoleServer(aws, port=args.console_port).start()
+        try:
+            console = ConsoleServer(aws, port=args.console_port).start()
+        except CannotListen as error:  # one line, as a busy port of the stack itself
+            stack.stop()
+            print(f"snacks local: the console {error} (--console-port picks another)", file=sys.stderr)
+            return 1
     stage = "" if stack.names.stage == definitions.DEFAULT_STAGE else f", stage {stack.names.stage}"
     print(f"Serverless Snacks local stack on {endpoint} (region {stack.region}{stage}); Ctrl-C to stop.")
     if stack.state_dir is None:
@@ -108,7 +114,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         counts = f"{restored.items} items, {restored.messages} messages restored" if restored else "nothing restored"
         kept = f"state is saved to {stack.state_dir} on stop ({counts})"
     print(
-        f"Health: {endpoint}/_snacks/health. Functions run on this machine's Python {sys.version.split()[0]}"
+        f"Health: {endpoint}{LOCAL_HEALTH_PATH}. Functions run on this machine's Python {sys.version.split()[0]}"
         f" (not the Lambda runtime they declare); edits under lambdas/ apply on the next invoke; {kept}."
     )
     if console is not None:
@@ -132,6 +138,18 @@ def cmd_local(args: argparse.Namespace) -> int:
     return 0
 
 
+def local_exports(endpoint: str, region: str) -> str:
+    """The one line that points a shell's AWS clients at the local stack: the banner prints it and the
+    README shows it for the default endpoint (a test holds them equal). Dummy credentials (the stack
+    takes any); no host prefix, which botocore would put before 127.0.0.1 for StartSyncExecution
+    ("sync-states..."); no notice from awscli-local's AWS CLI v1 about LocalStack's newer CLI."""
+    return (
+        f"export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION={region} "
+        "AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "
+        "AWS_DISABLE_HOST_PREFIX_INJECTION=true DISABLE_DEPRECATION_NOTICE=true"
+    )
+
+
 def _banner(endpoint: str, region: str, names: definitions.ResourceNames = definitions.NAMES) -> str:
     """Commands that work pasted into a fresh shell: absolute paths, no placeholders."""
     bin_dir = _python_bin()
@@ -148,9 +166,7 @@ def _banner(endpoint: str, region: str, names: definitions.ResourceNames = defin
     return f"""
 Try, in another terminal:
   # awslocal (awscli-local) points every aws command at this stack, SQS included
-  export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION={region}
-  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
-  export AWS_DISABLE_HOST_PREFIX_INJECTION=true DISABLE_DEPRECATION_NOTICE=true
+  {local_exports(endpoint, region)}
   {shlex.quote(str(aws_cli))} lambda invoke --function-name {names.order_creator} \\
     --payload {shlex.quote(payload)} response.json && cat response.json
   {shlex.quote(str(aws_cli))} dynamodb scan --table-name {names.orders_table}
@@ -162,6 +178,7 @@ Try, in another terminal:
 
 def cmd_console(args: argparse.Namespace, aws: Aws) -> int:
     from snacks.console.server import ConsoleServer
+    from snacks.listening import CannotListen
 
     aws.state_machine_arn()  # fail now, in one line, if nothing answers there or the stack is missing
     if args.host not in ("127.0.0.1", "localhost", "::1"):  # 0.0.0.0 binds every interface
@@ -169,7 +186,11 @@ def cmd_console(args: argparse.Namespace, aws: Aws) -> int:
             f"warning: --host {args.host} serves the console beyond this machine, without authentication",
             file=sys.stderr,
         )
-    server = ConsoleServer(aws, host=args.host, port=args.port, allow_writes=args.allow_writes)
+    try:
+        server = ConsoleServer(aws, host=args.host, port=args.port, allow_writes=args.allow_writes)
+    except CannotListen as error:  # one line, as a busy port of the local stack
+        print(f"snacks console: {error} (--port picks another)", file=sys.stderr)
+        return 1
     mode = "read-write" if server.app.config["SNACKS_WRITABLE"] else "read-only"
     source = aws.endpoint_url or f"AWS region {aws.region}"
     print(f"snacks console on {server.url} ({mode}), reading {source}; Ctrl-C to stop.", flush=True)
@@ -272,6 +293,7 @@ def cmd_orders_list(args: argparse.Namespace, aws: Aws) -> int:
 
 
 def cmd_trace(args: argparse.Namespace, aws: Aws) -> int:
+    from snacks.console.executions import ExecutionFinder
     from snacks.trace import build_trace, fetch_history, render_trace
 
     order_id = _checked_order_id(args.order_id)
@@ -281,21 +303,31 @@ def cmd_trace(args: argparse.Namespace, aws: Aws) -> int:
     print(_order_line(order))
     if order.failure:
         print(f"failure: {order.failure.get('step')} {order.failure.get('error')}")
-    if not order.execution_arn:
-        print("no workflow execution recorded on the order yet")
-        return 0
     level = trace_coverage.workflow_log_level(aws)
     note = trace_coverage.coverage_note(level)
     if note:
         print(note)
     if not trace_coverage.records_history(level):
         return 0
-    history = fetch_history(aws, order.execution_arn)
-    if not history and note:
-        name = order.execution_arn.rsplit(":", 1)[-1]
-        print(f"execution {name}: nothing logged (at level {level} an execution that did not fail leaves no trace)")
+    # Every execution of the order (a replay, a duplicate, one that met a cancel), found as the console
+    # finds them: the order's executionArn names only the one that last wrote it, or none.
+    traces = ExecutionFinder(aws).traces_for(order_id)
+    if order.execution_arn and order.execution_arn not in {trace.execution_arn for trace in traces}:
+        # Below level ALL a run that did not fail logs nothing to be found by; the record still names it.
+        traces.append(build_trace(order.execution_arn, fetch_history(aws, order.execution_arn)))
+    if not traces:
+        where = " in the workflow's log" if note else ""
+        # "yet" only while the order is NEW: a settled order gets no further execution on its own.
+        yet = " yet" if order.status == OrderStatus.NEW else ""
+        print(f"no workflow execution of this order is recorded{where}{yet}")
         return 0
-    print(render_trace(build_trace(order.execution_arn, history)))
+    print(f"{len(traces)} workflow execution(s), oldest first")
+    for execution in traces:
+        if not execution.steps and not execution.unplaced_failures and note:
+            name = execution.execution_arn.rsplit(":", 1)[-1]
+            print(f"execution {name}: nothing logged (at level {level} an execution that did not fail leaves no trace)")
+        else:
+            print(render_trace(execution))
     return 0
 
 
@@ -312,13 +344,19 @@ def cmd_dlq_list(args: argparse.Namespace, aws: Aws) -> int:
     from snacks.trace import short_cause
 
     letters = operations.list_dead_letters(aws)
+    live, settled = operations.split_settled(aws, letters)
     groups: dict[tuple[str, str], list[Any]] = {}
-    for letter in letters:
+    for letter in live:
         groups.setdefault((letter.failed_step or "?", letter.error or "?"), []).append(letter)
     for (step, error), members in sorted(groups.items()):
         print(f"{step} / {error}: {len(members)} message(s)")
         for letter in members:
             print(f"  {letter.order_id or '?':<36}  {letter.kind:<22}  {short_cause(letter.cause, 100)}")
+    if settled:
+        # Not failures any more: the order was cancelled (or otherwise settled) after it failed.
+        print(f"settled since they failed: {len(settled)} message(s); nothing to replay, the next replay removes them")
+        for letter, status in settled:
+            print(f"  {letter.order_id:<36}  {status.value:<22}  was {letter.failed_step} / {letter.error}")
     in_flight = operations.dead_letters_in_flight(aws)
     print(f"{len(letters)} message(s) in {aws.names.dead_letter_queue}")
     if in_flight:
@@ -332,6 +370,13 @@ def cmd_dlq_list(args: argparse.Namespace, aws: Aws) -> int:
 def cmd_dlq_replay(args: argparse.Namespace, aws: Aws) -> int:
     order_id = _checked_order_id(args.order_id) if args.order_id is not None else None
     outcomes = operations.replay_dead_letters(aws, order_id, args.dry_run)
+    if order_id is not None and not outcomes:
+        in_flight = operations.dead_letters_in_flight(aws)
+        hidden = f" ({in_flight} message(s) in flight may hold it: try again shortly)" if in_flight else ""
+        raise UserError(
+            f"no dead letter of order {order_id} is in {aws.names.dead_letter_queue}{hidden}; "
+            "`snacks dlq list` shows the orders there are"
+        )
     for outcome in outcomes:
         print(f"{outcome.letter.order_id or '?':<36}  {outcome.outcome:<17}  {outcome.detail}")
     print(f"{len(outcomes)} message(s) considered{' (dry run: nothing changed)' if args.dry_run else ''}")
@@ -351,8 +396,11 @@ def cmd_orders_watch(args: argparse.Namespace, aws: Aws) -> int:
 
 
 def cmd_inventory_set(args: argparse.Namespace, aws: Aws) -> int:
-    operations.set_stock(aws, args.name, args.quantity)
-    print(f"{args.name}: {args.quantity} available")
+    try:
+        name = operations.set_stock(aws, args.name, args.quantity)
+    except operations.InvalidSnackName as error:  # the rules of an order's snack names, checked before any write
+        raise UserError(f"inventory set: the snack name {error}, as in an order's snackItems[].name") from None
+    print(f"{name}: {args.quantity} available")
     return 0
 
 
@@ -539,13 +587,13 @@ def build_parser() -> argparse.ArgumentParser:
         orders,
         "watch",
         "follow one order until it settles, printing each status change and step; "
-        "exit 0 PROCESSED, 1 FAILED, 3 REJECTED or CANCELLED, 4 still NEW at the timeout",
+        "exit 0 PROCESSED, 1 FAILED, 2 no such order, 3 REJECTED or CANCELLED, 4 still NEW at the timeout",
     )
     watch.add_argument("order_id")
     watch.add_argument("--timeout", type=seconds, default=60, help="seconds to wait for the order to settle")
     watch.set_defaults(handler=cmd_orders_watch, needs_aws=True)
 
-    trace = command(commands, "trace", "an order's workflow execution, step by step")
+    trace = command(commands, "trace", "every workflow execution of an order (as the console shows them), step by step")
     trace.add_argument("order_id")
     trace.set_defaults(handler=cmd_trace, needs_aws=True)
 
@@ -563,7 +611,9 @@ def build_parser() -> argparse.ArgumentParser:
         handler=cmd_dlq_list, needs_aws=True
     )
     replay = command(dlq, "replay", "FAILED -> NEW and re-publish; a message goes once its replay is accepted")
-    replay.add_argument("--order-id", help="only this order's message (default: all)")
+    replay.add_argument(
+        "--order-id", help="only this order's message (default: all); exit 2 if no message of it is in the queue"
+    )
     replay.add_argument("--dry-run", action="store_true", help="say what would be replayed; change nothing")
     replay.set_defaults(handler=cmd_dlq_replay, needs_aws=True)
 
@@ -580,7 +630,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True, parser_class=_Parser
     )
     stock_set = command(stock, "set", "set a snack's available units (makes it stock-limited)")
-    stock_set.add_argument("name")
+    stock_set.add_argument("name", help="the snack's name, by the rules of an order's snack names (1-100 characters)")
     stock_set.add_argument("quantity", type=non_negative_int)
     stock_set.set_defaults(handler=cmd_inventory_set, needs_aws=True)
     command(stock, "list", "every stock-limited snack").set_defaults(handler=cmd_inventory_list, needs_aws=True)
@@ -596,6 +646,20 @@ def _endpoint_of(args: argparse.Namespace) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = _run(argv)
+        sys.stdout.flush()  # a pipe's reader gone shows here when the output fit in the buffer
+    except BrokenPipeError:
+        # `snacks ... | head -2`: the reader has what it wanted. Python ignores SIGPIPE and raises this
+        # instead; point stdout at devnull so the interpreter's own flush at exit raises nothing
+        # more (Python docs, signal module, "Note on SIGPIPE"), and exit as a shell reports SIGPIPE.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return STDOUT_CLOSED
+    return code
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     aws: Aws | None = None
     try:
@@ -606,6 +670,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        raise
     except Exception as error:  # one line, never a traceback (SNACKS_DEBUG=1 shows it)
         if os.environ.get("SNACKS_DEBUG"):
             raise

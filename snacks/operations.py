@@ -12,6 +12,7 @@ from order_service.adapters.dynamodb_inventory import DynamoDbStockLedger
 from order_service.adapters.dynamodb_orders import DynamoDbOrderRepository, from_attributes
 from order_service.adapters.eventbridge_publisher import EventBridgePublisher
 from order_service.adapters.sqs_dead_letters import HIDE_WHILE_LISTING_SECONDS, SqsDeadLetterQueue
+from order_service.domain.errors import OrderValidationError
 from order_service.domain.order import OrderRecord, OrderStatus, utc_timestamp
 from order_service.domain.order_recovery import (
     DeadLetter,
@@ -20,6 +21,7 @@ from order_service.domain.order_recovery import (
     ReplayOutcome,
     reconcile_stale_orders,
 )
+from order_service.domain.validation import validate_snack_name
 from snacks.aws import Aws
 
 
@@ -53,9 +55,21 @@ def stock_ledger(aws: Aws) -> DynamoDbStockLedger:
     return DynamoDbStockLedger(aws.client("dynamodb"), aws.names.orders_table, aws.names.inventory_table)
 
 
-def set_stock(aws: Aws, snack: str, units: int) -> None:
-    """Make ``units`` the available units of ``snack`` (it becomes stock-limited)."""
-    stock_ledger(aws).set_level(snack, units, utc_timestamp(datetime.now(UTC)))
+class InvalidSnackName(ValueError):
+    """A snack name that breaks the rules of an order's snack names; the message says which."""
+
+
+def set_stock(aws: Aws, snack: str, units: int) -> str:
+    """Make ``units`` the available units of ``snack`` (it becomes stock-limited); the name as stored.
+
+    The name must pass the rules of an order's snack names (InvalidSnackName, nothing written),
+    and is normalised as theirs are: stock for " Pretzels" is the stock "Pretzels" orders take."""
+    try:
+        name = validate_snack_name(snack)
+    except OrderValidationError as error:
+        raise InvalidSnackName("; ".join(problem.problem for problem in error.problems)) from None
+    stock_ledger(aws).set_level(name, units, utc_timestamp(datetime.now(UTC)))
+    return name
 
 
 def list_stock(aws: Aws) -> list[tuple[str, int]]:
@@ -97,6 +111,30 @@ def list_dead_letters(aws: Aws) -> list[DeadLetter]:
     letters = queue.receive_all(hide_for_seconds=HIDE_WHILE_LISTING_SECONDS)
     queue.release(letters)
     return letters
+
+
+SETTLED = (OrderStatus.PROCESSED, OrderStatus.REJECTED, OrderStatus.CANCELLED)
+
+
+def split_settled(aws: Aws, letters: list[DeadLetter]) -> tuple[list[DeadLetter], list[tuple[DeadLetter, OrderStatus]]]:
+    """(live failures, letters whose order has settled since: cancelled after it failed, or the like).
+
+    A settled order's letter is no failure to act on: a replay only removes it (DeadLetterReplayer:
+    already-processed / already-settled). A letter naming no order, or an order not found, stays live."""
+    statuses: dict[str, OrderStatus | None] = {}
+    live: list[DeadLetter] = []
+    settled: list[tuple[DeadLetter, OrderStatus]] = []
+    for letter in letters:
+        if letter.order_id is not None and letter.order_id not in statuses:
+            order = get_order(aws, letter.order_id)
+            statuses[letter.order_id] = None if order is None else order.status
+        status = statuses.get(letter.order_id) if letter.order_id is not None else None
+        if status in SETTLED:
+            assert status is not None
+            settled.append((letter, status))
+        else:
+            live.append(letter)
+    return live, settled
 
 
 def dead_letters_in_flight(aws: Aws) -> int:

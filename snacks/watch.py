@@ -14,12 +14,14 @@ from datetime import UTC, datetime
 from order_service.domain.order import OrderStatus
 from snacks import operations, trace_coverage
 from snacks.aws import Aws
+from snacks.errors import USER_MISTAKE, UserError
 
 # Exit codes (documented in the command's help and the README).
 EXIT_PROCESSED = 0
 EXIT_FAILED = 1
 EXIT_NOT_FULFILLED = 3  # REJECTED or CANCELLED: settled, but nothing was delivered
 EXIT_TIMED_OUT = 4  # still NEW when the timeout passed
+EXIT_NOT_FOUND = USER_MISTAKE  # 2: no such order (a mistyped id), as for every other command
 EXIT_CODES = {
     OrderStatus.PROCESSED: EXIT_PROCESSED,
     OrderStatus.FAILED: EXIT_FAILED,
@@ -63,9 +65,8 @@ def watch_order(
 
     while True:
         order = operations.get_order(aws, order_id)
-        if order is None:
-            say(f"{_now()}  order {order_id} not found")
-            return EXIT_FAILED
+        if order is None:  # orders are never deleted: the id is wrong (exit 2, one line on stderr)
+            raise UserError(f"order {order_id} not found; `snacks orders list` shows the orders there are")
         # == rather than `is`: the local stack may load the domain module afresh (hot reload).
         if order.status != status:
             status = order.status

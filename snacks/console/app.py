@@ -130,7 +130,11 @@ def create_app(aws: Aws, allow_writes: bool = False) -> Flask:
     @app.get("/dlq")
     def dlq() -> str:
         letters = operations.list_dead_letters(aws)
-        return render_template("dlq.html", groups=_grouped(letters), count=len(letters))
+        # A letter of an order settled since (cancelled after it failed) is no failure: shown apart, no replay.
+        live, settled = operations.split_settled(aws, letters)
+        return render_template(
+            "dlq.html", groups=_grouped(live), settled=settled, count=len(letters), live_count=len(live)
+        )
 
     @app.get("/dlq/replay")
     def confirm_replay() -> str:
@@ -141,7 +145,11 @@ def create_app(aws: Aws, allow_writes: bool = False) -> Flask:
         ]
         if order_id is not None and not letters:
             abort(404, f"No dead letter for order {order_id}.")
-        return render_template("confirm_replay.html", letters=letters, order_id=order_id)
+        live, settled = operations.split_settled(aws, letters)
+        if order_id is not None and not live:
+            status = settled[0][1].value
+            abort(409, f"Order {order_id} is {status}: nothing to replay (a replay never re-runs a settled order).")
+        return render_template("confirm_replay.html", letters=live, settled=settled, order_id=order_id)
 
     @app.post("/dlq/replay")
     def replay() -> str:

@@ -85,12 +85,17 @@ class ExecutionFinder:
         self._lock = threading.Lock()
 
     def for_order(self, order_id: str) -> list[dict[str, Any]]:
+        """The order's executions as the console draws them, oldest first."""
+        return [execution_view(trace) for trace in self.traces_for(order_id)]
+
+    def traces_for(self, order_id: str) -> list[ExecutionTrace]:
+        """Every execution of the order, oldest first: what ``snacks trace`` prints and the console draws."""
         try:
             arns = self._listed_for(order_id)
         except ClientError:
-            return self.from_log_group(order_id)
+            return self._traced_from_log_group(order_id)
         traces = [build_trace(arn, fetch_history(self._aws, arn)) for arn in arns]
-        return [execution_view(trace) for trace in sorted(traces, key=_started)]
+        return sorted(traces, key=_started)
 
     def _listed_for(self, order_id: str) -> list[str]:
         client = self._aws.client("stepfunctions")
@@ -110,6 +115,9 @@ class ExecutionFinder:
         return found
 
     def from_log_group(self, order_id: str) -> list[dict[str, Any]]:
+        return [execution_view(trace) for trace in self._traced_from_log_group(order_id)]
+
+    def _traced_from_log_group(self, order_id: str) -> list[ExecutionTrace]:
         logs = self._aws.client("logs")
         arns: set[str] = set()
         # A quoted term matches the raw log line (order ids are checked to be plain tokens first);
@@ -119,7 +127,7 @@ class ExecutionFinder:
         ):
             arns.update(str(json.loads(line["message"])["execution_arn"]) for line in page["events"])
         traces = [build_trace(arn, history_from_logs(self._aws, arn)) for arn in arns]
-        return [execution_view(trace) for trace in sorted(traces, key=_started)]
+        return sorted(traces, key=_started)
 
 
 def _started(trace: ExecutionTrace) -> str:

@@ -6,10 +6,9 @@ import logging
 import threading
 from typing import Any
 
-from werkzeug.serving import make_server
-
 from snacks.aws import Aws
 from snacks.console.app import create_app
+from snacks.listening import bound_server
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4567
@@ -20,7 +19,8 @@ class ConsoleServer:
         self, aws: Aws, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, allow_writes: bool = False
     ) -> None:
         self.app = create_app(aws, allow_writes=allow_writes)
-        self._server: Any = make_server(host, port, self.app, threaded=True)
+        # A busy port raises CannotListen with one line, not werkzeug's paragraph and sys.exit.
+        self._server: Any = bound_server(host, port, self.app, threaded=True)
         self._thread: threading.Thread | None = None
 
     @property

@@ -19,9 +19,10 @@ from contextlib import contextmanager
 from typing import Any, TextIO
 from xml.sax.saxutils import escape
 
+from snacks.aws import LOCAL_HEALTH_PATH
 from snacks.local.moto_tuning import patched
 
-HEALTH_PATH = "/_snacks/health"
+HEALTH_PATH = LOCAL_HEALTH_PATH
 _INVOKE_SUFFIX = "/invocations"
 
 StartResponse = Callable[..., Any]

@@ -13,7 +13,6 @@ Only one stack runs per process: moto's backends are process-wide.
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import os
 import sys
@@ -402,22 +401,19 @@ class _Server:
 
     def __init__(self, host: str, port: int) -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-        from werkzeug.serving import make_server
 
-        said = io.StringIO()
+        from snacks.listening import CannotListen, bound_server
+
         try:
-            # werkzeug prints why a bind failed and calls sys.exit(1): keep the reason, raise ours.
-            with contextlib.redirect_stderr(said):
-                self._server = make_server(
-                    host,
-                    port,
-                    DomainDispatcherApplication(create_backend_app),
-                    True,
-                    request_handler=MotoRequestHandler,
-                )
-        except (OSError, OverflowError, SystemExit) as error:
-            reason = said.getvalue().strip().splitlines()[:1] or [getattr(error, "strerror", None) or str(error)]
-            raise StartupError(f"cannot listen on {host}:{port}: {reason[0]}") from None
+            self._server = bound_server(
+                host,
+                port,
+                DomainDispatcherApplication(create_backend_app),
+                threaded=True,
+                request_handler=MotoRequestHandler,
+            )
+        except CannotListen as error:
+            raise StartupError(str(error)) from None
         self._thread: threading.Thread | None = None
 
     def serve(self) -> None:

@@ -150,6 +150,16 @@ def test_wrong_region_is_one_line_exit_1(stack: Any, capsys: pytest.CaptureFixtu
         assert code == 1 and "not in region eu-west-3" in one_line(err) and "--region" in err
 
 
+def test_a_stage_the_local_stack_does_not_serve_is_named_not_the_region(
+    stack: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The local stack's health endpoint says which stage it serves (the other way round: tests/local/test_stage.py)."""
+    for command in (["orders", "list"], ["dlq", "list"], ["trace", "x"]):
+        code, _, err = run(capsys, *local(stack), "--stage", "dev", *command)
+        assert code == 1, err
+        assert "serves the seed's names (no stage), not stage 'dev': run snacks without --stage" in one_line(err)
+
+
 @pytest.mark.parametrize(
     ("argv", "endpoint", "region"),
     [

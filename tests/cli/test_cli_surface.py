@@ -74,6 +74,30 @@ def test_the_local_banner_commands_work_pasted_into_a_fresh_shell(tmp_path: Path
         server.communicate(timeout=30)
 
 
+def test_the_readme_exports_what_the_banner_exports() -> None:
+    """One export line for the local stack: the README's is the banner's, switches included."""
+    from snacks.cli import LOCAL_ENDPOINT, _banner, local_exports
+
+    line = local_exports(LOCAL_ENDPOINT, "us-east-1")
+    assert "AWS_DISABLE_HOST_PREFIX_INJECTION=true" in line and "DISABLE_DEPRECATION_NOTICE=true" in line
+    assert f"\n{line}\n" in (REPO / "README.md").read_text()
+    banner_exports = [text.strip() for text in _banner(LOCAL_ENDPOINT, "us-east-1").splitlines() if "export " in text]
+    assert banner_exports == [line]
+
+
+def test_the_bundled_aws_cli_has_no_logs_tail_as_the_readme_says() -> None:
+    """The README's note beside the seed's `aws logs tail`: the AWS CLI v1 in .venv refuses it."""
+    aws = Path(sys.executable).parent / "aws"
+    if not aws.exists():
+        pytest.skip(f"no AWS CLI beside {sys.executable}")
+    done = subprocess.run([str(aws), "logs", "tail", "/aws/lambda/order-processor"], capture_output=True, text=True)
+    assert done.returncode != 0 and "Invalid choice" in done.stderr, done.stderr
+    readme = (REPO / "README.md").read_text()
+    assert (
+        "`aws logs tail`\nexists only in AWS CLI v2" in readme and "snacks logs tail order-processor --follow" in readme
+    )
+
+
 def test_building_the_package_prints_no_setuptools_licence_warning(tmp_path: Path) -> None:
     """`project.license` as a table is deprecated (setuptools >= 77, PEP 639): an SPDX string instead."""
     build = subprocess.run(

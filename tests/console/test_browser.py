@@ -197,3 +197,67 @@ def test_a_dead_letter_is_replayed_from_the_page_and_the_order_shows_both_execut
         graph = page.locator(f"#execution-{index} svg.workflow")
         expect(graph.locator('g.state[data-state="Fulfil"]')).to_have_attribute("data-outcome", "caught")
         expect(graph.locator('g.state[data-state="OrderFailed"]')).to_have_attribute("data-outcome", "failed")
+
+
+FITS_ITS_PAGE = """() => {
+  const inside = (inner, outer) => inner.left >= outer.left - 0.5 && inner.right <= outer.right + 0.5
+    && inner.top >= outer.top - 0.5 && inner.bottom <= outer.bottom + 0.5;
+  const problems = [];
+  if (document.documentElement.scrollWidth > window.innerWidth) {
+    problems.push(`page is ${document.documentElement.scrollWidth} px wide in a ${window.innerWidth} px window`);
+  }
+  for (const panel of document.querySelectorAll(".state-details")) {
+    const box = panel.getBoundingClientRect();
+    if (box.right > window.innerWidth) problems.push(`details panel ends at ${box.right} px`);
+  }
+  for (const svg of document.querySelectorAll("svg.workflow")) {
+    const view = svg.viewBox.baseVal;
+    const frame = { left: view.x, top: view.y, right: view.x + view.width, bottom: view.y + view.height };
+    for (const shape of svg.querySelectorAll("path.edge, g.state")) {
+      const b = shape.getBBox();
+      const box = { left: b.x, top: b.y, right: b.x + b.width, bottom: b.y + b.height };
+      if (!inside(box, frame)) problems.push(`${shape.dataset.edge || shape.dataset.state} outside the graph`);
+    }
+    const drawn = svg.getBoundingClientRect(), column = svg.parentElement.getBoundingClientRect();
+    if (!inside(drawn, column)) problems.push("graph wider than its column");
+  }
+  return problems;
+}"""
+
+
+def test_order_pages_fit_1280_px_every_edge_inside_its_graph_and_settled_orders_say_why(
+    page: Any, console: ConsoleServer, aws: Aws
+) -> None:
+    """At the browser fixture's 1280 px: no sideways scrolling, the details panel whole, every state and
+    edge (InStock -> Cancelled is routed around the others) inside the graph's view box. REJECTED and
+    CANCELLED orders: a summary row each, and badges that tell them apart."""
+    from snacks import operations
+
+    operations.set_stock(aws, "Browser Brownies", 0)
+    rejected = create_order(aws, "Rhea Rejected", ("Browser Brownies", 1, "2.00"))
+    cancelled = create_order(aws, "Carl Cancelled", ("Doom Donut", 1, "2.50"))
+    processed = create_order(aws, "Pia Processed", ("Flaky Fries", 1, "2.50"), ("Coffee", 1, "4.50"))
+    wait_for(aws, rejected, OrderStatus.REJECTED)
+    wait_for(aws, cancelled, OrderStatus.FAILED)
+    assert operations.invoke_canceller(aws, cancelled)["statusCode"] == 200
+    wait_for(aws, processed, OrderStatus.PROCESSED)
+
+    badges: dict[str, str] = {}
+    for order_id, status, summary in (
+        (processed, "PROCESSED", None),
+        (rejected, "REJECTED", "#summary-rejected"),
+        (cancelled, "CANCELLED", "#summary-cancelled"),
+    ):
+        page.goto(f"{console.url}/orders/{order_id}")
+        expect(page.locator("#order-status")).to_have_text(status)
+        expect(page.locator("svg.workflow")).to_have_count(1)
+        page.locator('#execution-0 g.state[data-state="Fulfil"]').click()
+        assert page.evaluate(FITS_ITS_PAGE) == [], status
+        if summary:
+            expect(page.locator(summary)).to_be_visible()
+        badges[status] = page.locator("#order-status").evaluate("badge => getComputedStyle(badge).backgroundColor")
+        screenshot(page, f"order-{status.lower()}")
+    expect_text = {"REJECTED": "OutOfStock · Browser Brownies: 1 asked, 0 available"}
+    page.goto(f"{console.url}/orders/{rejected}")
+    expect(page.locator("#summary-rejected")).to_have_text(expect_text["REJECTED"])
+    assert len(set(badges.values())) == 3, badges

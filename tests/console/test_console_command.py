@@ -92,3 +92,22 @@ def test_snacks_console_with_nothing_listening_says_so_in_one_line() -> None:
     )
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr == f"snacks: nothing is listening at http://127.0.0.1:{port}: start it with `snacks local`\n"
+
+
+def test_a_busy_console_port_is_one_line_for_snacks_console_and_snacks_local(stack: Any) -> None:
+    """As the stack's own busy port (tests/local/test_startup.py): one line naming the address, exit 1,
+    not werkzeug's paragraph; `snacks local --console` stops the stack it had started."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        for argv, says in (
+            (["console", "--endpoint-url", stack.endpoint_url, "--port", str(port)], "snacks console: "),
+            (["local", "--port", "0", "--console", "--console-port", str(port)], "snacks local: the console "),
+        ):
+            done = subprocess.run(
+                [sys.executable, "-m", "snacks.cli", *argv], capture_output=True, text=True, timeout=120
+            )
+            assert done.returncode == 1 and done.stdout == "", done.stdout
+            assert done.stderr.count("\n") == 1, done.stderr
+            assert done.stderr.startswith(f"{says}cannot listen on 127.0.0.1:{port}: Address already in use")

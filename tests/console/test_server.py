@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from typing import Any
 
 import pytest
@@ -226,3 +227,72 @@ def test_the_status_filter_lists_only_that_status_newest_first(client: FlaskClie
     assert created == sorted(created, reverse=True) and {failed, processed} <= {row["orderId"] for row in everything}
     page = client.get("/orders?status=FAILED").get_data(as_text=True)
     assert '<option value="FAILED" selected>' in page and failed in page and processed not in page
+
+
+def failed_then_cancelled_then_run_again(aws: Aws, customer: str) -> str:
+    """An order whose executions end differently: FAILED (Doom Donut), then cancelled, then its event
+    comes again (a late duplicate) and the second execution meets the cancel: SUCCEEDED (AlreadySettled)."""
+    from order_service.adapters.eventbridge_publisher import EventBridgePublisher
+    from order_service.domain.events import OrderCreated
+    from snacks import operations
+    from snacks.console.executions import ExecutionFinder
+
+    order_id = create_order(aws, customer, ("Doom Donut", 1, "1.00"))
+    wait_for(aws, order_id, OrderStatus.FAILED)
+    assert operations.invoke_canceller(aws, order_id)["statusCode"] == 200
+    record = wait_for(aws, order_id, OrderStatus.CANCELLED)
+    EventBridgePublisher(aws.client("events"), aws.names.event_bus).publish_order_created(
+        OrderCreated.from_record(record)
+    )
+    finder, deadline = ExecutionFinder(aws), time.monotonic() + 30
+    while [e["status"] for e in finder.for_order(order_id)] != ["FAILED", "SUCCEEDED"]:
+        assert time.monotonic() < deadline, finder.for_order(order_id)
+        time.sleep(0.1)
+    return order_id
+
+
+def test_each_execution_wears_its_own_status_badge(client: FlaskClient, aws: Aws) -> None:
+    """Not the first execution's status on every one (issue 17, item 19: a planted bug that survived)."""
+    order_id = failed_then_cancelled_then_run_again(aws, "Badge Tester")
+    page = client.get(f"/orders/{order_id}").get_data(as_text=True)
+    badges = re.findall(
+        r'<section class="execution"[^>]*>\s*<h3>#\d+ <code>[^<]+</code> <span class="status (\w+)">(\w+)<', page
+    )
+    assert badges == [("FAILED", "FAILED"), ("SUCCEEDED", "SUCCEEDED")], page
+
+
+def test_a_cancelled_orders_dead_letter_is_apart_from_the_failures_and_offers_no_replay(
+    client: FlaskClient, aws: Aws
+) -> None:
+    cancelled = failed_then_cancelled_then_run_again(aws, "Settled Letter")
+    page = client.get("/dlq").get_data(as_text=True)
+    failures, _, settled = page.partition('id="dlq-settled"')
+    assert cancelled not in failures
+    row = re.search(rf'<tr data-order-id="{cancelled}">(.*?)</tr>', settled, re.S)
+    assert row is not None and '<span class="status CANCELLED">CANCELLED</span>' in row.group(1)
+    assert "Fulfil · <code>FulfillmentRejected</code>" in row.group(1) and "replay" not in row.group(1).lower()
+    assert_error_page(client.get(f"/dlq/replay?scope=one&orderId={cancelled}"), 409, "is CANCELLED: nothing to replay")
+
+
+@pytest.mark.parametrize("status", ["REJECTED", "CANCELLED"])
+def test_rejected_and_cancelled_orders_show_why_in_a_summary_row(client: FlaskClient, aws: Aws, status: str) -> None:
+    """As FAILED shows its failure: the reason without opening the folded record."""
+    from snacks import operations
+
+    if status == "REJECTED":
+        operations.set_stock(aws, "Summary Scones", 1)
+        order_id = create_order(aws, "Summary Tester", ("Summary Scones", 2, "1.00"), ("Summary Scones", 1, "1.00"))
+        wait_for(aws, order_id, OrderStatus.REJECTED)
+        says = "OutOfStock · Summary Scones: 3 asked, 1 available"
+    else:
+        order_id = create_order(aws, "Summary Tester", ("Doom Donut", 1, "1.00"))
+        wait_for(aws, order_id, OrderStatus.FAILED)
+        assert operations.invoke_canceller(aws, order_id)["statusCode"] == 200
+        wait_for(aws, order_id, OrderStatus.CANCELLED)
+        says = ", when it was FAILED"
+    page = client.get(f"/orders/{order_id}").get_data(as_text=True)
+    row = re.search(
+        rf'<dt>{status.title()}</dt><dd class="{status.lower()}" id="summary-{status.lower()}">([^<]+)</dd>', page
+    )
+    assert row is not None and says in row.group(1), page
+    assert f'<span class="status {status}" id="order-status">{status}</span>' in page

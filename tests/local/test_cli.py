@@ -303,3 +303,165 @@ def test_orders_watch_gives_up_on_an_order_still_new(stack: Any, capsys: pytest.
     operations.repository(aws).create(OrderRecord.new(order_id, request, datetime.now(UTC)))  # no event: stays NEW
     code, out = snacks(stack, capsys, "orders", "watch", order_id, "--timeout", "0.5")
     assert code == 4 and "status NEW" in out and "still NEW after 0.5 s" in out, out
+
+
+# --- what a newcomer tripped over (issue 17, items 13-15 and 19) --------------------------------------
+
+
+def failed_order(stack: Any, capsys: pytest.CaptureFixture[str], customer: str) -> str:
+    code, out = snacks(
+        stack, capsys, "orders", "create", "--customer", customer, "--item", "Doom Donut:1:2.50", "--wait", "20"
+    )
+    assert code == 1 and " FAILED " in out, out
+    return created_order_id(out)
+
+
+def test_trace_lists_every_execution_of_a_replayed_order_as_the_console_does(
+    stack: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The order's executionArn names only the execution that last wrote it; the trace shows both."""
+    from snacks.console.executions import ExecutionFinder
+
+    order_id = failed_order(stack, capsys, "Rita Replay")
+    code, out = snacks(stack, capsys, "dlq", "replay", "--order-id", order_id)
+    assert code == 0 and "replayed" in out, out
+    aws = Aws(endpoint_url=stack.endpoint_url, region=stack.region)
+    again = operations.wait_for_final(aws, order_id, timeout=20)
+    assert again is not None and again.status.value == "FAILED"  # Doom Donut fails for good, twice
+
+    code, out = snacks(stack, capsys, "trace", order_id)
+    assert code == 0 and "2 workflow execution(s), oldest first" in out, out
+    shown = re.findall(r"^execution (\S+)  (\w+)", out, re.M)
+    console = [(execution["name"], execution["status"]) for execution in ExecutionFinder(aws).for_order(order_id)]
+    assert shown == console and [status for _, status in shown] == ["FAILED", "FAILED"]
+    assert len({name for name, _ in shown}) == 2
+
+
+def test_trace_says_yet_only_of_a_new_order_and_shows_the_execution_that_met_a_cancel(
+    stack: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A cancelled order's record names no execution (the workflow that met the cancel ends in its
+    Cancelled state without writing the order): the trace still finds it, and never says "yet" of an
+    order that is over."""
+    from order_service.adapters.eventbridge_publisher import EventBridgePublisher
+    from order_service.domain.events import OrderCreated
+
+    order_id = stale_new_order(stack)  # NEW, its event never published
+    code, out = snacks(stack, capsys, "trace", order_id)
+    assert code == 0 and "no workflow execution of this order is recorded yet" in out, out
+
+    assert snacks(stack, capsys, "orders", "cancel", order_id)[0] == 0
+    code, out = snacks(stack, capsys, "trace", order_id)
+    assert code == 0 and "no workflow execution of this order is recorded\n" in out and "yet" not in out, out
+
+    aws = Aws(endpoint_url=stack.endpoint_url, region=stack.region)
+    record = operations.get_order(aws, order_id)
+    assert record is not None and record.execution_arn is None
+    # Its event arrives late (a reconciler's re-publish raced the cancel): the workflow runs and meets it.
+    EventBridgePublisher(aws.client("events"), aws.names.event_bus).publish_order_created(
+        OrderCreated.from_record(record)
+    )
+    deadline = time.monotonic() + 30
+    while "SUCCEEDED" not in (out := snacks(stack, capsys, "trace", order_id)[1]):
+        assert time.monotonic() < deadline, out
+        time.sleep(0.1)
+    assert "1 workflow execution(s)" in out and re.search(r"^  AlreadySettled\s", out, re.M), out
+
+
+def test_orders_watch_exits_3_for_a_cancelled_order_and_2_for_an_unknown_one(
+    stack: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CANCELLED is settled, nothing delivered: 3, never PROCESSED's 0 nor FAILED's 1. An unknown id is
+    the user's mistake (2), not FAILED's 1."""
+    order_id = failed_order(stack, capsys, "Wanda Watch")
+    assert snacks(stack, capsys, "orders", "cancel", order_id)[0] == 0
+    code, out = snacks(stack, capsys, "orders", "watch", order_id, "--timeout", "5")
+    assert code == 3 and "status CANCELLED" in out, out
+
+    code = main(["--endpoint-url", stack.endpoint_url, "orders", "watch", "no-such-order", "--timeout", "5"])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    assert captured.err == ("snacks: order no-such-order not found; `snacks orders list` shows the orders there are\n")
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("", "the snack name must not be empty"),
+        ("   ", "the snack name must not be empty"),
+        ("x" * 101, "the snack name must be at most 100 characters (got 101)"),
+        ("Bad\x07Bell", "the snack name must not contain control characters"),
+    ],
+)
+def test_inventory_set_refuses_a_bad_snack_name_by_the_orders_rules_and_writes_nothing(
+    stack: Any, capsys: pytest.CaptureFixture[str], name: str, says: str
+) -> None:
+    before = snacks(stack, capsys, "inventory", "list")[1]
+    code = main(["--endpoint-url", stack.endpoint_url, "inventory", "set", name, "5"])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == "" and captured.err.count("\n") == 1
+    assert f"snacks: inventory set: {says}, as in an order's snackItems[].name" in captured.err
+    assert snacks(stack, capsys, "inventory", "list")[1] == before
+
+
+def test_inventory_set_stores_the_name_as_an_order_carries_it(stack: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """The creator trims an order's snack names: stock set for "  Trim Toffee " must be what orders take."""
+    code, out = snacks(stack, capsys, "inventory", "set", "  Trim Toffee ", "0")
+    assert code == 0 and out == "Trim Toffee: 0 available\n"
+    code, out = snacks(
+        stack, capsys, "orders", "create", "--customer", "Tim", "--item", "Trim Toffee:1:1.00", "--wait", "20"
+    )
+    assert code == 0 and re.search(rf"{created_order_id(out)}\s+REJECTED", out), out
+
+
+def test_dlq_replay_of_an_order_with_no_dead_letter_says_so_and_exits_2(
+    stack: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for order_id in ("no-such-order", _created(stack, capsys, "Nuts:1:1.00")):
+        code = main(["--endpoint-url", stack.endpoint_url, "dlq", "replay", "--order-id", order_id])
+        captured = capsys.readouterr()
+        assert code == 2 and captured.out == "" and captured.err.count("\n") == 1
+        assert f"no dead letter of order {order_id} is in {definitions.DEAD_LETTER_QUEUE}" in captured.err
+
+
+def test_a_cancelled_failed_orders_dead_letter_is_listed_as_settled_not_as_a_failure(
+    stack: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    order_id = failed_order(stack, capsys, "Carl Cancel")
+    live = failed_order(stack, capsys, "Lena Live")
+    assert snacks(stack, capsys, "orders", "cancel", order_id)[0] == 0
+
+    code, out = snacks(stack, capsys, "dlq", "list")
+    assert code == 0
+    failures, _, settled = out.partition("settled since they failed: ")
+    assert live in failures and order_id not in failures
+    assert re.search(rf"^  {order_id}\s+CANCELLED\s+was Fulfil / FulfillmentRejected$", settled, re.M), out
+
+    # Replay refuses it (nothing re-published, the order stays CANCELLED) and removes the stale message.
+    code, out = snacks(stack, capsys, "dlq", "replay", "--order-id", order_id)
+    assert code == 0 and re.search(rf"^{order_id}\s+already-settled\s+order is CANCELLED", out, re.M), out
+    assert status_of(stack, capsys, order_id) == "CANCELLED"
+    assert order_id not in snacks(stack, capsys, "dlq", "list")[1]
+
+
+def test_a_reader_that_closes_the_pipe_ends_snacks_quietly(stack: Any) -> None:
+    """`snacks orders list | head -2`: the reader is gone before snacks writes. Exit 141 (128 + SIGPIPE,
+    what a shell reports for a command SIGPIPE killed), nothing on stderr (Python docs, signal module,
+    "Note on SIGPIPE")."""
+    for argv in (
+        ["orders", "list", "--endpoint-url", stack.endpoint_url],
+        ["dlq", "list", "--endpoint-url", stack.endpoint_url],
+    ):
+        reader, writer = os.pipe()
+        os.close(reader)
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "snacks.cli", *argv],
+                stdout=writer,
+                stderr=subprocess.PIPE,
+                text=True,
+                timeout=120,
+            )
+        finally:
+            os.close(writer)
+        assert (done.returncode, done.stderr) == (141, ""), argv

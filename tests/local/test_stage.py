@@ -68,9 +68,14 @@ def test_the_cli_with_stage_runs_an_order_through_that_stage(stack: Any, capsys:
         TableName=definitions.resource_names(STAGE).orders_table, Key={"orderId": {"S": order_id}}
     )["Item"]
     assert stored["status"]["S"] == "PROCESSED"
-    # Without --stage the CLI looks for the seed's names, which this stack does not serve.
-    assert main([*base, "orders", "get", order_id]) != 0
-    capsys.readouterr()
+    # Without --stage the CLI looks for the seed's names, which this stack does not serve: it says so
+    # (the stack's health endpoint names its stage), not "wrong --region" (issue 17, item 14).
+    for command in (["orders", "get", order_id], ["orders", "list"], ["dlq", "list"], ["trace", order_id]):
+        assert main([*base, *command]) == 1
+        error = capsys.readouterr().err
+        assert error.count("\n") == 1, error
+        assert f"serves stage '{STAGE}', not the seed's names (no stage): pass --stage {STAGE}" in error
+        assert "region" not in error
 
 
 def test_the_health_endpoint_says_which_stage(stack: Any) -> None:

@@ -60,12 +60,14 @@ def sfn(aws: Aws) -> Any:
     return aws.client("stepfunctions")
 
 
-def new_order(aws: Aws, item: str) -> str:
+def new_order(aws: Aws, item: str, quantities: tuple[int, ...] = (2,)) -> str:
+    """A NEW order of ``item``: one line per quantity (two lines of one snack: ``(1, 1)``), 1.50 a unit."""
     order_id = str(uuid.uuid4())
+    lines = tuple(SnackItem(name=item, quantity=quantity, price=Decimal("1.50")) for quantity in quantities)
     request = OrderRequest(
         customer_name="State Machine Test",
-        snack_items=(SnackItem(name=item, quantity=2, price=Decimal("1.50")),),
-        total_amount=Decimal("3.00"),
+        snack_items=lines,
+        total_amount=sum((line.line_total for line in lines), Decimal("0.00")),
     )
     operations.repository(aws).create(OrderRecord.new(order_id, request, datetime.now(UTC)))
     return order_id
@@ -277,11 +279,15 @@ def test_bus_rule_starts_the_workflow_for_order_created_events_only(stack: Any, 
     assert len(started_for_order) == 1  # the "Order Shipped" event matched no rule
 
 
-def test_out_of_stock_ends_the_order_rejected_without_dlq_or_reservation(sfn: Any, aws: Aws) -> None:
-    """Not enough stock is a business outcome: a Choice sends the execution to a Succeed state."""
+@pytest.mark.parametrize("quantities", [(2,), (1, 1)], ids=["one-line-of-2", "two-lines-of-1"])
+def test_out_of_stock_ends_the_order_rejected_without_dlq_or_reservation(
+    sfn: Any, aws: Aws, quantities: tuple[int, ...]
+) -> None:
+    """Not enough stock is a business outcome: a Choice sends the execution to a Succeed state. Two lines
+    of one snack are one demand of their summed units (each line alone fits the stock; both do not)."""
     snack = f"Limited Lollies {uuid.uuid4().hex[:8]}"
     operations.set_stock(aws, snack, 1)
-    order_id = new_order(aws, snack)  # wants 2
+    order_id = new_order(aws, snack, quantities)  # wants 2 in all
     execution, history = run(sfn, aws, order_created_event(order_id))
 
     assert execution["status"] == "SUCCEEDED"

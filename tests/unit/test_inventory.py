@@ -131,6 +131,23 @@ def test_out_of_stock_rejects_the_order_with_its_lines_and_reserves_nothing(
     assert levels(stock) == {"Chips": 1, "Soda": 10}
 
 
+def test_two_lines_of_one_snack_are_rejected_on_their_summed_units(
+    orders: DynamoDbOrderRepository, stock: DynamoDbStockLedger
+) -> None:
+    """Each line alone fits the stock, both do not: REJECTED at once with the summed demand, never a
+    reservation the transaction must refuse (that retried to the DLQ instead: issue 17, item 19)."""
+    stock.set_level("Chips", 3, NOW)
+    put(orders, "o-11", ("Chips", 2), ("Soda", 1), ("Chips", 2))
+
+    result = processor(orders, stock).fulfil(StepContext("o-11", EXECUTION))
+
+    assert result["outcome"] == "rejected"
+    assert result["rejection"]["lines"] == [{"name": "Chips", "requested": 4, "available": 3}]
+    record = orders.get("o-11")
+    assert record is not None and record.status is OrderStatus.REJECTED and record.reservation is None
+    assert levels(stock) == {"Chips": 3}
+
+
 def test_the_reservation_is_all_or_nothing(orders: DynamoDbOrderRepository, stock: DynamoDbStockLedger) -> None:
     """Stock read as enough, then taken by someone else before the write: the transaction takes none
     of the lines and does not mark the order."""

@@ -113,6 +113,25 @@ def test_stale_new_orders_are_republished_and_fresh_ones_skipped(
     assert get(repository, "stale").status is OrderStatus.NEW
 
 
+@pytest.mark.parametrize(
+    "settled", [OrderStatus.PROCESSED, OrderStatus.REJECTED, OrderStatus.CANCELLED, OrderStatus.FAILED]
+)
+def test_only_new_orders_are_republished_never_a_settled_or_failed_one(
+    aws: Aws, repository: DynamoDbOrderRepository, publisher: SpyPublisher, settled: OrderStatus
+) -> None:
+    """However stale: a REJECTED or CANCELLED order re-published would start a workflow for an order that
+    is over (FAILED ones go round again only through a DLQ replay). Before this test only the soak caught
+    a reconciler that also re-published REJECTED/CANCELLED orders (issue 17, item 19)."""
+    add_order(repository, "stale-new", timedelta(hours=2))
+    add_order(repository, "stale-other", timedelta(hours=3), status=settled, updated_age=timedelta(hours=3))
+
+    report = reconcile_stale_orders(repository, publisher, now=NOW, stale_after=STALE_AFTER)
+
+    assert report.order_ids == ["stale-new"]
+    assert [event.order_id for event in publisher.published] == ["stale-new"]
+    assert [event["detail"]["orderId"] for event in aws.published_events()] == ["stale-new"]
+
+
 def test_dry_run_publishes_nothing(aws: Aws, repository: DynamoDbOrderRepository, publisher: SpyPublisher) -> None:
     add_order(repository, "stale-1", timedelta(hours=1))
     add_order(repository, "stale-2", timedelta(hours=2))

@@ -293,6 +293,16 @@ def validate_order(payload: object) -> OrderRequest:
     return OrderRequest(customer_name=customer_name, snack_items=tuple(items), total_amount=total, idempotency_key=key)
 
 
+def validate_snack_name(value: object, field: str = "name") -> str:
+    """A snack name alone (a stock record's key): the rules of ``snackItems[].name``, normalised as an order's
+    are, so a stock level set for a name is the one an order of that name meets."""
+    problems = _Problems()
+    name = _text(value, field, ITEM_NAME_MAX_CHARS, problems)
+    problems.raise_if_any()
+    assert name is not None  # guaranteed by no problems
+    return name
+
+
 def canonical_numbers(value: Any) -> Any:
     """``value`` with every non-integer number as a normalised ``Decimal`` (2.5, 2.50 and 2.5e0 alike).
 

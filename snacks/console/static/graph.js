@@ -7,10 +7,10 @@
 
   function layout() {
     const g = new dagre.graphlib.Graph();
-    g.setGraph({ rankdir: "TB", nodesep: 28, ranksep: 38, marginx: 12, marginy: 12 });
+    g.setGraph({ rankdir: "TB", nodesep: 18, ranksep: 34, marginx: 12, marginy: 12 });
     g.setDefaultEdgeLabel(() => ({}));
     for (const node of graph.nodes) {
-      const width = node.synthetic ? 64 : Math.max(110, node.id.length * 8 + 44);
+      const width = node.synthetic ? 64 : Math.max(96, node.id.length * 7.5 + 28);
       g.setNode(node.id, { width: width, height: node.synthetic ? 28 : 40, node: node });
     }
     for (const edge of graph.edges) g.setEdge(edge.source, edge.target, { edge: edge });
@@ -83,8 +83,24 @@
       taken.add("Start->" + names[0]);
       if (execution.status !== "RUNNING") taken.add(names[names.length - 1] + "->End");
     }
-    const size = g.graph();
-    const svg = el("svg", { width: size.width, height: size.height, viewBox: `0 0 ${size.width} ${size.height}`, class: "workflow" }, container);
+    // dagre's size covers the nodes; an edge routed around them (InStock -> Cancelled) may reach past
+    // it: the view box covers every node and every edge point, with room for the arrowheads.
+    const bounds = { left: Infinity, top: Infinity, right: -Infinity, bottom: -Infinity };
+    const cover = (x, y) => {
+      bounds.left = Math.min(bounds.left, x); bounds.right = Math.max(bounds.right, x);
+      bounds.top = Math.min(bounds.top, y); bounds.bottom = Math.max(bounds.bottom, y);
+    };
+    for (const id of g.nodes()) {
+      const box = g.node(id);
+      cover(box.x - box.width / 2, box.y - box.height / 2);
+      cover(box.x + box.width / 2, box.y + box.height / 2);
+    }
+    for (const id of g.edges()) for (const point of g.edge(id).points) cover(point.x, point.y);
+    const margin = 12;
+    const left = bounds.left - margin, top = bounds.top - margin;
+    const width = bounds.right - bounds.left + 2 * margin, height = bounds.bottom - bounds.top + 2 * margin;
+    // Natural size at most; the stylesheet lets it shrink to the column it is in.
+    const svg = el("svg", { viewBox: `${left} ${top} ${width} ${height}`, class: "workflow", style: `max-width: ${width}px` }, container);
     const defs = el("defs", {}, svg);
     for (const kind of ["plain", "taken"]) {
       const marker = el("marker", { id: `arrow-${kind}`, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 9, markerHeight: 9, markerUnits: "userSpaceOnUse", orient: "auto-start-reverse" }, defs);
