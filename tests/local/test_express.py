@@ -152,3 +152,51 @@ def test_execution_history_reaches_the_log_group_in_the_format_aws_writes_for_ex
         "MarkProcessed",
         "PublishProcessed",
     ]
+
+
+def test_an_express_execution_name_used_again_starts_a_second_concurrent_execution(stack: Any, aws: Aws) -> None:
+    """Express: "Idempotency is not automatically managed. Starting multiple workflows with the same
+    name results in concurrent executions." (Step Functions Developer Guide, "Execution guarantees",
+    https://docs.aws.amazon.com/step-functions/latest/dg/express-at-least-once-execution.html);
+    "StartExecution isn't idempotent for EXPRESS workflows" (API Reference, StartExecution). Same
+    name and input while the first still runs, or after it ended: a new execution each time, each
+    with its own ARN and its own records in the log group, and both shown on the order."""
+    from snacks.console.executions import ExecutionFinder
+
+    sfn = aws.client("stepfunctions")
+    order_id = new_order(aws)
+    event = json.dumps({"id": "evt-same", "detail": {"orderId": order_id}})
+    name = f"same-name-{order_id[:8]}"
+    first = sfn.start_execution(stateMachineArn=aws.state_machine_arn(), name=name, input=event)["executionArn"]
+    second = sfn.start_execution(stateMachineArn=aws.state_machine_arn(), name=name, input=event)["executionArn"]
+    stack.wait_until_idle(timeout=60)
+    after_the_end = sfn.start_sync_execution(stateMachineArn=aws.state_machine_arn(), name=name, input=event)
+
+    arns = [first, second, after_the_end["executionArn"]]
+    assert len(set(arns)) == 3 and all(arn.split(":")[7] == name for arn in arns)
+    assert after_the_end["status"] == "SUCCEEDED"  # the order was settled: AlreadySettled
+    shown = ExecutionFinder(aws).from_log_group(order_id)
+    assert sorted(view["executionArn"] for view in shown) == sorted(arns)
+    assert all(view["status"] == "SUCCEEDED" for view in shown), [view["status"] for view in shown]
+    order = operations.get_order(aws, order_id)
+    assert order is not None and order.status.value == "PROCESSED"
+
+
+def test_a_standard_machine_keeps_its_name_rule_beside_the_express_one(stack: Any, aws: Aws) -> None:
+    """STANDARD: "If the execution is closed or if the input is different, it returns a 400
+    ExecutionAlreadyExists error" (API Reference, StartExecution, Idempotency:
+    https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html); the
+    Express exemption does not leak to other machine types (tests/local/test_execution_names.py
+    covers the open-execution cases)."""
+    sfn = aws.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="names-standard",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}),
+        roleArn=f"arn:aws:iam::{stack.account_id}:role/names",
+        type="STANDARD",
+    )["stateMachineArn"]
+    sfn.start_execution(stateMachineArn=machine, name="once", input="{}")
+    stack.wait_until_idle(timeout=30)
+    with pytest.raises(ClientError) as refused:
+        sfn.start_execution(stateMachineArn=machine, name="once", input="{}")
+    assert refused.value.response["Error"]["Code"] == "ExecutionAlreadyExists"

@@ -66,6 +66,8 @@ TARGETS: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("sfn_semantics.start_sync_execution_served", "moto.stepfunctions.responses", "StepFunctionResponse", ()),
     ("express.express_semantics", f"{SFN}.backend.execution", "Execution.__init__",
      ("name", "exec_arn", "account_id", "region_name", "state_machine", "cloud_watch_logging_session")),
+    ("express.express_semantics", "moto.stepfunctions.models", "StateMachine._handle_name_input_idempotency",
+     ("name", "execution_input")),
     ("express.express_semantics", f"{SFN}.asl.eval.event.logging", "is_logging_enabled_for",
      ("log_level", "history_event_type")),
     ("express.express_semantics", "moto.stepfunctions.responses", "StepFunctionResponse.list_executions", ()),
