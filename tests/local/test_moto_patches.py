@@ -84,6 +84,7 @@ TARGETS: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("logs_filters.json_filter_patterns", "moto.logs.utils", "EventMessageFilter.__init__", ("pattern",)),
     ("eventbridge_api.test_event_pattern_served", "moto.events.responses", "EventsHandler.test_event_pattern", ()),
     ("eventbridge_api.test_event_pattern_served", "moto.events.models", "EventPattern.load", ("raw_pattern",)),
+    ("eventbridge_api.malformed_details_refused", "moto.events.models", "EventsBackend.put_events", ("events",)),
     ("event_delivery.StepFunctionsTargetDelivery.installed", "moto.events.models", "Rule.send_to_targets",
      ("original_event", "transform_input")),
     ("http_door.installed", "moto.moto_server.werkzeug_app", "DomainDispatcherApplication.__call__",
