@@ -216,7 +216,7 @@ class LocalStack:
         werkzeug_logger = logging.getLogger("werkzeug")  # one access-log line per request otherwise
         stack.callback(werkzeug_logger.setLevel, werkzeug_logger.level)
         werkzeug_logger.setLevel(logging.WARNING)
-        stack.enter_context(http_door.installed(self.health))
+        stack.enter_context(http_door.installed(self.health, services=SERVICES))
         self._server.serve()
 
     def _load_handlers(self, stack: ExitStack) -> None:
