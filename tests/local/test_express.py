@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -58,11 +57,9 @@ def test_start_sync_execution_runs_the_express_machine_to_its_end(stack: Any, aw
     the execution's status and output (Step Functions API Reference, StartSyncExecution)."""
     order_id = new_order(aws)
     event = {"id": str(uuid.uuid4()), "detail": {"orderId": order_id}}
-    started = time.monotonic()
     reply = aws.client("stepfunctions").start_sync_execution(
         stateMachineArn=aws.state_machine_arn(), input=json.dumps(event)
     )
-    assert time.monotonic() - started < 60
     assert reply["status"] == "SUCCEEDED", reply
     output = json.loads(reply["output"])
     assert output["detail"]["orderId"] == order_id and "result" in output

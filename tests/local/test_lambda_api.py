@@ -265,12 +265,11 @@ def test_the_configured_timeout_is_enforced_and_reported_as_lambda_reports_it(
     {"errorType": "Sandbox.Timedout", "errorMessage": "RequestId: <id> Error: Task timed out after
     1.00 seconds"} (LocalStack's recorded AWS answer, test_lambda.py::test_lambda_invoke_with_timeout);
     the log stream gets "Task timed out after 1.00 seconds" and a REPORT line."""
-    started = time.monotonic()
     reply = aws.client("lambda").invoke(
         FunctionName=definitions.ORDER_PROCESSOR,
         Payload=json.dumps({"step": "validate", "orderId": "timeout-test"}),
     )
-    assert time.monotonic() - started < 10
+    assert not slow_validate.is_set()  # the handler still hangs: the answer came from the Timeout
     assert reply["StatusCode"] == 200 and reply["FunctionError"] == "Unhandled"
     payload = json.loads(reply["Payload"].read())
     assert payload["errorType"] == "Sandbox.Timedout"
