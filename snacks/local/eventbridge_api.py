@@ -1,9 +1,17 @@
-"""EventBridge's ``TestEventPattern`` for the local stack (moto's answers with an empty body).
+"""EventBridge's API where moto's answers differ from AWS's.
 
-"Tests whether the specified event pattern matches the provided event" and answers
-``{"Result": true|false}`` (EventBridge API Reference, TestEventPattern). The match is moto's own
-pattern matcher, the one that routes ``PutEvents`` to rules, so the test and the routing agree. A
-pattern that is not valid JSON is ``InvalidEventPatternException``, as on AWS.
+``PutEvents`` refuses an entry whose ``Detail`` is not a JSON object: EventBridge answers that
+entry with ``ErrorCode`` ``MalformedDetail``, "Detail is malformed." (HTTP 200, counted in
+``FailedEntryCount``; the other entries go on), for a string, an array, broken JSON or a
+serialized string alike (LocalStack's recorded AWS answers,
+tests/aws/services/events/test_events.snapshot.json, test_put_event_malformed_detail). moto refuses
+only broken JSON; an array or a string went to the rules.
+
+``TestEventPattern`` (moto's answers with an empty body): "Tests whether the specified event
+pattern matches the provided event" and answers ``{"Result": true|false}`` (EventBridge API
+Reference, TestEventPattern). The match is moto's own pattern matcher, the one that routes
+``PutEvents`` to rules, so the test and the routing agree. A pattern that is not valid JSON is
+``InvalidEventPatternException``, as on AWS.
 """
 
 from __future__ import annotations
@@ -14,6 +22,36 @@ from contextlib import contextmanager
 from typing import Any
 
 from snacks.local.moto_tuning import patched
+
+MALFORMED_DETAIL = {"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is malformed."}
+MAX_ENTRIES = 10  # PutEvents' limit, which moto checks (and refuses) itself
+
+
+def _malformed(entry: dict[str, Any]) -> bool:
+    """A Detail that is there (moto answers a missing one, Source or DetailType first) but no JSON object."""
+    if not entry.get("Source") or not entry.get("DetailType") or not entry.get("Detail"):
+        return False
+    try:
+        return not isinstance(json.loads(entry["Detail"]), dict)
+    except (ValueError, TypeError):
+        return True
+
+
+@contextmanager
+def malformed_details_refused() -> Iterator[None]:
+    from moto.events.models import EventsBackend
+
+    original = EventsBackend.put_events
+
+    def put_events(self: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if len(events) > MAX_ENTRIES:
+            return list(original(self, events))
+        refused = [_malformed(entry) for entry in events]
+        answered = iter(original(self, [entry for entry, bad in zip(events, refused, strict=True) if not bad]))
+        return [dict(MALFORMED_DETAIL) if bad else next(answered) for bad in refused]
+
+    with patched(EventsBackend, "put_events", put_events):
+        yield
 
 
 @contextmanager

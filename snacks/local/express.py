@@ -8,6 +8,12 @@
   (Step Functions Developer Guide, "Using CloudWatch Logs to log execution history"; LocalStack's
   recorded AWS events, tests/aws/services/stepfunctions/v2/express/test_express_async.snapshot.json).
   ``includeExecutionData: false`` leaves out inputs and outputs.
+* A name is not an idempotency key for them: "Idempotency is not automatically managed. Starting
+  multiple workflows with the same name results in concurrent executions" (Step Functions Developer
+  Guide, "Execution guarantees"; "StartExecution isn't idempotent for EXPRESS workflows", API
+  Reference, StartExecution). moto applies STANDARD's rule (the same name and input returns the
+  running execution, anything else is ``ExecutionAlreadyExists``) to every machine; an EXPRESS
+  machine skips it, and each execution gets an ARN (and a log stream) of its own.
 * ``ListExecutions``, ``DescribeExecution``, ``StopExecution`` and ``GetExecutionHistory`` are
   refused for them with AWS's errors (LocalStack's recorded AWS answers,
   tests/aws/services/stepfunctions/v2/test_sfn_api_express.snapshot.json): a ``400
@@ -66,8 +72,9 @@ class ExpressLogSession:
         self._group = group
         self._level = level
         self._logs = logs
-        machine, name = execution_arn.split(":")[6:8]
-        self._stream = f"states/{machine}/{time.strftime('%Y-%m-%d-%H-%M', time.gmtime())}/{name}"
+        # Named after the execution's id, not its name: two executions may share a name.
+        machine, execution_id = execution_arn.split(":")[6], execution_arn.split(":")[8]
+        self._stream = f"states/{machine}/{time.strftime('%Y-%m-%d-%H-%M', time.gmtime())}/{execution_id}"
         self._lock = threading.Lock()
         self._created = False
 
@@ -117,10 +124,18 @@ def _epoch_millis(stamp: Any) -> int:
 def express_semantics() -> Iterator[None]:
     from moto.core.exceptions import JsonRESTError
     from moto.logs.models import logs_backends
+    from moto.stepfunctions.models import StateMachine
     from moto.stepfunctions.parser.backend.execution import Execution
     from moto.stepfunctions.responses import StepFunctionResponse
 
     original_init = Execution.__init__
+    original_name_check = StateMachine._handle_name_input_idempotency
+
+    @functools.wraps(original_name_check)
+    def handle_name_input_idempotency(self: Any, name: str, execution_input: str) -> Any:
+        if getattr(self, "type", None) == EXPRESS:
+            return None  # a new, concurrent execution, whatever ran under that name
+        return original_name_check(self, name, execution_input)
 
     @functools.wraps(original_init)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -158,6 +173,7 @@ def express_semantics() -> Iterator[None]:
 
     with ExitStack() as stack:
         stack.enter_context(patched(Execution, "__init__", __init__))
+        stack.enter_context(patched(StateMachine, "_handle_name_input_idempotency", handle_name_input_idempotency))
         stack.enter_context(patched(StepFunctionResponse, "list_executions", refusing("list_executions", "machine")))
         for method in ("describe_execution", "stop_execution", "get_execution_history"):
             stack.enter_context(patched(StepFunctionResponse, method, refusing(method, "execution")))

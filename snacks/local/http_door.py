@@ -7,6 +7,12 @@
   the whole traceback.
 * A Lambda ``Invoke`` body that is not UTF-8, or nested too deep to parse, is ``400
   InvalidRequestContentException``, as on Lambda (moto fails on it before any Lambda code runs).
+* An answer to an AWS JSON protocol request (``X-Amz-Target``) goes out with that protocol's
+  ``Content-Type``, ``application/x-amz-json-1.0`` or ``-1.1`` as the service's model says
+  (botocore's ``jsonVersion``; Smithy, "AWS JSON 1.1 protocol": responses carry
+  ``Content-Type: application/x-amz-json-1.1``; recorded on AWS in LocalStack's snapshots, e.g.
+  ECS's 1.1 and SQS's 1.0 answers in tests/aws/services/stepfunctions/v2/services/). moto answers
+  CloudWatch Logs and EventBridge as ``text/html``.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from snacks.aws import LOCAL_HEALTH_PATH
 from snacks.local.moto_tuning import patched
 
 HEALTH_PATH = LOCAL_HEALTH_PATH
+JSON_PROTOCOL = "json"
+JSON_CONTENT_TYPE = "application/x-amz-json-{version}"
 _INVOKE_SUFFIX = "/invocations"
 
 StartResponse = Callable[..., Any]
@@ -49,19 +57,52 @@ def error_reply(
     return _reply(start_response, f"{status} {phrase}", body, headers)
 
 
+def json_content_types(services: Iterable[str]) -> dict[str, str]:
+    """``X-Amz-Target`` prefix -> the Content-Type of the answers, for the AWS JSON services among ``services``."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    types: dict[str, str] = {}
+    for service in services:
+        metadata = session.get_service_model(service).metadata
+        if metadata.get("protocol") == JSON_PROTOCOL and metadata.get("targetPrefix"):
+            types[str(metadata["targetPrefix"])] = JSON_CONTENT_TYPE.format(version=metadata.get("jsonVersion", "1.0"))
+    return types
+
+
+def _answered_as_protocol(
+    environ: dict[str, Any], start_response: StartResponse, types: dict[str, str]
+) -> StartResponse:
+    """``start_response`` giving the answer its protocol's Content-Type, when the request names a JSON service."""
+    target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+    content_type = types.get(target.split(".", 1)[0]) if target else None
+    if content_type is None:
+        return start_response
+
+    def start(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
+        kept = [(name, value) for name, value in headers if name.lower() != "content-type"]
+        return start_response(status, [*kept, ("Content-Type", content_type)], *exc_info)
+
+    return start
+
+
 def _is_lambda_invoke(environ: dict[str, Any]) -> bool:
     path = str(environ.get("PATH_INFO", ""))
     return environ.get("REQUEST_METHOD") == "POST" and "/functions/" in path and path.endswith(_INVOKE_SUFFIX)
 
 
 @contextmanager
-def installed(health: Callable[[], dict[str, Any]], errors: TextIO | None = None) -> Iterator[None]:
+def installed(
+    health: Callable[[], dict[str, Any]], errors: TextIO | None = None, services: Iterable[str] = ()
+) -> Iterator[None]:
     """Put the door in front of moto's server (its ``DomainDispatcherApplication``) until the block ends."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     original = DomainDispatcherApplication.__call__
+    content_types = json_content_types(services)
 
     def __call__(self: Any, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        start_response = _answered_as_protocol(environ, start_response, content_types)
         if environ.get("PATH_INFO") == HEALTH_PATH:
             body = json.dumps(health(), indent=2).encode()
             return _reply(start_response, "200 OK", body, [("Content-Type", "application/json")])

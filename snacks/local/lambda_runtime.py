@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import builtins
 import ctypes
+import functools
 import importlib
 import io
 import json
@@ -24,6 +25,7 @@ import math
 import os
 import resource
 import sys
+import sysconfig
 import threading
 import time
 import traceback
@@ -40,6 +42,7 @@ from aws_lambda_powertools import Logger
 from moto.core.exceptions import JsonRESTError
 
 from snacks.local.moto_tuning import patched
+from stacks.definitions import LAMBDA_RUNTIME
 
 Handler = Callable[[Any, Any], Any]
 
@@ -187,6 +190,16 @@ class Invocation:
     errored: bool
     log_text: str
     timed_out: bool = False
+    request_id: str = ""
+
+
+# Invoke's response headers. "x-amzn-RequestId" is the invocation's request id, the one in the
+# START/END/REPORT lines and the context's aws_request_id (LocalStack's recorded AWS answers,
+# test_lambda.py::TestRequestIdHandling::test_request_id_invoke: the payload returning
+# context.aws_request_id equals ResponseMetadata.RequestId); moto sets a random one of its own.
+REQUEST_ID_HEADER = "x-amzn-requestid"
+EXECUTED_VERSION_HEADER = "x-amz-executed-version"  # "The version of the function that executed" (API_Invoke.html)
+LATEST = "$LATEST"
 
 
 _cold_start = threading.local()
@@ -384,6 +397,7 @@ class InProcessLambda:
                 patched(powertools_logger, "_is_cold_start", _this_invocation_is_cold),
                 patched(powertools_tracer, "_is_cold_start", _this_invocation_is_cold),
                 lambda_timeouts_reported_as_step_functions_does(),
+                invoke_answers_as_lambda_words_them(),
             ):
                 yield
         finally:
@@ -431,15 +445,18 @@ class InProcessLambda:
                 f"Could not parse request body into json: Could not parse payload into json: {error}"
             ) from None
         self.apply_configuration(registered, function)
+        request_id = str(uuid.uuid4())
+        response_headers[REQUEST_ID_HEADER] = request_id
         if invocation_type == "DryRun":
             return b""
         if invocation_type == "Event":
             self._count(+1)  # counted from now: wait_until_idle must see the queued invocation
             threading.Thread(
-                target=self._invoke_counted, args=(registered, event, function.logs_backend), daemon=True
+                target=self._invoke_counted, args=(registered, event, function.logs_backend, request_id), daemon=True
             ).start()
             return b""
-        result = self.invoke(registered, event, function.logs_backend)
+        result = self.invoke(registered, event, function.logs_backend, request_id=request_id)
+        response_headers[EXECUTED_VERSION_HEADER] = LATEST
         if result.errored:
             response_headers["x-amz-function-error"] = "Unhandled"
         if str(request_headers.get("X-Amz-Log-Type") or "") == "Tail":
@@ -451,31 +468,33 @@ class InProcessLambda:
         with self._in_flight_lock:
             self._in_flight += delta
 
-    def _invoke_counted(self, function: FunctionRuntime, event: Any, logs_backend: Any) -> None:
+    def _invoke_counted(self, function: FunctionRuntime, event: Any, logs_backend: Any, request_id: str) -> None:
         try:
-            self.invoke(function, event, logs_backend)
+            self.invoke(function, event, logs_backend, request_id=request_id)
         finally:
             self._count(-1)
 
-    def invoke(self, function: FunctionRuntime, event: Any, logs_backend: Any) -> Invocation:
+    def invoke(
+        self, function: FunctionRuntime, event: Any, logs_backend: Any, request_id: str | None = None
+    ) -> Invocation:
         """Run one invocation in the function's environment, within its Timeout."""
         self.reload_if_code_changed()
         self._count(+1)
         try:
             with function.lock:
-                return self._run(function, event, logs_backend)
+                return self._run(function, event, logs_backend, request_id or str(uuid.uuid4()))
         finally:
             self._count(-1)
 
-    def _run(self, function: FunctionRuntime, event: Any, logs_backend: Any) -> Invocation:
+    def _run(self, function: FunctionRuntime, event: Any, logs_backend: Any, request_id: str) -> Invocation:
         context = LambdaContext(
             function_name=function.name,
             memory_limit_in_mb=function.memory_mb,
             timeout_seconds=function.timeout_seconds,
             invoked_function_arn=function.arn,
+            aws_request_id=request_id,
             log_stream_name=function.log_stream,
         )
-        request_id = context.aws_request_id
         cold, init_ms = function.cold, function.init_ms
         function.cold = False
         outcome: dict[str, Any] = {"lines": []}
@@ -494,7 +513,7 @@ class InProcessLambda:
                         "errorMessage": str(error),
                         "errorType": type(error).__name__,
                         "requestId": request_id,
-                        "stackTrace": traceback.format_tb(error.__traceback__),
+                        "stackTrace": self._function_frames(error.__traceback__),
                     }
                 except BaseException as error:  # noqa: BLE001 - sys.exit() in a handler ends its runtime
                     outcome["error"] = {
@@ -529,7 +548,23 @@ class InProcessLambda:
             + _report_line(request_id, duration_ms, function.memory_mb, init_ms if cold else None, timed_out)
         )
         self._write_logs(function, logs_backend, log_text)
-        return Invocation(payload, error is not None, log_text, timed_out)
+        return Invocation(payload, error is not None, log_text, timed_out, request_id)
+
+    def _function_frames(self, trace: Any) -> list[str]:
+        """An unhandled error's ``stackTrace`` as Lambda's Python runtime gives it: the frames from
+        the handler's entry point down (the runtime's own are left out), each at the path it has on
+        Lambda: the function's code under ``/var/task``, the Powertools layer under ``/opt/python``,
+        the runtime's libraries and standard library under ``/var/lang/lib/PYTHON``. LocalStack's
+        recorded AWS answers show ``File "/var/task/handler.py", line 2, in handler`` and nothing of
+        the runtime (test_lambda.snapshot.json, test_lambda_destinations.snapshot.json). The local
+        stack's own frames (this runtime, moto, the HTTP server) are not the function's and go."""
+        frames = []
+        for frame in traceback.extract_tb(trace):
+            where = _path_on_lambda(frame.filename, self.code_dir)
+            if where is not None:
+                text = traceback.format_list([frame])[0]
+                frames.append(text.replace(f'File "{frame.filename}"', f'File "{where}"', 1))
+        return frames
 
     def _write_logs(self, function: FunctionRuntime, logs_backend: Any, text: str) -> None:
         if self._echo_logs is not None:
@@ -542,6 +577,37 @@ class InProcessLambda:
         now = int(time.time() * 1000)
         events = [{"timestamp": now, "message": line} for line in text.splitlines() if line.strip()]
         logs_backend.put_log_events(group, function.log_stream, events)
+
+
+# Where a function's frames live on Lambda (the python runtime's layout; layers unpack under /opt).
+LAMBDA_TASK_ROOT = "/var/task"
+LAMBDA_RUNTIME_LIB = f"/var/lang/lib/{LAMBDA_RUNTIME}"
+LAYER_PACKAGES = {"aws_lambda_powertools": "/opt/python"}  # the functions' one layer: Powertools
+# Packages of the local stack itself, present in a traceback only because it runs in this process.
+EMULATOR_PACKAGES = frozenset({"snacks", "moto", "responses", "werkzeug", "_pytest", "pytest", "pluggy"})
+_SITE_PACKAGES = {str(Path(p).resolve()) for p in {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}}
+_STDLIB = str(Path(sysconfig.get_path("stdlib")).resolve())
+
+
+def _path_on_lambda(filename: str, code_dir: Path | None) -> str | None:
+    """The path a frame's file has on Lambda, or ``None`` for a frame that is not the function's."""
+    path = str(Path(filename).resolve())
+    if code_dir is not None and _is_under(path, str(code_dir.resolve())):
+        return LAMBDA_TASK_ROOT + path.removeprefix(str(code_dir.resolve()))
+    for site in _SITE_PACKAGES:
+        if _is_under(path, site):
+            relative = path.removeprefix(site)
+            package = relative.lstrip("/").split("/", 1)[0]
+            if package in EMULATOR_PACKAGES:
+                return None
+            return LAYER_PACKAGES.get(package, f"{LAMBDA_RUNTIME_LIB}/site-packages") + relative
+    if _is_under(path, _STDLIB):
+        return LAMBDA_RUNTIME_LIB + path.removeprefix(_STDLIB)
+    return None  # this process's own code (the runtime above all), a test's stand-ins
+
+
+def _is_under(path: str, directory: str) -> bool:
+    return path.startswith(directory.rstrip("/") + "/")
 
 
 def _packages_in(code_dir: Path) -> tuple[str, ...]:
@@ -641,6 +707,54 @@ class DirectInvokeClient:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
+
+
+# Invoke of a function that does not exist, unqualified: LocalStack's recorded AWS answer
+# (test_lambda.py::TestLambdaFeatures::test_invoke_exceptions, recorded 24-11-2025) is
+# 404 ResourceNotFoundException "Function not found: arn:aws:lambda:REGION:ACCOUNT:function:NAME:$LATEST".
+NOT_FOUND_PREFIX = "Function not found: "
+
+
+@contextmanager
+def invoke_answers_as_lambda_words_them() -> Iterator[None]:
+    """Invoke's answer where moto's differs from Lambda's: the invocation's request id as the
+    response's ``x-amzn-RequestId`` (moto replaces any with a random one of its own after the call),
+    and the ``:$LATEST`` an unqualified Invoke of a missing function names."""
+    from moto.awslambda.exceptions import UnknownFunctionException
+    from moto.awslambda.models import LambdaBackend
+    from moto.awslambda.responses import LambdaResponse
+    from moto.core.responses import BaseResponse
+
+    if "_enrich_response" in vars(LambdaResponse):
+        raise RuntimeError("moto's LambdaResponse has its own _enrich_response now: review lambda_runtime's patch")
+    enrich = BaseResponse._enrich_response
+    original_invoke = LambdaBackend.invoke
+
+    def enrich_keeping_the_invocation_id(headers: dict[str, str], body: Any) -> tuple[dict[str, str], Any]:
+        kept = headers.get(REQUEST_ID_HEADER)
+        headers, body = enrich(headers, body)
+        if kept:
+            headers[REQUEST_ID_HEADER] = kept
+        return headers, body
+
+    @functools.wraps(original_invoke)
+    def invoke(
+        self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
+    ) -> Any:
+        try:
+            return original_invoke(self, function_name, qualifier, body, headers, response_headers)
+        except UnknownFunctionException as error:
+            arn = str(error.message).removeprefix(NOT_FOUND_PREFIX)
+            if qualifier or len(arn.split(":")) != 7:  # a qualified name: Lambda names that qualifier
+                raise
+            raise UnknownFunctionException(f"{arn}:{LATEST}") from None
+
+    LambdaResponse._enrich_response = staticmethod(enrich_keeping_the_invocation_id)  # type: ignore[method-assign,assignment]
+    try:
+        with patched(LambdaBackend, "invoke", invoke):
+            yield
+    finally:
+        del LambdaResponse._enrich_response
 
 
 # Step Functions reports a Lambda function's timeout (and out-of-memory) as ``Lambda.Unknown``:

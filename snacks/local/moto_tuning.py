@@ -340,7 +340,8 @@ def execution_names_indexed() -> Iterator[None]:
     """Check a new execution's name against a dict, not by scanning every past execution.
 
     StartExecution refuses a name already used unless the same input is still running ("Idempotency",
-    StartExecution, AWS Step Functions API Reference); moto decides that by walking
+    StartExecution, AWS Step Functions API Reference; STANDARD machines only, ``express.express_semantics``
+    exempts EXPRESS ones before this index is asked); moto decides that by walking
     ``state_machine.executions`` on every start: O(executions), the local stack's cost that grew
     with history. This hands moto's own decision the one execution of that name, or none, found
     in an index that follows moto's list (executions are only ever appended to it).

@@ -5,7 +5,13 @@
   or catch on States.ALL won't catch States.Runtime errors." (Step Functions Developer Guide, Error
   handling, Error names: https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
   moto raises a bare ``NoSuchJsonPathError`` for input paths, which a Task reports as a Lambda
-  failure its ``Catch`` then catches (a DLQ message for an order that does not exist).
+  failure its ``Catch`` then catches (a DLQ message for an order that does not exist). The cause
+  is AWS's: "The JSONPath '$.id' specified for the field 'eventId.$' could not be found in the
+  input '{"detail":{}}'" (LocalStack's recorded AWS answers, test_base_scenarios.snapshot.json,
+  test_invalid_jsonpath; the input as compact JSON, as AWS prints it: '{\"flagged\":false}' in
+  an execution history on AWS quoted by the AWS study group's Step Functions workshop), which the
+  execution's failure prefixes with "An error occurred while executing the state 'Validate'
+  (entered at the event id #2). ".
 * moto's interpreter logs every failure with the repr of the state's whole syntax tree
   (``Exception=FailureEventException, ... continue_with ...``); a failed execution is an answer,
   not a crash, so those lines are silenced (the execution's history and status carry the error).
@@ -14,20 +20,33 @@
 from __future__ import annotations
 
 import importlib
+import json
 import logging
+import math
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
 from snacks.local.moto_tuning import patched
 
 STATES_RUNTIME = "States.Runtime"
+_FIELD_ATTRIBUTE = "snacks_field_name"  # the field whose path was missing, set where it is evaluated
 _NOISY_LOGGER = "moto.stepfunctions.parser.asl.component.eval_component"
 _TASK_MODULES = (
     "moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda",
     "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda",
     "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sqs",
 )
+
+
+def _missing_path_cause(ex: Exception) -> str:
+    field = getattr(ex, _FIELD_ATTRIBUTE, None)
+    if field is None:
+        return str(ex)
+    data = json.dumps(getattr(ex, "data", None), separators=(",", ":"), ensure_ascii=False, default=str)
+    path = getattr(ex, "json_path", "")
+    return f"The JSONPath '{path}' specified for the field '{field}' could not be found in the input '{data}'"
 
 
 def _runtime_failure(env: Any, ex: Exception) -> Any:
@@ -44,7 +63,7 @@ def _runtime_failure(env: Any, ex: Exception) -> Any:
         error_name=StatesErrorName(typ=StatesErrorNameType.StatesRuntime),
         event_type=HistoryEventType.TaskFailed,
         event_details=EventDetails(  # type: ignore[typeddict-item]
-            taskFailedEventDetails=TaskFailedEventDetails(error=STATES_RUNTIME, cause=str(ex))
+            taskFailedEventDetails=TaskFailedEventDetails(error=STATES_RUNTIME, cause=_missing_path_cause(ex))
         ),
     )
 
@@ -58,8 +77,20 @@ def _is_states_runtime(failure_event: Any) -> bool:
 def states_runtime_is_fatal() -> Iterator[None]:
     from moto.stepfunctions.parser.asl.component.common.catch.catch_outcome import CatchOutcome
     from moto.stepfunctions.parser.asl.component.common.retry.retry_outcome import RetryOutcome
+    from moto.stepfunctions.parser.asl.component.common.string.string_expression import StringJsonPath
     from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
     from moto.stepfunctions.parser.asl.utils.json_path import NoSuchJsonPathError
+
+    original_path_eval = StringJsonPath._eval_body
+
+    def path_eval(self: Any, env: Any) -> None:
+        try:
+            original_path_eval(self, env)
+        except NoSuchJsonPathError as error:
+            # The field being evaluated (``eventId.$``) is known here, in the Task's own frame; the
+            # failure is reported from the state's frame, which never saw it.
+            setattr(error, _FIELD_ATTRIBUTE, env.next_field_name)
+            raise
 
     original_from_error = ExecutionState._from_error
     original_retry = ExecutionState._handle_retry
@@ -102,6 +133,7 @@ def states_runtime_is_fatal() -> Iterator[None]:
         patch_subclasses(stack, "_from_error", _from_error)
         stack.enter_context(patched(ExecutionState, "_handle_retry", _handle_retry))
         stack.enter_context(patched(ExecutionState, "_handle_catch", _handle_catch))
+        stack.enter_context(patched(StringJsonPath, "_eval_body", path_eval))
         stack.callback(noisy.setLevel, noisy.level)
         noisy.setLevel(logging.CRITICAL)
         yield
@@ -120,6 +152,41 @@ def _all_subclasses(cls: type) -> list[type]:
 EXPRESS_MAX_SECONDS = 300
 _SYNC_POLL_SECONDS = 0.02
 
+# Express billing (AWS Step Functions pricing, Express Workflows): "Duration is calculated from the
+# time your workflow begins executing until it completes or otherwise terminates, rounded up to
+# the nearest 100ms, and the amount of memory used in the execution of your workflow, billed in
+# 64-MB chunks", the memory being "50 MB + state machine definition size + execution data size x
+# Number of Parallel or Map Steps". LocalStack's recorded AWS answers (test_express_sync.snapshot.json)
+# bill a one-Pass-state execution 100 ms and 64 MB, one with a retry 7600 ms and 64 MB.
+BILLED_DURATION_STEP_MS = 100
+BILLED_MEMORY_CHUNK_MB = 64
+BASE_MEMORY_MB = 50
+_BRANCHING = ("Map", "Parallel")
+
+
+def _to_millis(moment: datetime) -> datetime:
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def billing_details(
+    definition: str, execution_data: list[str], started: datetime | None, stopped: datetime | None
+) -> dict[str, int]:
+    """``billingDetails`` of a StartSyncExecution answer, computed as AWS's pricing describes it."""
+    # From the dates as the answer gives them, in whole milliseconds, so the two agree.
+    elapsed_ms = (_to_millis(stopped) - _to_millis(started)) // timedelta(milliseconds=1) if started and stopped else 0
+    billed_ms = max(1, -(-elapsed_ms // BILLED_DURATION_STEP_MS)) * BILLED_DURATION_STEP_MS
+    try:
+        states = json.loads(definition).get("States", {})
+    except (ValueError, AttributeError):
+        states = {}
+    branching = sum(
+        1 for state in states.values() if isinstance(state, dict) and state.get("Type") in ("Map", "Parallel")
+    )
+    data_bytes = max((len(data.encode("utf-8")) for data in execution_data), default=0)
+    used_bytes = BASE_MEMORY_MB * 2**20 + len(definition.encode("utf-8")) + data_bytes * max(1, branching)
+    billed_mb = math.ceil(used_bytes / (BILLED_MEMORY_CHUNK_MB * 2**20)) * BILLED_MEMORY_CHUNK_MB
+    return {"billedMemoryUsedInMB": billed_mb, "billedDurationInMilliseconds": billed_ms}
+
 
 @contextmanager
 def start_sync_execution_served() -> Iterator[None]:
@@ -129,7 +196,6 @@ def start_sync_execution_served() -> Iterator[None]:
     fields of the API's response (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartSyncExecution.html).
     The method is added before the server serves (moto lists a response class's methods once).
     """
-    import json
     import time
 
     from moto.core.responses import ActionResult
@@ -151,6 +217,9 @@ def start_sync_execution_served() -> Iterator[None]:
                 break
             time.sleep(_SYNC_POLL_SECONDS)
         status = str(getattr(execution.status, "value", execution.status))
+        output = execution.output
+        output_text = None if output is None or isinstance(output, str) else json.dumps(output)
+        output_text = output if isinstance(output, str) else output_text
         response: dict[str, Any] = {
             "executionArn": execution.execution_arn,
             "stateMachineArn": arn,
@@ -160,11 +229,17 @@ def start_sync_execution_served() -> Iterator[None]:
             "status": "TIMED_OUT" if status == "RUNNING" else status,
             "input": execution.execution_input,
             "inputDetails": {"included": True},
+            # Failed executions too (LocalStack's recorded AWS answer, test_express_sync, BASE_RAISE_FAILURE).
+            "outputDetails": {"included": True},
+            "billingDetails": billing_details(
+                str(machine.definition),
+                [str(execution.execution_input or ""), str(output_text or "")],
+                execution.start_date,
+                execution.stop_date,
+            ),
         }
         if status == "SUCCEEDED":
-            output = execution.output
-            response["output"] = output if isinstance(output, str) else json.dumps(output)
-            response["outputDetails"] = {"included": True}
+            response["output"] = output_text
         for field in ("error", "cause"):
             if getattr(execution, field, None) is not None:
                 response[field] = getattr(execution, field)

@@ -28,7 +28,7 @@ from snacks.aws import Aws
 from snacks.local import http_door, state
 from snacks.local.dynamodb_transactions import item_level_transaction_rollback
 from snacks.local.event_delivery import StepFunctionsTargetDelivery
-from snacks.local.eventbridge_api import test_event_pattern_served
+from snacks.local.eventbridge_api import malformed_details_refused, test_event_pattern_served
 from snacks.local.express import express_semantics
 from snacks.local.gc_tuning import survivors_of_full_collections_frozen
 from snacks.local.lambda_runtime import InProcessLambda
@@ -191,6 +191,7 @@ class LocalStack:
         stack.enter_context(express_semantics())
         stack.enter_context(json_filter_patterns())
         stack.enter_context(test_event_pattern_served())
+        stack.enter_context(malformed_details_refused())
         self._delivery = StepFunctionsTargetDelivery(
             self._start_execution, _execution_is_running, self._send_to_dead_letter_queue
         )
@@ -214,7 +215,7 @@ class LocalStack:
         werkzeug_logger = logging.getLogger("werkzeug")  # one access-log line per request otherwise
         stack.callback(werkzeug_logger.setLevel, werkzeug_logger.level)
         werkzeug_logger.setLevel(logging.WARNING)
-        stack.enter_context(http_door.installed(self.health))
+        stack.enter_context(http_door.installed(self.health, services=SERVICES))
         self._server.serve()
 
     def _load_handlers(self, stack: ExitStack) -> None:

@@ -15,6 +15,12 @@ time it would have reached. A test can also move the whole stack's clock (``adva
 code that asks ``order_service.adapters.clock`` for the time then sees it too (the reconciler's
 "older than"), as do the executions' timestamps.
 
+A Task's ``TimeoutSeconds`` still runs in real time (a hung function must time out), but only
+while no test holds an execution: ``with clock.holding():`` around a test's wait (one execution
+held until another catches up, a cancel issued while a step waits) stops every Task's timeout
+clock meanwhile, so however slow a loaded machine makes the wait, it never turns into a
+``States.Timeout`` the test did not ask for.
+
 ``snacks local`` for people never uses this: it keeps real time.
 """
 
@@ -23,6 +29,8 @@ from __future__ import annotations
 import functools
 import importlib
 import threading
+import time
+import types
 import weakref
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -36,6 +44,7 @@ SFN = "moto.stepfunctions.parser"
 HANDLER_CLOCK_MODULE = "order_service.adapters.clock"
 RETRY = "Retry"
 WAIT = "Wait"
+HOLD_POLL_SECONDS = 0.05  # how often a Task's timeout looks whether a hold began or ended
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,34 @@ class VirtualClock:
         self._delays: list[Delay] = []
         # Per execution (its EventManager, which its frames share): seconds it has waited so far.
         self._waited: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+        self._holds = 0
+
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """While the block runs, no Task's ``TimeoutSeconds`` runs (see the module's docstring)."""
+        with self._lock:
+            self._holds += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holds -= 1
+
+    @property
+    def held(self) -> bool:
+        return self._holds > 0
+
+    def task_wait(self, wait: Any, timeout: float, now: Any = time.monotonic) -> bool:
+        """``wait(seconds) -> bool`` for a Task's end, within ``timeout`` seconds not spent held."""
+        remaining = float(timeout)
+        while True:
+            began = now()
+            if wait(min(max(remaining, 0.0), HOLD_POLL_SECONDS)):
+                return True
+            if not self.held:
+                remaining -= now() - began
+            if remaining < HOLD_POLL_SECONDS / 1000:  # done (to the float precision of a long wait)
+                return bool(wait(0))
 
     def now(self) -> datetime:
         """The stack's current time (UTC): what handlers see."""
@@ -133,6 +170,16 @@ def virtual_workflow_time(clock: VirtualClock) -> Iterator[None]:
     def wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
         clock.wait(env, wait_seconds, WAIT)
 
+    execute_state: Any = importlib.import_module(f"{SFN}.asl.component.state.exec.execute_state")
+
+    class TaskEnd(threading.Event):
+        """The event a Task's ``_evaluate_with_timeout`` waits on for ``TimeoutSeconds``."""
+
+        def wait(self, timeout: float | None = None) -> bool:
+            if timeout is None:
+                return super().wait()
+            return clock.task_wait(functools.partial(threading.Event.wait, self), timeout)
+
     original_add_event = event_manager.EventManager.add_event
 
     @functools.wraps(original_add_event)
@@ -145,6 +192,8 @@ def virtual_workflow_time(clock: VirtualClock) -> Iterator[None]:
         stack.enter_context(patched(retrier_decl.RetrierDecl, "_eval_body", retrier_eval_body))
         stack.enter_context(patched(wait_function.WaitFunction, "_wait_interval", wait_interval))
         stack.enter_context(patched(event_manager.EventManager, "add_event", add_event))
+        # moto's execute_state uses its ``threading`` name for this one Event alone.
+        stack.enter_context(patched(execute_state, "threading", types.SimpleNamespace(Event=TaskEnd)))
         yield
 
 

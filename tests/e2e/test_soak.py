@@ -31,8 +31,15 @@ race on stock too; cancelled orders always take one (their other units are of an
 Async Express workflows run at least once ("Standard vs. Express Workflows", AWS Step Functions
 Developer Guide) and EventBridge delivers at least once ("Amazon EventBridge events", EventBridge
 User Guide), so a duplicate may run *while* the original does. Here it does, by construction:
-the first execution of a racing order to reach Fulfil waits (outside the function, between
-steps) until the other execution has passed Validate too. The test then proves each overlap
+the first execution of a racing order to reach Fulfil waits (outside the function, before the
+step runs) until the other execution has passed Validate too.
+
+No wall-clock deadline decides anything here, so a loaded machine only makes the soak slower: a
+held execution waits for the event it needs (the other execution past Validate), with the
+Task timeouts stopped meanwhile (``clock.holding()``, snacks/local/virtual_time.py), and gives up
+only when nothing else runs in the stack, so that the event can no longer come; the waits for
+the stack to settle fail only when it stops making progress (no write, no delivery) for
+``STALL_SECONDS``, however long the work takes. The test then proves each overlap
 from the executions' own records in the state machine's log group (Express has no history API):
 two executions for the order, both entered Fulfil.
 
@@ -69,6 +76,7 @@ from order_service.domain.order_recovery import REPLAYED
 from snacks import operations
 from snacks.aws import Aws
 from snacks.local.lambda_runtime import DirectInvokeClient
+from snacks.local.virtual_time import VirtualClock
 from stacks import definitions
 from tests.support.dynamodb_writes import Write, recorded_writes
 
@@ -100,9 +108,10 @@ SLOTS = {
 LIMITED_PREFIX = "Soak Stock "
 ROUNDS_PER_SNACK = 2
 OUTAGE_SNACK = "Outage Oatcake"  # stock-limited too, with exactly the doomed orders' units
-# Well inside the Fulfil Task's TimeoutSeconds: a missed overlap is reported (gave_up), never
-# turned into a States.Timeout retry that would let the execution go on unnoticed.
-OVERLAP_WAIT_SECONDS = definitions.load_asl()["States"]["Fulfil"]["TimeoutSeconds"] / 3
+# A settling stack that has written nothing and delivered nothing for this long has stalled.
+STALL_SECONDS = 120
+# How often a held execution looks whether the stack still has other work (its partner may come).
+HOLD_POLL_SECONDS = 0.1
 
 # What each category must leave behind, counted from the outside.
 ONE = {NORMAL: 1, LIMITED: 1, **dict.fromkeys(CANCELS, 1)}
@@ -171,15 +180,20 @@ class Overlaps:
     Wraps the Step Functions interpreter's Lambda client: the first execution of a racing order to
     ask for Fulfil waits there, holding no function and no lock, until both executions have
     passed Validate. For a REDELIVERED order, the second execution is started (same event) as soon
-    as the first has passed Validate.
+    as the first has passed Validate. While it waits, no Task timeout runs (``clock.holding()``),
+    and it gives up (reported, and the proof then fails) only when the stack has no work besides
+    the held executions: then the other execution can no longer come.
     """
 
     category: dict[str, int]
     redeliver: Callable[[str], None]
+    busy: Callable[[], int]
+    clock: VirtualClock
     condition: threading.Condition = field(default_factory=threading.Condition)
     validated: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     waiting_at_fulfil: set[str] = field(default_factory=set)
     gave_up: set[str] = field(default_factory=set)
+    holding: int = 0
 
     @contextmanager
     def installed(self) -> Iterator[None]:
@@ -217,8 +231,20 @@ class Overlaps:
             if order_id in self.waiting_at_fulfil:
                 return  # the second execution (or a retry): it goes on
             self.waiting_at_fulfil.add(order_id)
-            if not self.condition.wait_for(lambda: len(self.validated[order_id]) >= 2, OVERLAP_WAIT_SECONDS):
-                self.gave_up.add(order_id)  # the proof below will fail for this order
+            self.holding += 1
+        try:
+            with self.clock.holding(), self.condition:
+                idle_checks = 0
+                while len(self.validated[order_id]) < 2:
+                    # Nothing but held executions in the stack, twice in a row: the partner cannot come.
+                    idle_checks = idle_checks + 1 if self.busy() <= self.holding else 0
+                    if idle_checks >= 2:
+                        self.gave_up.add(order_id)  # the proof below will fail for this order
+                        return
+                    self.condition.wait(HOLD_POLL_SECONDS)
+        finally:
+            with self.condition:
+                self.holding -= 1
 
 
 @dataclass
@@ -234,6 +260,7 @@ class CancelsInFlight:
 
     category: dict[str, int]
     cancel: Callable[[str], dict[str, Any]]
+    clock: VirtualClock
     lock: threading.Lock = field(default_factory=threading.Lock)
     replies: dict[str, dict[str, Any]] = field(default_factory=dict)
     races: int = 0
@@ -285,7 +312,8 @@ class CancelsInFlight:
             if order_id in self.replies:
                 return  # a retried step: the order was cancelled before its first attempt
             self.replies[order_id] = {}
-        reply = self.cancel(order_id)
+        with self.clock.holding():  # the execution waits on the cancel: its Task timeout must not run
+            reply = self.cancel(order_id)
         with self.lock:
             self.replies[order_id] = reply
 
@@ -377,14 +405,30 @@ def writes_per_order(writes: list[Write], which: Callable[[Write], bool]) -> Cou
     return Counter(w.key for w in writes if w.table == definitions.ORDERS_TABLE and which(w))
 
 
-def records_of(stack: Any, pipeline: Aws, order_ids: list[str], timeout: float) -> dict[str, OrderRecord]:
-    stack.wait_until_idle(timeout=timeout)
+def settle(stack: Any, progress: Callable[[], int]) -> None:
+    """Until the stack is idle, however long that takes; fails only if it stalls: busy, and
+    ``progress`` (writes and deliveries so far) unchanged for ``STALL_SECONDS``."""
+    seen = progress()
+    while True:
+        try:
+            stack.wait_until_idle(timeout=STALL_SECONDS)
+            return
+        except TimeoutError:
+            now = progress()
+            if now == seen:
+                stalled = f"the stack stalled: {stack.busy()} unit(s) of work, no progress in {STALL_SECONDS} s"
+                raise TimeoutError(stalled) from None
+            seen = now
+
+
+def records_of(stack: Any, pipeline: Aws, order_ids: list[str], progress: Callable[[], int]) -> dict[str, OrderRecord]:
+    settle(stack, progress)
     wanted = set(order_ids)
     return {order.order_id: order for order in operations.list_orders(pipeline) if order.order_id in wanted}
 
 
-def statuses_of(stack: Any, pipeline: Aws, order_ids: list[str], timeout: float) -> dict[str, OrderStatus]:
-    return {oid: record.status for oid, record in records_of(stack, pipeline, order_ids, timeout).items()}
+def statuses_of(stack: Any, pipeline: Aws, order_ids: list[str], progress: Callable[[], int]) -> dict[str, OrderStatus]:
+    return {oid: record.status for oid, record in records_of(stack, pipeline, order_ids, progress).items()}
 
 
 @dataclass(frozen=True)
@@ -437,10 +481,11 @@ def reserved_units(record: OrderRecord) -> dict[str, int]:
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(0)  # no wall-clock limit: settle() fails a stalled soak, a slow one may finish
 def test_soak_no_order_lost_or_processed_twice(pipeline: Aws, local_stack: Any, request: pytest.FixtureRequest) -> None:
     total = int(request.config.getoption("--soak-orders"))
     operations.invoke_creator(pipeline, order_for(0))  # load the handler modules before patching them
-    local_stack.wait_until_idle(timeout=30)
+    settle(local_stack, lambda: local_stack.stats()["deliveries"])
     creator, processor = handler_module("order_creator"), handler_module("order_processor").processor
     events_client = creator.events._client
     real_put_events = events_client.put_events
@@ -467,8 +512,10 @@ def test_soak_no_order_lost_or_processed_twice(pipeline: Aws, local_stack: Any, 
         event = execution_input(logs_here, pipeline.names.state_machine_log_group, execution_arn)
         sfn.start_execution(stateMachineArn=machine_arn, input=event)
 
-    overlaps = Overlaps(category, redeliver)
-    cancels = CancelsInFlight(category, lambda order_id: operations.invoke_canceller(pipeline, order_id))
+    overlaps = Overlaps(category, redeliver, local_stack.busy, local_stack.clock)
+    cancels = CancelsInFlight(
+        category, lambda order_id: operations.invoke_canceller(pipeline, order_id), local_stack.clock
+    )
     outage = {OUTAGE_SNACK.casefold(): FaultRule("transient")}  # not in the stack's own fault plan
     started = time.perf_counter()
     with (
@@ -477,6 +524,10 @@ def test_soak_no_order_lost_or_processed_twice(pipeline: Aws, local_stack: Any, 
         cancels.installed(),
         patch.object(events_client, "put_events", side_effect=put_events),
     ):
+
+        def progress() -> int:
+            return len(recorder.writes) + int(local_stack.stats()["deliveries"])
+
         with patch.dict(processor.fault_plan, outage):
             with ThreadPoolExecutor(max_workers=8) as pool:
                 replies = list(
@@ -487,7 +538,7 @@ def test_soak_no_order_lost_or_processed_twice(pipeline: Aws, local_stack: Any, 
             kind = {reply["orderId"]: category_of(i) for i, reply in enumerate(replies, 1)}
             limited = {reply["orderId"]: limited_snack(i) for i, reply in enumerate(replies, 1)}
             by_kind = {k: {oid for oid in ids if kind[oid] == k} for k in EXECUTIONS}
-            statuses = statuses_of(local_stack, pipeline, ids, timeout=120 + total / 20)
+            statuses = statuses_of(local_stack, pipeline, ids, progress)
             first_pass_seconds = time.perf_counter() - started
 
             # The injections happened: dropped orders never reached the bus, doomed ones failed.
@@ -505,7 +556,7 @@ def test_soak_no_order_lost_or_processed_twice(pipeline: Aws, local_stack: Any, 
 
             report = operations.reconcile(pipeline, older_than_seconds=0, dry_run=False)
             assert set(report.order_ids) == by_kind[DROPPED] and report.publish_failures == 0
-            statuses = statuses_of(local_stack, pipeline, ids, timeout=60)
+            statuses = statuses_of(local_stack, pipeline, ids, progress)
 
         # Every order is now settled; the doomed ones FAILED, with their reason in the DLQ.
         in_dlq = {letter.order_id for letter in operations.list_dead_letters(pipeline)}
@@ -516,7 +567,7 @@ def test_soak_no_order_lost_or_processed_twice(pipeline: Aws, local_stack: Any, 
         # The outage is over (the patched fault plan is restored): replay the DLQ.
         outcomes = operations.replay_dead_letters(pipeline, order_id=None, dry_run=False)
         assert {o.letter.order_id for o in outcomes if o.outcome == REPLAYED} == by_kind[DOOMED]
-        records = records_of(local_stack, pipeline, ids, timeout=60)
+        records = records_of(local_stack, pipeline, ids, progress)
 
     assert overlaps.gave_up == set(), f"{len(overlaps.gave_up)} duplicate(s) never reached Validate in time"
     writes = recorder.writes

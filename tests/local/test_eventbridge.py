@@ -80,3 +80,36 @@ def test_test_event_pattern_answers_whether_the_rule_matches(aws: Aws) -> None:
     assert events.test_event_pattern(EventPattern=rule["EventPattern"], Event=json.dumps(shipped))["Result"] is False
     no_order = {**event, "detail": {}}
     assert events.test_event_pattern(EventPattern=rule["EventPattern"], Event=json.dumps(no_order))["Result"] is False
+
+
+def test_put_events_refuses_a_detail_that_is_not_a_json_object_per_entry(stack: Any, aws: Aws) -> None:
+    """PutEvents answers an entry whose Detail is a string, an array, broken JSON or a serialized
+    string with ErrorCode "MalformedDetail", ErrorMessage "Detail is malformed.", in an HTTP 200
+    with FailedEntryCount (LocalStack's recorded AWS answers, test_events.snapshot.json,
+    test_put_event_malformed_detail[STRING|ARRAY|MALFORMED_JSON|SERIALIZED_STRING]); the batch's
+    other entries are put ("Each entry is processed separately", EventBridge API Reference,
+    PutEvents). Nothing refused reaches a rule: a tap rule on the source sees only the good entry."""
+    events, logs = aws.client("events"), aws.client("logs")
+    source, group = "snacks.test.malformed", "/aws/events/malformed-tap"
+    logs.create_log_group(logGroupName=group)
+    pattern = json.dumps({"source": [source]})
+    events.put_rule(Name="malformed-tap", EventBusName=definitions.EVENT_BUS, EventPattern=pattern)
+    events.put_targets(
+        Rule="malformed-tap",
+        EventBusName=definitions.EVENT_BUS,
+        Targets=[{"Id": "tap", "Arn": f"arn:aws:logs:{stack.region}:{stack.account_id}:log-group:{group}"}],
+    )
+    details = ["[]", '"NotJSON"', "NotJSON", "{{}", json.dumps({"good": True}), json.dumps([{"orderId": "x"}])]
+    reply = events.put_events(
+        Entries=[
+            {"EventBusName": definitions.EVENT_BUS, "Source": source, "DetailType": "Tap", "Detail": detail}
+            for detail in details
+        ]
+    )
+    assert reply["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert reply["FailedEntryCount"] == 5
+    refused = {"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is malformed."}
+    assert [entry for i, entry in enumerate(reply["Entries"]) if i != 4] == [refused] * 5
+    assert set(reply["Entries"][4]) == {"EventId"}
+    tapped = [json.loads(event["message"])["detail"] for event in logs.filter_log_events(logGroupName=group)["events"]]
+    assert tapped == [{"good": True}]

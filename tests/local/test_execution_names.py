@@ -5,6 +5,10 @@ with the name of an open execution and the same input, the call succeeds with th
 with a different input, or once the execution is closed, it fails with ``400
 ExecutionAlreadyExists`` ("The execution has the same name as another execution (but a different
 input)", API Reference, Errors). https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html
+
+That is STANDARD's rule, and these machines are STANDARD (moto's default type). "StartExecution isn't
+idempotent for EXPRESS workflows": ``express.express_semantics`` exempts EXPRESS machines
+(tests/local/test_express.py::test_an_express_execution_name_used_again…).
 """
 
 from __future__ import annotations

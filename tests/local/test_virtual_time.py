@@ -10,6 +10,8 @@ import json
 import time
 from typing import Any
 
+import pytest
+
 from snacks import operations
 from snacks.aws import Aws
 from snacks.trace import fetch_history
@@ -76,3 +78,44 @@ def test_the_reconciler_finds_an_order_stale_only_once_the_test_moves_the_clock_
     assert final.execution_arn is not None
     started = next(e for e in fetch_history(aws, final.execution_arn) if e["type"] == "ExecutionStarted")
     assert started["timestamp"] / 1000 >= time.time() + definitions.STALE_NEW_ORDER_SECONDS
+
+
+class FakeTime:
+    """monotonic() for VirtualClock.task_wait, moved only by the waits it makes."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_a_tasks_timeout_does_not_run_while_a_test_holds_an_execution() -> None:
+    """A Task's TimeoutSeconds ("If the task runs longer than the specified seconds, this state fails
+    with a States.Timeout error", Step Functions Developer Guide, Task workflow state) runs on time
+    not spent held: a test that holds an execution (waiting for another to catch up) never turns a
+    loaded machine's slowness into a States.Timeout. Without a hold, it times out on time."""
+    from snacks.local import virtual_time
+
+    fake = FakeTime()
+    clock = virtual_time.VirtualClock()
+    hold = clock.holding()
+    held: list[str] = []
+
+    def task_never_ends(seconds: float) -> bool:
+        if fake.now >= 2.0 and not held:
+            hold.__enter__()  # a test begins to hold, 2 s into a 10 s timeout ...
+            held.append("from 2 s")
+        elif fake.now >= 32.0 and held == ["from 2 s"]:
+            hold.__exit__(None, None, None)  # ... and lets go 30 s later
+            held.append("to 32 s")
+        fake.now += seconds
+        return False
+
+    assert clock.task_wait(task_never_ends, 10, now=fake.monotonic) is False
+    assert held == ["from 2 s", "to 32 s"]
+    assert fake.now == pytest.approx(40.0, abs=0.2)  # 10 s of the timeout ran, around 30 s held
+
+    fake.now = 0.0
+    assert virtual_time.VirtualClock().task_wait(task_never_ends, 10, now=fake.monotonic) is False  # none held
+    assert fake.now == pytest.approx(10.0, abs=0.2)

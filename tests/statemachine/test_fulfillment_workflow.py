@@ -8,7 +8,6 @@ states ran, how often each task was attempted, and where failures were caught.
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 import uuid
@@ -726,26 +725,32 @@ def test_customers_are_notified_of_every_terminal_status(sfn: Any, aws: Aws, not
 
 
 def test_a_cancel_while_the_execution_is_held_before_mark_processed_ends_it_cancelled(
-    sfn: Any, aws: Aws, status_events: str, monkeypatch: pytest.MonkeyPatch
+    stack: Any, sfn: Any, aws: Aws, status_events: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A real execution held between Fulfil (stock reserved) and MarkProcessed's write (Express executions
+    """A real execution held between Fulfil (stock reserved) and MarkProcessed (Express executions
     cannot be stopped: "StopExecution" is for Standard workflows only,
     https://docs.aws.amazon.com/step-functions/latest/apireference/API_StopExecution.html). The cancel wins,
     gives the units back, and the released step finds CANCELLED: the workflow ends in its Cancelled Succeed
-    state, no Order Processed, one Order Cancelled."""
-    processing = sys.modules["order_service.domain.order_processing"]
-    original = processing.OrderProcessor.mark_processed
+    state, no Order Processed, one Order Cancelled. Held outside the function, with the Task timeouts
+    stopped (``clock.holding()``): a slow machine cannot turn the hold into a States.Timeout."""
+    from snacks.local.lambda_runtime import DirectInvokeClient
+
     held, release = threading.Event(), threading.Event()
+    real_invoke = DirectInvokeClient.invoke
+    order_id = ""
 
-    def held_mark_processed(self: Any, step: Any) -> Any:
-        held.set()
-        assert release.wait(30), "never released"
-        return original(self, step)
+    def invoke(client: Any, **parameters: Any) -> Any:
+        request = json.loads(parameters.get("Payload") or b"{}")
+        if request.get("orderId") == order_id and request.get("step") == "markProcessed":
+            with stack.clock.holding():
+                held.set()
+                assert release.wait(60), "never released"
+        return real_invoke(client, **parameters)
 
-    monkeypatch.setattr(processing.OrderProcessor, "mark_processed", held_mark_processed)
+    monkeypatch.setattr(DirectInvokeClient, "invoke", invoke)
     snack = f"Held Halva {uuid.uuid4().hex[:8]}"
     operations.set_stock(aws, snack, 5)
-    order_id = new_order(aws, snack)  # wants 2
+    order_id = new_order(aws, snack)  # wants 2 (read by invoke above once set)
     result: dict[str, Any] = {}
     worker = threading.Thread(
         target=lambda: result.update(
@@ -774,7 +779,7 @@ def test_a_cancel_while_the_execution_is_held_before_mark_processed_ends_it_canc
 
 
 def test_two_executions_racing_to_mark_processed_announce_it_once(
-    sfn: Any, aws: Aws, notifications: str, monkeypatch: pytest.MonkeyPatch
+    stack: Any, sfn: Any, aws: Aws, notifications: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A duplicate delivery (EventBridge delivers at least once, "Amazon EventBridge events"; async Express
     runs at least once, "Standard vs. Express Workflows",
@@ -785,13 +790,14 @@ def test_two_executions_racing_to_mark_processed_announce_it_once(
     from snacks.local.lambda_runtime import DirectInvokeClient
 
     order_id = new_order(aws, "Pretzels")
-    both_there = threading.Barrier(2, timeout=30)
+    both_there = threading.Barrier(2, timeout=60)
     real_invoke = DirectInvokeClient.invoke
 
     def invoke(client: Any, **parameters: Any) -> Any:
         request = json.loads(parameters.get("Payload") or b"{}")
         if request.get("orderId") == order_id and request.get("step") == "markProcessed":
-            both_there.wait()  # outside the function: the held execution holds nothing
+            with stack.clock.holding():  # no Task timeout runs while one waits for the other
+                both_there.wait()  # outside the function: the held execution holds nothing
         return real_invoke(client, **parameters)
 
     monkeypatch.setattr(DirectInvokeClient, "invoke", invoke)
