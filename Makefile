@@ -54,7 +54,8 @@ setup: $(INSTALLED)
 # One worker more than cores: many tests wait on a subprocess or a poll, and a third worker fills
 # those waits (2 cores, pytest -n N --dist loadgroup: N=2 131 s, N=3 116 s, N=4 136 s).
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
-test: $(INSTALLED)
+# The local stack takes its permissions from `cdk synth` (cached in .snacks-cache/): Node is needed.
+test: $(INSTALLED) $(NODE_INSTALLED)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 lint: $(INSTALLED) $(LINT_INSTALLED)
@@ -72,11 +73,11 @@ lint-templates: $(INSTALLED) $(LINT_INSTALLED) $(NODE_INSTALLED)
 	$(LINT_VENV)/bin/checkov --quiet --compact --config-file .checkov.yaml -f $(CDK_OUT)/lint/default/ServerlessSnacks.template.json -f $(CDK_OUT)/lint/dev/ServerlessSnacks-dev.template.json
 
 ## make demo: the order flow on the embedded local stack (no AWS account, no Docker)
-demo: $(INSTALLED)
+demo: $(INSTALLED) $(NODE_INSTALLED)
 	$(BIN)/snacks demo
 
 ## make local: serve the local stack on http://127.0.0.1:4566 until Ctrl-C
-local: $(INSTALLED)
+local: $(INSTALLED) $(NODE_INSTALLED)
 	$(BIN)/snacks local
 
 synth: $(INSTALLED) $(NODE_INSTALLED)
@@ -88,7 +89,7 @@ diff: $(INSTALLED) $(NODE_INSTALLED)
 deploy: $(INSTALLED) $(NODE_INSTALLED)
 	PATH="$(CURDIR)/$(BIN):$$PATH" npx cdk deploy $(CDK_ARGS)
 
-bench: $(INSTALLED)
+bench: $(INSTALLED) $(NODE_INSTALLED)
 	$(BIN)/python -m benchmarks
 
 soak: $(INSTALLED)
@@ -102,4 +103,4 @@ mutate: $(INSTALLED)
 	cd .mutate && ../$(BIN)/mutmut run --max-children 2 && ../$(BIN)/mutmut results --all true | tee results.txt
 
 clean:
-	rm -rf .mutate $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf .mutate .snacks-cache $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -22,6 +22,7 @@ from xml.sax.saxutils import escape
 from snacks.local.moto_tuning import patched
 
 HEALTH_PATH = "/_snacks/health"
+IAM_PATH = "/_snacks/iam"  # per principal, the actions granted and used (snacks iam report)
 _INVOKE_SUFFIX = "/invocations"
 
 StartResponse = Callable[..., Any]
@@ -54,7 +55,11 @@ def _is_lambda_invoke(environ: dict[str, Any]) -> bool:
 
 
 @contextmanager
-def installed(health: Callable[[], dict[str, Any]], errors: TextIO | None = None) -> Iterator[None]:
+def installed(
+    health: Callable[[], dict[str, Any]],
+    errors: TextIO | None = None,
+    iam_usage: Callable[[], dict[str, Any]] | None = None,
+) -> Iterator[None]:
     """Put the door in front of moto's server (its ``DomainDispatcherApplication``) until the block ends."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
@@ -63,6 +68,9 @@ def installed(health: Callable[[], dict[str, Any]], errors: TextIO | None = None
     def __call__(self: Any, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == HEALTH_PATH:
             body = json.dumps(health(), indent=2).encode()
+            return _reply(start_response, "200 OK", body, [("Content-Type", "application/json")])
+        if environ.get("PATH_INFO") == IAM_PATH and iam_usage is not None:
+            body = json.dumps(iam_usage(), indent=2).encode()
             return _reply(start_response, "200 OK", body, [("Content-Type", "application/json")])
         if _is_lambda_invoke(environ):
             length = int(environ.get("CONTENT_LENGTH") or 0)

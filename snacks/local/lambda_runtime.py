@@ -39,6 +39,7 @@ from typing import Any, TextIO
 from aws_lambda_powertools import Logger
 from moto.core.exceptions import JsonRESTError
 
+from snacks.local.iam_enforcement import acting_as_function, raise_if_denied
 from snacks.local.moto_tuning import patched
 
 Handler = Callable[[Any, Any], Any]
@@ -482,7 +483,8 @@ class InProcessLambda:
 
         def run_handler() -> None:
             _cold_start.value = cold
-            with self.output.capture() as lines:
+            # The handler's AWS calls are made as the function's role (snacks/local/iam_enforcement.py).
+            with acting_as_function(function.name), self.output.capture() as lines:
                 outcome["lines"] = lines
                 try:
                     result = function.handler(event if event is not None else {}, context)
@@ -620,6 +622,8 @@ class DirectInvokeClient:
 
     def invoke(self, **parameters: Any) -> dict[str, Any]:
         function = self._runtime.function(str(parameters.get("FunctionName", "")))
+        # As the state machine's role: lambda:InvokeFunction, the same check and error as a call through botocore.
+        raise_if_denied(self._client, "Invoke", parameters)
         if function is None or parameters.get("InvocationType", "RequestResponse") != "RequestResponse":
             return dict(self._client.invoke(**parameters))
         from moto.awslambda.models import lambda_backends

@@ -32,6 +32,8 @@ from snacks.local.event_delivery import StepFunctionsTargetDelivery
 from snacks.local.eventbridge_api import test_event_pattern_served
 from snacks.local.express import express_semantics
 from snacks.local.gc_tuning import survivors_of_full_collections_frozen
+from snacks.local.iam import PolicyError, PolicyStore
+from snacks.local.iam_enforcement import MODES, Enforcer
 from snacks.local.lambda_runtime import InProcessLambda
 from snacks.local.logs_filters import json_filter_patterns
 from snacks.local.moto_tuning import (
@@ -51,6 +53,7 @@ from snacks.local.moto_tuning import (
 )
 from snacks.local.provision import Provisioned, provision
 from snacks.local.sfn_semantics import start_sync_execution_served, states_runtime_is_fatal
+from snacks.local.template_source import TemplateUnavailable, load_template, synthesized_template
 from snacks.local.virtual_time import VirtualClock, bind_handler_clock, virtual_workflow_time
 from stacks import definitions
 
@@ -85,6 +88,8 @@ class LocalStack:
         stage: str | None = None,
         workflow_log_level: str | None = None,
         virtual_time: bool = False,
+        iam: str = "enforce",
+        template: Path | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -111,6 +116,14 @@ class LocalStack:
         # Tests' time (snacks/local/virtual_time.py): retry backoffs and Wait states take no wall
         # time and are recorded here; people's stacks (`snacks local`) keep real time.
         self.clock: VirtualClock | None = VirtualClock() if virtual_time else None
+        # Permissions from the synthesized template (snacks/local/iam_enforcement.py): `enforce`
+        # refuses what AWS would refuse, `warn` logs it and goes on, `off` checks nothing.
+        if iam not in MODES:
+            raise ValueError(f"iam must be one of {', '.join(MODES)}, not {iam!r}")
+        self.iam_mode = iam
+        self.template = Path(template) if template is not None else None
+        self._workflow_log_level = workflow_log_level
+        self.iam: Enforcer | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -149,6 +162,7 @@ class LocalStack:
     def _start_in(self, stack: ExitStack) -> None:
         from moto import mock_aws
 
+        self.iam = self._load_permissions()
         saved = {name: os.environ.pop(name) for name in _ISOLATED_VARIABLES if name in os.environ}
         stack.callback(os.environ.update, saved)
 
@@ -175,6 +189,8 @@ class LocalStack:
         stack.enter_context(update_expression_copies_unpickled())
         stack.enter_context(in_process_routes_cached())
         stack.enter_context(survivors_of_full_collections_frozen())
+        if self.iam is not None:
+            stack.enter_context(self.iam.installed())
 
         if self.clock is not None:
             stack.enter_context(virtual_workflow_time(self.clock))
@@ -215,8 +231,22 @@ class LocalStack:
         werkzeug_logger = logging.getLogger("werkzeug")  # one access-log line per request otherwise
         stack.callback(werkzeug_logger.setLevel, werkzeug_logger.level)
         werkzeug_logger.setLevel(logging.WARNING)
-        stack.enter_context(http_door.installed(self.health))
+        stack.enter_context(http_door.installed(self.health, iam_usage=self.iam_usage))
         self._server.serve()
+
+    def _load_permissions(self) -> Enforcer | None:
+        """The template's policies (given, or synthesized for this stage and cached); one line if not."""
+        if self.iam_mode == "off":
+            return None
+        try:
+            path = self.template or synthesized_template(
+                None if self.names.stage == definitions.DEFAULT_STAGE else self.names.stage, self._workflow_log_level
+            )
+            store = PolicyStore.from_template(load_template(path), account=self.account_id, region=self.region)
+        except (TemplateUnavailable, PolicyError) as error:
+            raise StartupError(str(error)) from None
+        self.template = path
+        return Enforcer(store, mode=self.iam_mode, account=self.account_id, region=self.region)  # type: ignore[arg-type]
 
     def _load_handlers(self, stack: ExitStack) -> None:
         """Give the handlers the environment their functions were created with, then load them."""
@@ -345,6 +375,37 @@ class LocalStack:
             "virtualTime": self.clock is not None,
             "codeReloads": self._lambda.reloads if self._lambda else 0,
             "stateDir": str(self.state_dir) if self.state_dir is not None else None,
+            "iam": self.iam_mode,
+            "template": str(self.template) if self.template is not None else None,
+        }
+
+    def iam_usage(self) -> dict[str, Any]:
+        """What ``GET /_snacks/iam`` answers: per principal, the actions granted and used; the denials."""
+        if self.iam is None:
+            return {"mode": self.iam_mode, "principals": {}, "denials": []}
+        enforcer = self.iam
+        principals = set(enforcer.used) | {
+            arn
+            for arn in (
+                *(enforcer.store.role_arn_of(function=name) for name in self.names.functions),
+                enforcer.store.role_arn_of(state_machine=self.names.state_machine),
+            )
+            if arn
+        }
+        return {
+            "mode": self.iam_mode,
+            "template": str(self.template),
+            "principals": {
+                arn: {
+                    "granted": sorted(enforcer.store.granted_actions(arn)) if ":role/" in arn else [],
+                    "used": sorted(enforcer.used.get(arn, ())),
+                }
+                for arn in sorted(principals)
+            },
+            "denials": [
+                {"principal": d.request.principal.arn, "action": d.request.action, "resource": d.request.resource}
+                for d in list(enforcer.denials)
+            ],
         }
 
     def stats(self) -> dict[str, int]:
