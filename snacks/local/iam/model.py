@@ -71,7 +71,25 @@ class Decision:
     def explain(self) -> str:
         """Multi-line: principal, action, resource, context, verdict, deciding statement(s) with
         construct paths, and for each near-miss statement the condition that failed."""
-        raise NotImplementedError
+        request = self.request
+        verdict = {"allowed": "ALLOWED", "explicit-deny": "DENIED (explicit deny)", "implicit-deny": "DENIED (implicit deny)"}
+        lines = [
+            f"{verdict[self.reason]}: {request.principal.arn} ({request.principal.kind}) -> {request.action}",
+            f"  resource: {request.resource}",
+        ]
+        if request.context:
+            shown = ", ".join(f"{key}={value!r}" for key, value in sorted(request.context.items()))
+            lines.append(f"  context:  {shown}")
+        else:
+            lines.append("  context:  (none)")
+        label = "allowed by" if self.allowed else "denied by"
+        for ref in self.matched:
+            lines.append(f"  {label}: {ref.describe()} [{ref.construct_path}]")
+        for words in self.missing:
+            lines.append(f"  missing:  {words}")
+        for ref, failure in self.near_misses:
+            lines.append(f"  near miss: {ref.describe()} [{ref.construct_path}]: {failure}")
+        return "\n".join(lines)
 
 
 @dataclass(frozen=True)
