@@ -114,9 +114,9 @@ def cmd_local(args: argparse.Namespace) -> int:
         f" (not the Lambda runtime they declare); edits under lambdas/ apply on the next invoke; {kept}."
     )
     if stack.iam_mode == "off":
-        print("IAM: off (nothing is authorized; --iam enforce checks every call against the template's policies).")
+        print("IAM: off (nothing is checked; --iam enforce checks every call against the template's policies).")
     else:
-        print(f"IAM: {stack.iam_mode}, permissions from {stack.template}; denials are explained here; `snacks iam report`.")
+        print(f"IAM: {stack.iam_mode}, permissions from {stack.template}; each denial is explained here.")
     if console is not None:
         print(f"Console: {console.url}")
     if faults:

@@ -19,9 +19,11 @@ IAM_PATH = "/_snacks/iam"
 
 def fetch_usage(aws: Aws) -> dict[str, Any]:
     if not aws.endpoint_url or not is_loopback(aws.endpoint_url):
-        raise UserError("snacks iam report reads a local stack (snacks local): give --endpoint-url http://127.0.0.1:PORT")
+        raise UserError(
+            "snacks iam report reads a local stack (snacks local): give --endpoint-url http://127.0.0.1:PORT"
+        )
     try:
-        with urllib.request.urlopen(f"{aws.endpoint_url.rstrip('/')}{IAM_PATH}", timeout=10) as reply:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(f"{aws.endpoint_url.rstrip('/')}{IAM_PATH}", timeout=10) as reply:
             usage: dict[str, Any] = json.loads(reply.read())
     except OSError as error:
         raise UserError(f"cannot read {aws.endpoint_url}{IAM_PATH}: {error}") from None
@@ -41,9 +43,7 @@ def render_report(usage: dict[str, Any]) -> str:
                 mark = "used (granted by a resource or key policy)"
             lines.append(f"  {action:<40} {mark}")
         lines.append("")
-    unused = sum(
-        1 for a in usage["principals"].values() for action in a["granted"] if action not in set(a["used"])
-    )
+    unused = sum(1 for a in usage["principals"].values() for action in a["granted"] if action not in set(a["used"]))
     denials = usage.get("denials") or []
     lines.append(f"{unused} grant(s) never used; {len(denials)} denial(s) this run")
     for denial in denials:

@@ -11,9 +11,10 @@ function), while policies match the role's ARN (``aws:PrincipalArn``).
 Per service, code and status as the services answer (each seen in real answers):
 - DynamoDB, EventBridge, Step Functions, KMS, CloudWatch Logs: ``AccessDeniedException``, 400;
 - Lambda: ``AccessDeniedException``, 403;
-- SQS: ``AccessDenied``, 403, the action lower-cased in the message ("sqs:sendmessage", as in
-  aws/serverless-application-model#3633 and microsoft/aspire#3333);
-- SNS: ``AuthorizationError``, 403, the action as "SNS:Publish" (aws-ia/terraform-aws-control_tower_account_factory#151);
+- SQS: ``AccessDenied``, 403, the action lower-cased in the message ("sqs:sendmessage", as
+  in aws/serverless-application-model#3633 and microsoft/aspire#3333);
+- SNS: ``AuthorizationError``, 403, the action as "SNS:Publish"
+  (aws-ia/terraform-aws-control_tower_account_factory#151);
 - CloudWatch: ``AccessDenied``, 403.
 """
 
@@ -83,4 +84,6 @@ def denied_error(service: str, decision: Decision, session: str | None) -> Denie
         why = f"with an explicit deny in {policy_type} policy"
     else:
         why = f"because no {policy_type} policy allows the {action} action"
-    return DeniedError(code, status, f"User: {user} is not authorized to perform: {action} on resource: {request.resource} {why}")
+    return DeniedError(
+        code, status, f"User: {user} is not authorized to perform: {action} on resource: {request.resource} {why}"
+    )

@@ -31,7 +31,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, TextIO
 
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.handlers import BUILTIN_HANDLERS
 
 from snacks.local.access_denied import DeniedError, caller_arn, denied_error
@@ -167,7 +167,9 @@ class Enforcer:
         decision = self._decisions.get(key)
         if decision is None:
             decision = self.store.evaluate(
-                AuthorizationRequest(principal=principal, action=request.action, resource=request.resource, context=context)
+                AuthorizationRequest(
+                    principal=principal, action=request.action, resource=request.resource, context=context
+                )
             )
             if len(self._decisions) >= _DECISION_CACHE_LIMIT:
                 self._decisions.clear()
@@ -348,7 +350,7 @@ def _authorize_call(model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSR
     error = enforcer.check_call(caller, service, model.name, context.get(_PARAMS_KEY) or {})
     if error is None:
         return None
-    response = AWSResponse(url="", status_code=error.status, headers={}, raw=None)
+    response = AWSResponse(url="", status_code=error.status, headers=HTTPHeaders(), raw=None)
     parsed = {
         "Error": {"Code": error.code, "Message": error.message},
         "ResponseMetadata": {"HTTPStatusCode": error.status, "HTTPHeaders": {}},
@@ -365,7 +367,10 @@ def raise_if_denied(client: Any, operation: str, params: Mapping[str, Any]) -> N
     service = client.meta.service_model.service_name
     error = enforcer.check_call(caller, service, operation, params)
     if error is not None:
-        parsed = {"Error": {"Code": error.code, "Message": error.message}, "ResponseMetadata": {"HTTPStatusCode": error.status}}
+        parsed = {
+            "Error": {"Code": error.code, "Message": error.message},
+            "ResponseMetadata": {"HTTPStatusCode": error.status},
+        }
         raise client.exceptions.from_code(error.code)(parsed, operation)
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from snacks.local.access_denied import DeniedError
 from snacks.local.iam import ActionRequest
 from snacks.local.iam_enforcement import AccessDenied, Caller, Enforcer
 
@@ -47,7 +48,7 @@ def _kms_requests(enforcer: Enforcer, resource_arn: str, context: dict[str, Any]
 
 def authorize_target(enforcer: Enforcer, rule_arn: str, target: dict[str, Any]) -> None:
     """Raise ``AccessDenied`` if EventBridge may not deliver to this target (see the module doc)."""
-    service, region, account = target["Arn"].split(":")[2:5]
+    service, _, account = target["Arn"].split(":")[2:5]
     bus, rule = _rule_parts(rule_arn)
     if service == "states":
         role = enforcer.store.role_arn_of(rule=rule, target_id=target.get("Id"), bus=bus)
@@ -86,4 +87,63 @@ def count_rule_metric(rule_arn: str, metric: str) -> None:
     )
 
 
-__all__ = ["NO_PERMISSIONS", "AccessDenied", "authorize_dead_letter", "authorize_target", "count_rule_metric"]
+# -- steps the local stack does not run itself, authorized as AWS would (tests call them) ----------
+
+# Step Functions logging to CloudWatch Logs: "the IAM role ... must have the following permissions"
+# (AWS Step Functions Developer Guide, "Logging Step Functions using CloudWatch Logs", IAM policies
+# for logging: https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html); these actions
+# do not support resource-level permissions, hence "*". Without them CreateStateMachine fails with
+# "The state machine IAM Role is not authorized to access the Log Destination".
+LOG_DELIVERY_ACTIONS = (
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+)
+LOG_DESTINATION_REFUSED = "The state machine IAM Role is not authorized to access the Log Destination"
+
+
+def authorize_log_delivery(enforcer: Enforcer, state_machine_arn: str) -> None:
+    """Raise ``AccessDenied`` (with Step Functions' message) if the state machine's role cannot set
+    up its log delivery, as CreateStateMachine / UpdateStateMachine would refuse it."""
+    caller = enforcer.state_machine_caller(state_machine_arn, None)
+    try:
+        enforcer.authorize(caller, [ActionRequest(action, "*", {}) for action in LOG_DELIVERY_ACTIONS], "logs")
+    except AccessDenied as denied:
+        refused = DeniedError("AccessDeniedException", 400, LOG_DESTINATION_REFUSED)
+        raise AccessDenied(refused, denied.decision) from None
+
+
+def authorize_schedule(enforcer: Enforcer, rule_arn: str, function_arn: str) -> None:
+    """A schedule rule invoking a function: ``events.amazonaws.com`` ``lambda:InvokeFunction`` in the
+    function's resource policy, with ``aws:SourceArn`` the rule (Amazon EventBridge User Guide,
+    "Using resource-based policies for Amazon EventBridge", Lambda permissions;
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-lambda-permissions).
+    The local stack runs no schedule (`snacks reconcile` stands in): this is the authorization
+    EventBridge's invocation would need."""
+    account = function_arn.split(":")[4]
+    caller = Caller(enforcer.service(EVENTS_PRINCIPAL))
+    context = {"aws:SourceArn": rule_arn, "aws:SourceAccount": account}
+    enforcer.authorize(caller, [ActionRequest("lambda:InvokeFunction", function_arn, context)], "lambda")
+
+
+CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
+
+
+def authorize_alarm_action(enforcer: Enforcer, alarm_arn: str, topic_arn: str) -> None:
+    """An alarm's SNS action: ``cloudwatch.amazonaws.com`` ``sns:Publish`` in the topic policy with
+    ``aws:SourceArn`` the alarm, and the topic's key usable by CloudWatch (Amazon CloudWatch User Guide,
+    "Using Amazon CloudWatch alarms": encrypted topics need a key policy allowing
+    cloudwatch.amazonaws.com kms:Decrypt and kms:GenerateDataKey*; Amazon SNS Developer Guide,
+    "Compatibility between event sources from AWS services and encrypted topics": the KMS request
+    carries no aws:SourceArn / aws:SourceAccount). moto evaluates no alarm: this is the publish an
+    alarm in ALARM would make."""
+    account = topic_arn.split(":")[4]
+    caller = Caller(enforcer.service(CLOUDWATCH_PRINCIPAL))
+    context = {"aws:SourceArn": alarm_arn, "aws:SourceAccount": account}
+    enforcer.authorize(caller, [ActionRequest("sns:Publish", topic_arn, context)], "sns")
+    enforcer.authorize(caller, _kms_requests(enforcer, topic_arn, {}), "kms")

@@ -26,14 +26,14 @@ from typing import Any
 import boto3
 
 from snacks.aws import Aws
-from snacks.local import http_door, state
+from snacks.local import http_door, service_steps, state
 from snacks.local.dynamodb_transactions import item_level_transaction_rollback
 from snacks.local.event_delivery import StepFunctionsTargetDelivery
 from snacks.local.eventbridge_api import test_event_pattern_served
 from snacks.local.express import express_semantics
 from snacks.local.gc_tuning import survivors_of_full_collections_frozen
 from snacks.local.iam import PolicyError, PolicyStore
-from snacks.local.iam_enforcement import MODES, Enforcer
+from snacks.local.iam_enforcement import MODES, AccessDenied, Enforcer
 from snacks.local.lambda_runtime import InProcessLambda
 from snacks.local.logs_filters import json_filter_patterns
 from snacks.local.moto_tuning import (
@@ -221,6 +221,8 @@ class LocalStack:
             names=self.names,
             workflow_logging=self.workflow_logging,
         )
+        if self.iam is not None and self.workflow_logging.has_destination:
+            self._authorize_log_delivery(self.iam, self.resources.state_machine_arn)
         if self.state_dir is not None:
             try:
                 self.restored = state.restore(self.state_dir, self._client)
@@ -247,6 +249,14 @@ class LocalStack:
             raise StartupError(str(error)) from None
         self.template = path
         return Enforcer(store, mode=self.iam_mode, account=self.account_id, region=self.region)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _authorize_log_delivery(enforcer: Enforcer, state_machine_arn: str) -> None:
+        """CreateStateMachine with logging checks the role's log-delivery permissions (service_steps)."""
+        try:
+            service_steps.authorize_log_delivery(enforcer, state_machine_arn)
+        except AccessDenied as denied:
+            raise StartupError(f"CreateStateMachine {state_machine_arn}: AccessDeniedException: {denied}") from None
 
     def _load_handlers(self, stack: ExitStack) -> None:
         """Give the handlers the environment their functions were created with, then load them."""

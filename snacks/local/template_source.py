@@ -90,7 +90,7 @@ def _synthesize_into(target: Path, stage: str | None, workflow_log_level: str | 
         environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
         environment.setdefault("CDK_DISABLE_VERSION_CHECK", "1")
         command = [npx, "cdk", "synth", "--quiet", "--output", outdir, *context_arguments(stage, workflow_log_level)]
-        done = subprocess.run(  # noqa: S603 - a fixed command line
+        done = subprocess.run(
             command,
             cwd=root,
             env=environment,

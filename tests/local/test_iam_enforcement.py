@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
+from order_service.domain.events import ORDER_PROCESSED_DETAIL_TYPE
 from snacks import operations
 from snacks.aws import Aws
 from snacks.local import LocalStack
 from snacks.local.stack import StartupError
-from order_service.domain.events import ORDER_PROCESSED_DETAIL_TYPE
 from tests.support import iam_templates as t
 
 ORDER = {"customerName": "Ada", "snackItems": [{"name": "Chips", "quantity": 1, "price": 2.5}], "totalAmount": 2.5}
@@ -90,7 +90,9 @@ def subscribe_queue_to_status_topic(aws: Aws) -> str:
     sqs, sns = aws.client("sqs"), aws.client("sns")
     url = sqs.create_queue(QueueName="status-watcher")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    topic = next(t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(aws.names.order_status_topic))
+    topic = next(
+        t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(aws.names.order_status_topic)
+    )
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
     return str(url)
 
@@ -105,9 +107,7 @@ def notifications(aws: Aws, url: str) -> list[str]:
 
 def _creator_put_events(logical_id: str, resource_type: str, statement: t.Statement) -> bool:
     return (
-        resource_type == "AWS::IAM::Policy"
-        and "Creator" in logical_id
-        and "events:PutEvents" in t.actions(statement)
+        resource_type == "AWS::IAM::Policy" and "Creator" in logical_id and "events:PutEvents" in t.actions(statement)
     )
 
 
@@ -142,14 +142,17 @@ def test_without_the_creators_put_events_grant_the_creator_is_refused_by_eventbr
 
 def _status_detail_types(logical_id: str, resource_type: str, statement: t.Statement) -> bool:
     conditions = statement.get("Condition", {}).get("StringEquals", {})
-    return isinstance(conditions.get("events:detail-type"), list) and ORDER_PROCESSED_DETAIL_TYPE in conditions[
-        "events:detail-type"
-    ]
+    return (
+        isinstance(conditions.get("events:detail-type"), list)
+        and ORDER_PROCESSED_DETAIL_TYPE in conditions["events:detail-type"]
+    )
 
 
 def _without_processed(statement: t.Statement) -> t.Statement:
     types = statement["Condition"]["StringEquals"]["events:detail-type"]
-    statement["Condition"]["StringEquals"]["events:detail-type"] = [x for x in types if x != ORDER_PROCESSED_DETAIL_TYPE]
+    statement["Condition"]["StringEquals"]["events:detail-type"] = [
+        x for x in types if x != ORDER_PROCESSED_DETAIL_TYPE
+    ]
     return statement
 
 

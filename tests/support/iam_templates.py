@@ -55,7 +55,9 @@ def actions(statement: Statement) -> list[str]:
     return [str(a) for a in _listify(statement.get("Action", []))]
 
 
-def changed(tpl: dict[str, Any], match: Callable[[str, str, Statement], bool], change: Callable[[Statement], Statement | None]) -> dict[str, Any]:
+def changed(
+    tpl: dict[str, Any], match: Callable[[str, str, Statement], bool], change: Callable[[Statement], Statement | None]
+) -> dict[str, Any]:
     """A copy of the template where every statement that ``match``es is changed (None: removed).
     Fails if nothing matched: the test would prove nothing."""
     copied = copy.deepcopy(tpl)
@@ -77,7 +79,9 @@ def removed(tpl: dict[str, Any], match: Callable[[str, str, Statement], bool]) -
     return changed(tpl, match, lambda _: None)
 
 
-def without_resource(tpl: dict[str, Any], resource_type: str, keep: Callable[[str, dict[str, Any]], bool]) -> dict[str, Any]:
+def without_resource(
+    tpl: dict[str, Any], resource_type: str, keep: Callable[[str, dict[str, Any]], bool]
+) -> dict[str, Any]:
     copied = copy.deepcopy(tpl)
     gone = [lid for lid, r in copied["Resources"].items() if r["Type"] == resource_type and not keep(lid, r)]
     assert gone, f"no {resource_type} to remove"
