@@ -137,13 +137,14 @@ CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
 def authorize_alarm_action(enforcer: Enforcer, alarm_arn: str, topic_arn: str) -> None:
     """An alarm's SNS action: ``cloudwatch.amazonaws.com`` ``sns:Publish`` in the topic policy with
     ``aws:SourceArn`` the alarm, and the topic's key usable by CloudWatch (Amazon CloudWatch User Guide,
-    "Using Amazon CloudWatch alarms": encrypted topics need a key policy allowing
-    cloudwatch.amazonaws.com kms:Decrypt and kms:GenerateDataKey*; Amazon SNS Developer Guide,
-    "Compatibility between event sources from AWS services and encrypted topics": the KMS request
-    carries no aws:SourceArn / aws:SourceAccount). moto evaluates no alarm: this is the publish an
-    alarm in ALARM would make."""
+    "Using Amazon SNS topics", https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Notify_Users_Alarm_Changes.html:
+    an encrypted topic's key policy must allow cloudwatch.amazonaws.com kms:Decrypt and
+    kms:GenerateDataKey*). Unlike EventBridge's, CloudWatch's KMS request is modelled with the alarm as
+    ``aws:SourceArn`` and the account as ``aws:SourceAccount``, as the stack's alarm key statement
+    assumes; that assumption is not proven by a page here (see docs/local-stack.md). moto evaluates no
+    alarm: this is the publish an alarm in ALARM would make."""
     account = topic_arn.split(":")[4]
     caller = Caller(enforcer.service(CLOUDWATCH_PRINCIPAL))
     context = {"aws:SourceArn": alarm_arn, "aws:SourceAccount": account}
     enforcer.authorize(caller, [ActionRequest("sns:Publish", topic_arn, context)], "sns")
-    enforcer.authorize(caller, _kms_requests(enforcer, topic_arn, {}), "kms")
+    enforcer.authorize(caller, _kms_requests(enforcer, topic_arn, context), "kms")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import os
 import sys
@@ -66,6 +67,9 @@ ACCOUNT_ID = "123456789012"  # moto's default account
 IDLE_POLL_SECONDS = 0.05
 # Variables that would send the in-process handlers' calls elsewhere than this stack.
 _ISOLATED_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_PROFILE")
+
+TEMPLATE_VARIABLE = "SNACKS_TEMPLATE"
+USAGE_VARIABLE = "SNACKS_IAM_USAGE"
 
 # The services this stack serves (what GET /_snacks/health lists).
 SERVICES = ("dynamodb", "events", "iam", "lambda", "logs", "sqs", "stepfunctions")
@@ -121,7 +125,10 @@ class LocalStack:
         if iam not in MODES:
             raise ValueError(f"iam must be one of {', '.join(MODES)}, not {iam!r}")
         self.iam_mode = iam
-        self.template = Path(template) if template is not None else None
+        # SNACKS_TEMPLATE: a template for every stack of the process (`make iam-mutate` runs the
+        # tests on mutated templates this way).
+        chosen = template if template is not None else os.environ.get(TEMPLATE_VARIABLE) or None
+        self.template = Path(chosen) if chosen is not None else None
         self._workflow_log_level = workflow_log_level
         self.iam: Enforcer | None = None
 
@@ -312,6 +319,7 @@ class LocalStack:
         try:
             if self.state_dir is not None:
                 self.save_state()
+            self._record_iam_usage()
         finally:
             self._exit_stack.close()
             self._exit_stack = None
@@ -388,6 +396,13 @@ class LocalStack:
             "iam": self.iam_mode,
             "template": str(self.template) if self.template is not None else None,
         }
+
+    def _record_iam_usage(self) -> None:
+        """SNACKS_IAM_USAGE=FILE: append this stack's per-principal usage (JSON line) on stop."""
+        target = os.environ.get(USAGE_VARIABLE)
+        if target and self.iam is not None:
+            with open(target, "a") as out:
+                out.write(json.dumps(self.iam_usage()) + "\n")
 
     def iam_usage(self) -> dict[str, Any]:
         """What ``GET /_snacks/iam`` answers: per principal, the actions granted and used; the denials."""

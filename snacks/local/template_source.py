@@ -70,7 +70,7 @@ def synthesized_template(stage: str | None = None, workflow_log_level: str | Non
     target = directory / f"{definitions.resource_names(stage).stack}-{key}.template.json"
     if target.exists():
         return target
-    with open(directory / ".lock", "a") as lock:
+    with open(directory / f".{target.name}.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be synthesizing this very template
         if not target.exists():
             _synthesize_into(target, stage, workflow_log_level)

@@ -29,8 +29,10 @@ def service_topic(
     key_description: str,
     publisher: str,
     key_statement_sid: str,
+    key_conditions: dict[str, Any] | None = SAME_ACCOUNT,
 ) -> tuple[sns.Topic, kms.Key]:
-    """The topic ``{construct_id}`` and its key ``{construct_id}Key``, the key usable by ``publisher``."""
+    """The topic ``{construct_id}`` and its key ``{construct_id}Key``, the key usable by ``publisher``
+    (under ``key_conditions``; None where the publisher cannot meet any, see OrderNotifications)."""
     key = kms.Key(
         scope,
         f"{construct_id}Key",
@@ -44,7 +46,7 @@ def service_topic(
             principals=[iam.ServicePrincipal(publisher)],
             actions=["kms:Decrypt", "kms:GenerateDataKey*"],
             resources=["*"],  # in a key policy, "*" means this key
-            conditions=SAME_ACCOUNT,
+            conditions=key_conditions,
         )
     )
     topic = sns.Topic(
