@@ -19,7 +19,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: setup test lint lint-templates lock demo local synth deploy diff bench bench-smoke soak mutate clean
+.PHONY: setup test lint lint-templates lock demo local synth deploy diff bench bench-smoke soak mutate iam-mutate clean
 
 $(INSTALLED): pyproject.toml requirements/dev.lock
 	$(PYTHON) -m venv $(VENV)
@@ -101,6 +101,11 @@ mutate: $(INSTALLED)
 	cp -r lambdas .mutate/src
 	cp -r tests stacks snacks statemachines pyproject.toml .mutate/
 	cd .mutate && ../$(BIN)/mutmut run --max-children 2 && ../$(BIN)/mutmut results --all true | tee results.txt
+
+## make iam-mutate: remove each policy statement of the synthesized template in turn, run the flows on it,
+## require an access denial from a named test or a reason (docs/testing.md); not in CI: ~1 min per statement
+iam-mutate: $(INSTALLED) $(NODE_INSTALLED)
+	$(BIN)/python -m tests.iam_mutation $(ARGS)
 
 clean:
 	rm -rf .mutate .snacks-cache $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache .hypothesis

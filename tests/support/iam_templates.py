@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from snacks.local.stack import TEMPLATE_VARIABLE
 from snacks.local.template_source import synthesized_template
 
 Statement = dict[str, Any]
 
 
 def template(stage: str | None = None) -> dict[str, Any]:
-    """The template `cdk synth` makes for the stage (cached: snacks/local/template_source.py)."""
-    loaded: dict[str, Any] = json.loads(synthesized_template(stage).read_text())
+    """The template `cdk synth` makes for the stage (cached: snacks/local/template_source.py), or the
+    one SNACKS_TEMPLATE names (`make iam-mutate` runs the tests on a mutated template)."""
+    chosen = os.environ.get(TEMPLATE_VARIABLE)
+    path = Path(chosen) if chosen and stage is None else synthesized_template(stage)
+    loaded: dict[str, Any] = json.loads(path.read_text())
     return loaded
 
 
