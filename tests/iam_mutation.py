@@ -67,7 +67,7 @@ def run_flows(template_path: Path | None, usage: Path | None, tests: tuple[str, 
         environment["SNACKS_TEMPLATE"] = str(template_path)
     if usage is not None:
         environment["SNACKS_IAM_USAGE"] = str(usage)
-    done = subprocess.run(  # noqa: S603 - our own test suite
+    done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:randomly", "-p", "no:cacheprovider", "-rf", *tests],
         env=environment,
         capture_output=True,
