@@ -91,7 +91,9 @@ def publish_to_topic(target: dict[str, Any], event: dict[str, Any], rule_arn: st
             service_steps.authorize_target(enforcer, rule_arn, target)
         except iam_enforcement.AccessDenied as denied:
             service_steps.count_rule_metric(rule_arn, "FailedInvocations")
-            dead_letter_arn = (target.get("DeadLetterConfig") or {}).get("Arn")
+            # The local rule is provisioned from stacks/definitions.py; the template's target may add a DLQ.
+            deployed = service_steps.template_target(enforcer, rule_arn, target["Arn"]) or {}
+            dead_letter_arn = (target.get("DeadLetterConfig") or deployed.get("DeadLetterConfig") or {}).get("Arn")
             if dead_letter_arn:
                 _dead_letter_directly(enforcer, rule_arn, target, event, dead_letter_arn, denied)
             return
@@ -119,11 +121,15 @@ def _dead_letter_directly(
     _, region, account, queue_name = queue_arn.split(":")[2:6]
     attributes = _dead_letter_attributes(rule_arn, target, service_steps.NO_PERMISSIONS, error)
     attributes["RETRY_ATTEMPTS"] = "0"
-    sqs_backends[account][region].send_message(
-        queue_name=queue_name,
-        message_body=json.dumps(_as_delivered(event)),
-        message_attributes={key: {"DataType": "String", "StringValue": value} for key, value in attributes.items()},
-    )
+    try:
+        sqs_backends[account][region].send_message(
+            queue_name=queue_name,
+            message_body=json.dumps(_as_delivered(event)),
+            message_attributes={key: {"DataType": "String", "StringValue": value} for key, value in attributes.items()},
+        )
+    except Exception:  # noqa: BLE001 - a DLQ the local stack does not provision: counted as AWS counts it
+        service_steps.count_rule_metric(rule_arn, "InvocationsFailedToBeSentToDLQ")
+        return
     service_steps.count_rule_metric(rule_arn, "InvocationsSentToDLQ")
 
 

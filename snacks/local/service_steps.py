@@ -46,12 +46,24 @@ def _kms_requests(enforcer: Enforcer, resource_arn: str, context: dict[str, Any]
     return [ActionRequest("kms:GenerateDataKey", key_arn, context), ActionRequest("kms:Decrypt", key_arn, context)]
 
 
+def template_target(enforcer: Enforcer, rule_arn: str, target_arn: str) -> dict[str, Any] | None:
+    """The template's (resolved) target of this rule with this ARN, if the template has it."""
+    rule = enforcer.store.resource(rule_arn)
+    if rule is None:
+        return None
+    targets = rule.properties.get("Targets") or []
+    assert isinstance(targets, list)
+    return next((dict(t) for t in targets if isinstance(t, dict) and t.get("Arn") == target_arn), None)
+
+
 def authorize_target(enforcer: Enforcer, rule_arn: str, target: dict[str, Any]) -> None:
     """Raise ``AccessDenied`` if EventBridge may not deliver to this target (see the module doc)."""
     service, _, account = target["Arn"].split(":")[2:5]
     bus, rule = _rule_parts(rule_arn)
     if service == "states":
-        role = enforcer.store.role_arn_of(rule=rule, target_id=target.get("Id"), bus=bus)
+        # The template's target for this ARN names the role (the local rule's target Ids are its own).
+        deployed = template_target(enforcer, rule_arn, target["Arn"]) or {}
+        role = enforcer.store.role_arn_of(rule=rule, target_id=deployed.get("Id", target.get("Id")), bus=bus)
         if role is None:
             role = f"arn:aws:iam::{account}:role/no-role-in-template-for-{rule}-{target.get('Id')}"
         caller = Caller(enforcer.role(role), session=None)
