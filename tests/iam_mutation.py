@@ -30,6 +30,7 @@ from typing import Any
 
 from snacks.local.iam import PolicyStore, StatementRef
 from snacks.local.template_source import synthesized_template
+from tests.support.iam_templates import without_empty_policies
 
 FLOW_TESTS = (
     "tests/e2e/test_seed_flow.py",
@@ -56,9 +57,7 @@ def without(template: dict[str, Any], ref: StatementRef) -> dict[str, Any]:
     changed = copy.deepcopy(template)
     statements = _document(changed, ref)
     del statements[ref.index]
-    if not statements:  # an empty Statement list is a malformed policy: drop the document's resource
-        del changed["Resources"][ref.logical_id]
-    return changed
+    return without_empty_policies(changed)
 
 
 def run_flows(template_path: Path | None, usage: Path | None, tests: tuple[str, ...]) -> tuple[int, str]:

@@ -53,7 +53,11 @@ from snacks.local.moto_tuning import (
     update_expressions_cached,
 )
 from snacks.local.provision import Provisioned, provision
-from snacks.local.sfn_semantics import start_sync_execution_served, states_runtime_is_fatal
+from snacks.local.sfn_semantics import (
+    service_errors_fail_the_task,
+    start_sync_execution_served,
+    states_runtime_is_fatal,
+)
 from snacks.local.template_source import TemplateUnavailable, load_template, synthesized_template
 from snacks.local.virtual_time import VirtualClock, bind_handler_clock, virtual_workflow_time
 from stacks import definitions
@@ -211,6 +215,7 @@ class LocalStack:
         )
         stack.enter_context(self._lambda.installed())
         stack.enter_context(states_runtime_is_fatal())
+        stack.enter_context(service_errors_fail_the_task())
         stack.enter_context(start_sync_execution_served())
         stack.enter_context(express_semantics())
         stack.enter_context(json_filter_patterns())

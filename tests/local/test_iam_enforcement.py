@@ -13,12 +13,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from order_service.domain.events import ORDER_PROCESSED_DETAIL_TYPE
 from snacks import operations
 from snacks.aws import Aws
 from snacks.local import LocalStack
+from snacks.local.iam_enforcement import acting_as
 from snacks.local.stack import StartupError
 from tests.support import iam_templates as t
 
@@ -106,9 +109,7 @@ def notifications(aws: Aws, url: str) -> list[str]:
 
 
 def _creator_put_events(logical_id: str, resource_type: str, statement: t.Statement) -> bool:
-    return (
-        resource_type == "AWS::IAM::Policy" and "Creator" in logical_id and "events:PutEvents" in t.actions(statement)
-    )
+    return resource_type in t.IDENTITY_TYPES and "Creator" in logical_id and "events:PutEvents" in t.actions(statement)
 
 
 def test_without_the_creators_put_events_grant_the_creator_is_refused_by_eventbridge(
@@ -117,27 +118,37 @@ def test_without_the_creators_put_events_grant_the_creator_is_refused_by_eventbr
     """On AWS the creator's own PutEvents call fails: EventBridge answers ``AccessDeniedException``
     (HTTP 400) "User: arn:aws:sts::ACCOUNT:assumed-role/ROLE/order-creator is not authorized to
     perform: events:PutEvents on resource: BUS_ARN because no identity-based policy allows the
-    events:PutEvents action" (IAM User Guide, "Troubleshoot access denied error messages"; Lambda
-    names the role session after the function). The order is written NEW and never started."""
+    events:PutEvents action" (IAM User Guide, "Troubleshoot access denied error messages",
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html; Lambda names the
+    role session after the function). The creator stores the order, answers 201 with
+    ``eventPublished: false`` and leaves it NEW for the reconciler; no execution starts."""
     stack = stack_on(t.removed(synthesized, _creator_put_events))
     aws, reply = run_order(stack)
-    assert reply["statusCode"] == 201, reply  # written; the publish failure is the creator's to report
+    assert reply["statusCode"] == 201 and reply["eventPublished"] is False, reply
     assert order_status(aws, reply["orderId"]) == "NEW"
-    creator_log = log_text(aws, aws.names.function_log_group(aws.names.order_creator))
-    assert "AccessDeniedException" in creator_log
-    role = stack.iam.store.role_arn_of(function=aws.names.order_creator)  # type: ignore[union-attr]
+    assert stack.iam is not None
+    role = stack.iam.store.role_arn_of(function=aws.names.order_creator)
     assert role is not None
-    role_name = role.rsplit("/", 1)[-1]
-    bus_arn = f"arn:aws:events:{stack.region}:{ACCOUNT}:event-bus/{aws.names.event_bus}"
-    assert (
-        f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/{aws.names.order_creator} is not authorized to "
-        f"perform: events:PutEvents on resource: {bus_arn} because no identity-based policy allows the "
-        "events:PutEvents action"
-    ) in creator_log
     # The stack's log explains it: principal, action, resource, context, verdict.
     said = capfd.readouterr().err
     assert "IAM DENIED" in said and "events:PutEvents" in said and role in said
-    assert "events:detail-type" in said  # the request context the policy is evaluated on
+    assert "events:detail-type" in said  # the request context the policy was evaluated on
+
+    # The error the creator's SDK call got, as AWS shapes it (code, status, message).
+    events = boto3.client("events", region_name=stack.region, aws_access_key_id="x", aws_secret_access_key="x")
+    entry = {"Source": "serverless-snacks.orders", "DetailType": "Order Created", "Detail": "{}"}
+    with acting_as(stack.iam.function_caller(aws.names.order_creator)), pytest.raises(ClientError) as raised:
+        events.put_events(Entries=[{**entry, "EventBusName": aws.names.event_bus}])
+    assert isinstance(raised.value, events.exceptions.ClientError)
+    error = raised.value.response
+    assert error["Error"]["Code"] == "AccessDeniedException"
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    bus_arn = f"arn:aws:events:{stack.region}:{ACCOUNT}:event-bus/{aws.names.event_bus}"
+    assert error["Error"]["Message"] == (
+        f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{role.rsplit('/', 1)[-1]}/{aws.names.order_creator} is not "
+        f"authorized to perform: events:PutEvents on resource: {bus_arn} because no identity-based policy "
+        "allows the events:PutEvents action"
+    )
 
 
 def _status_detail_types(logical_id: str, resource_type: str, statement: t.Statement) -> bool:
@@ -236,7 +247,7 @@ def _dlq_policy_for_eventbridge(logical_id: str, resource_type: str, statement: 
 
 
 def _rule_target_start_execution(logical_id: str, resource_type: str, statement: t.Statement) -> bool:
-    return resource_type == "AWS::IAM::Policy" and "states:StartExecution" in t.actions(statement)
+    return resource_type in t.IDENTITY_TYPES and "states:StartExecution" in t.actions(statement)
 
 
 def test_a_target_eventbridge_may_not_start_goes_to_the_dlq_with_no_permissions(

@@ -114,7 +114,7 @@ def test_the_state_machine_role_may_set_up_its_log_delivery(synthesized: dict[st
     authorize_log_delivery(enforcer_for(synthesized), machine)
 
     def log_delivery(_: str, resource_type: str, statement: t.Statement) -> bool:
-        return resource_type == "AWS::IAM::Policy" and "logs:CreateLogDelivery" in t.actions(statement)
+        return resource_type in t.IDENTITY_TYPES and "logs:CreateLogDelivery" in t.actions(statement)
 
     with pytest.raises(AccessDenied) as denied:
         authorize_log_delivery(enforcer_for(t.removed(synthesized, log_delivery)), machine)

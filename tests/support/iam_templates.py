@@ -17,6 +17,7 @@ from snacks.local.stack import TEMPLATE_VARIABLE
 from snacks.local.template_source import synthesized_template
 
 Statement = dict[str, Any]
+IDENTITY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::Role", "AWS::IAM::ManagedPolicy")
 
 
 def template(stage: str | None = None) -> dict[str, Any]:
@@ -77,7 +78,19 @@ def changed(
                 else:
                     statements[index] = replacement
     assert hits, "no statement matched: the stack changed under this test"
-    return copied
+    return without_empty_policies(copied)
+
+
+def without_empty_policies(tpl: dict[str, Any]) -> dict[str, Any]:
+    """IAM refuses a policy without statements: drop an emptied policy resource or inline policy."""
+    for logical_id in list(tpl["Resources"]):
+        props = tpl["Resources"][logical_id].get("Properties", {})
+        if isinstance(props.get("PolicyDocument"), dict) and not props["PolicyDocument"]["Statement"]:
+            del tpl["Resources"][logical_id]
+            continue
+        if props.get("Policies"):
+            props["Policies"] = [policy for policy in props["Policies"] if policy["PolicyDocument"]["Statement"]]
+    return tpl
 
 
 def removed(tpl: dict[str, Any], match: Callable[[str, str, Statement], bool]) -> dict[str, Any]:
