@@ -241,11 +241,11 @@ def _states(call: _Call) -> list[ActionRequest]:
 
 def _logs(call: _Call) -> list[ActionRequest]:
     info = _action_for(call)
+    if "resourceArn" in call.params and info.resource_types:  # tagging: the ARN without :*
+        return [call.request(info.action, str(call.params["resourceArn"]))]
     if not info.required_resource_types:
         return [call.request(info.action, "*")]
     group = call.params.get("logGroupName") or call.params.get("logGroupIdentifier")
-    if group is None and "resourceArn" in call.params:
-        return [call.request(info.action, str(call.params["resourceArn"]))]
     if group is None:
         raise ValueError(f"logs:{call.operation} without logGroupName: cannot say which resource it needs")
     group = str(group)
