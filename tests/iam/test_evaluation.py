@@ -439,3 +439,13 @@ def test_the_verdict_is_deny_wins_then_any_allow(statements: list[dict[str, Any]
     matching = [s["Effect"] for s in statements if hits(s)]
     expected = "explicit-deny" if "Deny" in matching else "allowed" if "Allow" in matching else "implicit-deny"
     assert decision.reason == expected
+
+
+def test_aws_star_principal_means_every_principal_including_services() -> None:
+    """IAM "AWS JSON policy elements: Principal", All principals: "Principal": "*" and
+    {"AWS": "*"} are equivalent; CDK's enforceSSL deny uses the latter and must catch service calls."""
+    queue = policy("resource", deny("sqs:*", QUEUE, Principal={"AWS": "*"}), owner="queue")
+    for principal in (ROLE, EVENTS, ROOT):
+        assert decide(request("sqs:SendMessage", QUEUE, principal=principal), resource_policy=queue).reason == (
+            "explicit-deny"
+        )

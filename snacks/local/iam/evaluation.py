@@ -200,7 +200,9 @@ def _account_of(arn: str) -> str | None:
 
 def _principal_hit(principals: Mapping[str, tuple[str, ...]], principal: Principal) -> Literal["direct", "account", None]:
     """How a Principal element names the requester: directly, only via its account, or not at all."""
-    if "*" in principals:
+    # "Principal": "*" and {"AWS": "*"} are equivalent: every principal (IAM User Guide, "AWS JSON
+    # policy elements: Principal", All principals), service principals included.
+    if "*" in principals or "*" in principals.get("AWS", ()):
         return "direct"
     if principal.kind == "service":
         return "direct" if principal.arn in principals.get("Service", ()) else None

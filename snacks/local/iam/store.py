@@ -429,6 +429,10 @@ class PolicyStore:
             return None
         return self._key_arn(str(value))
 
+    def key_arn(self, reference: str) -> str | None:
+        """A key of this template from its ARN, key id, alias name or alias ARN (None if not one)."""
+        return self._key_arn(reference)
+
     def _key_arn(self, reference: str) -> str | None:
         if reference in self._key_policies:
             return reference
