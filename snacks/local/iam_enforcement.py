@@ -231,8 +231,19 @@ class Enforcer:
             return None
         error = denied_error(service, decision, caller.session)
         verdict = "DENIED" if self.mode == "enforce" else "WOULD BE DENIED (--iam warn: allowed)"
-        self._write(f"IAM {verdict}: {error.code} ({error.status}) {error.message}\n{_explain(decision)}\n")
+        self._write(
+            f"IAM {verdict}: {error.code} ({error.status}) {error.message}\n{_explain(decision)}\n{self._owners(decision)}"
+        )
         return error if self.mode == "enforce" else None
+
+    def _owners(self, decision: Decision) -> str:
+        """Where to change it: the constructs in stacks/ that own the principal and the resource."""
+        lines = []
+        for what, arn in (("principal", decision.request.principal.arn), ("resource", decision.request.resource)):
+            found = self.store.resource(arn)
+            if found is not None:
+                lines.append(f"  {what} defined by: {found.construct_path} ({found.type} {found.logical_id})\n")
+        return "".join(lines)
 
     def _write(self, text: str) -> None:
         out = self._log if self._log is not None else sys.stderr

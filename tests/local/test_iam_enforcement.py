@@ -133,6 +133,8 @@ def test_without_the_creators_put_events_grant_the_creator_is_refused_by_eventbr
     said = capfd.readouterr().err
     assert "IAM DENIED" in said and "events:PutEvents" in said and role in said
     assert "events:detail-type" in said  # the request context the policy was evaluated on
+    owner = stack.iam.store.resource(role)
+    assert owner is not None and f"principal defined by: {owner.construct_path}" in said  # where to fix it
 
     # The error the creator's SDK call got, as AWS shapes it (code, status, message).
     events = boto3.client("events", region_name=stack.region, aws_access_key_id="x", aws_secret_access_key="x")
