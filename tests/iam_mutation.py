@@ -1,49 +1,203 @@
 """``make iam-mutate``: remove each statement of the synthesized template's policies, one at a time,
-run the flows on the changed template, and require an access denial or a reason.
+run the pipeline's flows on the changed template, and require an access denial or a reason.
 
 For every statement ``PolicyStore.statements()`` lists (identity, resource and key policies; trust
-policies are listed but the local stack does not model role assumption):
-1. write the template without that statement;
-2. run FLOW_TESTS with ``SNACKS_TEMPLATE`` pointing at it (every LocalStack of the run takes it);
-3. KILLED: a named test fails and its output shows an access denial; SURVIVED: nothing failed. A
-   survivor is then matched against the baseline run's usage (``SNACKS_IAM_USAGE``): statements whose
-   actions no flow used are "unused" (remove them, or say why they stay: needed on AWS, not exercised
-   locally).
+policies are skipped: the local stack does not model role assumption):
+1. start a local stack on the template without that statement (``--template``);
+2. run the flows below, each a named check with what it expects;
+3. KILLED: a check failed and the stack recorded an access denial during it (the check and the
+   denial are named); SURVIVED: every check passed. A survivor's actions are then looked up in the
+   unchanged run's usage: "unused" means no flow needed it (remove it from the stack, or say why it
+   stays: needed on AWS, not exercised locally).
 
-Prints a Markdown table (docs/testing.md keeps the last one). ``--limit N`` / ``--only TEXT`` narrow it.
+The flows are these checks rather than the pytest suites: a mutant then costs one stack start and a
+few seconds, not minutes (the e2e + statemachine suites took ~2 min per mutant on 2 shared cores).
+``--only TEXT`` narrows the statements (logical id or Sid); prints a Markdown table (docs/testing.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import fnmatch
+import io
 import json
-import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from snacks import operations
+from snacks.aws import Aws
+from snacks.local import LocalStack
 from snacks.local.iam import PolicyStore, StatementRef
+from snacks.local.iam_enforcement import AccessDenied
+from snacks.local.service_steps import authorize_alarm_action, authorize_schedule
+from snacks.local.stack import StartupError
 from snacks.local.template_source import synthesized_template
+from stacks import definitions as d
 from tests.support.iam_templates import without_empty_policies
 
-FLOW_TESTS = (
-    "tests/e2e/test_seed_flow.py",
-    "tests/statemachine/test_fulfillment_workflow.py",
-    "tests/local/test_cli.py",
-    "tests/local/test_iam_service_steps.py",
-)
-DENIAL = re.compile(r"not authorized to perform|AccessDenied|AuthorizationError|NO_PERMISSIONS|Log Destination")
-FAILED = re.compile(r"^FAILED (\S+)", re.MULTILINE)
 ACCOUNT, REGION = "123456789012", "us-east-1"
+FAULTS = "Doom Donut=permanent"
+LIMITED = "Last Lollipop"
 
 
-def _document(template: dict[str, Any], ref: StatementRef) -> list[Any]:
+def order(snack: str = "Chips") -> dict[str, Any]:
+    return {"customerName": "Ada", "snackItems": [{"name": snack, "quantity": 1, "price": 2.5}], "totalAmount": 2.5}
+
+
+@dataclass
+class Outcome:
+    check: str
+    passed: bool
+    denials: list[str]
+    detail: str = ""
+
+
+class Flows:
+    """The pipeline's flows on one stack, each a named check."""
+
+    def __init__(self, stack: LocalStack, template: dict[str, Any]) -> None:
+        self.stack = stack
+        self.template = template
+        self.aws = Aws(endpoint_url=stack.endpoint_url, region=stack.region)
+        self.names = self.aws.names
+
+    def status(self, order_id: str) -> str:
+        record = operations.get_order(self.aws, order_id)
+        return record.status.value if record else "MISSING"
+
+    def processed_and_notified(self) -> str | None:
+        sqs, sns = self.aws.client("sqs"), self.aws.client("sns")
+        url = sqs.create_queue(QueueName="mutation-status-watcher")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        topic = next(
+            t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(self.names.order_status_topic)
+        )
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+        reply = operations.invoke_creator(self.aws, {**order(), "idempotencyKey": "mutation-flow-1"})
+        self.stack.wait_until_idle()
+        logs = self.aws.client("logs").filter_log_events(
+            logGroupName=self.names.function_log_group(self.names.order_creator)
+        )
+        if not logs["events"]:
+            return "no order-creator log lines"
+        if reply.get("eventPublished") is False or self.status(reply["orderId"]) != "PROCESSED":
+            return f"order {self.status(reply['orderId'])}, eventPublished={reply.get('eventPublished')}"
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        return None if any(reply["orderId"] in m["Body"] for m in messages) else "no status notification"
+
+    def out_of_stock_rejected(self) -> str | None:
+        operations.set_stock(self.aws, LIMITED, 0)
+        reply = operations.invoke_creator(self.aws, order(LIMITED))
+        self.stack.wait_until_idle()
+        status = self.status(reply["orderId"])
+        return None if status == "REJECTED" else f"order {status}"
+
+    def failure_dead_lettered_then_cancelled(self) -> str | None:
+        reply = operations.invoke_creator(self.aws, order("Doom Donut"))
+        self.stack.wait_until_idle()
+        status = self.status(reply["orderId"])
+        if status != "FAILED":
+            return f"order {status}"
+        if not any(letter.order_id == reply["orderId"] for letter in operations.list_dead_letters(self.aws)):
+            return "no DLQ message"
+        cancelled = operations.invoke_canceller(self.aws, reply["orderId"])
+        self.stack.wait_until_idle()
+        status = self.status(reply["orderId"])
+        return None if status == "CANCELLED" else f"cancel answered {cancelled.get('statusCode')}, order {status}"
+
+    def reconciled(self) -> str | None:
+        events = self.aws.client("events")
+        events.disable_rule(Name=self.names.order_created_rule, EventBusName=self.names.event_bus)
+        try:
+            reply = operations.invoke_creator(self.aws, order())
+            self.stack.wait_until_idle()
+        finally:
+            events.enable_rule(Name=self.names.order_created_rule, EventBusName=self.names.event_bus)
+        assert self.stack.clock is not None
+        self.stack.clock.advance(d.STALE_NEW_ORDER_SECONDS + 1)
+        answer = self.aws.client("lambda").invoke(FunctionName=self.names.order_reconciler, Payload=b"{}")
+        self.stack.wait_until_idle()
+        status = self.status(reply["orderId"])
+        return None if status == "PROCESSED" else f"order {status}, reconciler: {answer['Payload'].read()[:200]!r}"
+
+    def schedule_invokes_reconciler(self) -> str | None:
+        (rule,) = [
+            r["Properties"]["Name"]
+            for r in self.template["Resources"].values()
+            if r["Type"] == "AWS::Events::Rule" and "ScheduleExpression" in r["Properties"]
+        ]
+        assert self.stack.iam is not None
+        authorize_schedule(
+            self.stack.iam,
+            f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule}",
+            f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.names.order_reconciler}",
+        )
+        return None
+
+    def alarms_notify(self) -> str | None:
+        resources = self.template["Resources"]
+        assert self.stack.iam is not None
+        for alarm in (r for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"):
+            for action in alarm["Properties"].get("AlarmActions", []):
+                topic = resources[action["Ref"]]["Properties"]["TopicName"]
+                authorize_alarm_action(
+                    self.stack.iam,
+                    f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{alarm['Properties']['AlarmName']}",
+                    f"arn:aws:sns:{REGION}:{ACCOUNT}:{topic}",
+                )
+        return None
+
+    def checks(self) -> list[tuple[str, Callable[[], str | None]]]:
+        return [
+            ("order processed + status notification", self.processed_and_notified),
+            ("out of stock → REJECTED", self.out_of_stock_rejected),
+            ("permanent failure → DLQ, then cancelled", self.failure_dead_lettered_then_cancelled),
+            ("lost event → reconciler", self.reconciled),
+            ("schedule → reconciler (Lambda permission)", self.schedule_invokes_reconciler),
+            ("alarms → alarm topic (topic + key policy)", self.alarms_notify),
+        ]
+
+
+def run_flows(template: dict[str, Any], path: Path) -> tuple[list[Outcome], dict[str, set[str]]]:
+    path.write_text(json.dumps(template))
+    log = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(log):
+            stack = LocalStack(port=0, virtual_time=True, template=path, fulfillment_faults=FAULTS)
+            stack.start()
+    except StartupError as error:
+        return [Outcome("stack start", False, [str(error)])], {}
+    outcomes: list[Outcome] = []
+    try:
+        assert stack.iam is not None
+        flows = Flows(stack, template)
+        for name, check in flows.checks():
+            seen = len(stack.iam.denials)
+            try:
+                with contextlib.redirect_stderr(log):
+                    problem = check()
+            except (AccessDenied, Exception) as error:  # noqa: BLE001 - a check that raises failed
+                problem = f"{type(error).__name__}: {error}"
+            denials = [
+                f"{x.request.principal.arn.rsplit('/', 1)[-1]} {x.request.action}" for x in stack.iam.denials[seen:]
+            ]
+            outcomes.append(Outcome(name, problem is None, denials, problem or ""))
+        used = {principal: set(actions) for principal, actions in stack.iam.used.items()}
+    finally:
+        with contextlib.redirect_stderr(log):
+            stack.stop()
+    return outcomes, used
+
+
+def _statements(template: dict[str, Any], ref: StatementRef) -> list[Any]:
     props = template["Resources"][ref.logical_id]["Properties"]
     match = re.fullmatch(r"Policies\[(\d+)\]", ref.policy)
     if match:
@@ -55,91 +209,77 @@ def _document(template: dict[str, Any], ref: StatementRef) -> list[Any]:
 
 def without(template: dict[str, Any], ref: StatementRef) -> dict[str, Any]:
     changed = copy.deepcopy(template)
-    statements = _document(changed, ref)
-    del statements[ref.index]
+    del _statements(changed, ref)[ref.index]
     return without_empty_policies(changed)
 
 
-def run_flows(template_path: Path | None, usage: Path | None, tests: tuple[str, ...]) -> tuple[int, str]:
-    environment = {**os.environ}
-    if template_path is not None:
-        environment["SNACKS_TEMPLATE"] = str(template_path)
-    if usage is not None:
-        environment["SNACKS_IAM_USAGE"] = str(usage)
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:randomly", "-p", "no:cacheprovider", "-rf", *tests],
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
+def owners(template: dict[str, Any], ref: StatementRef) -> set[str]:
+    """The logical ids of the roles an identity statement belongs to (empty for resource policies)."""
+    resource = template["Resources"][ref.logical_id]
+    if resource["Type"] == "AWS::IAM::Role":
+        return {ref.logical_id}
+    if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        return {role["Ref"] for role in resource["Properties"].get("Roles", []) if isinstance(role, dict)}
+    return set()
+
+
+def verdict(outcomes: list[Outcome], actions: list[str], used: dict[str, set[str]]) -> tuple[bool, str]:
+    for outcome in outcomes:
+        if not outcome.passed:
+            if outcome.denials:
+                return True, f"killed: **{outcome.check}** (denied: {outcome.denials[0]})"
+            return True, f"killed without a denial?: **{outcome.check}** ({outcome.detail[:120]})"
+    ever_used = any(
+        fnmatch.fnmatchcase(action.lower(), pattern.lower())
+        for acts in used.values()
+        for action in acts
+        for pattern in actions
     )
-    return done.returncode, done.stdout + done.stderr
-
-
-def used_actions(usage: Path) -> dict[str, set[str]]:
-    used: dict[str, set[str]] = {}
-    for line in usage.read_text().splitlines():
-        for principal, actions in json.loads(line)["principals"].items():
-            used.setdefault(principal, set()).update(actions["used"])
-    return used
+    if ever_used:
+        return False, "SURVIVED: its actions are used, and another statement grants them too"
+    return False, "SURVIVED: unused by every flow"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--limit", type=int, default=0, help="mutate at most N statements")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--only", default="", help="only statements whose logical id or Sid contains this")
     args = parser.parse_args(argv)
 
-    base_path = synthesized_template()
-    template = json.loads(base_path.read_text())
+    template = json.loads(synthesized_template().read_text())
     store = PolicyStore.from_template(template, account=ACCOUNT, region=REGION)
-    refs = [ref for ref, _ in store.statements() if ref.policy != "AssumeRolePolicyDocument"]
-    refs = [ref for ref in refs if args.only in ref.logical_id or args.only in (ref.sid or "")]
-    if args.limit:
-        refs = refs[: args.limit]
-
+    refs = [
+        ref
+        for ref, _ in store.statements()
+        if ref.policy != "AssumeRolePolicyDocument" and (args.only in ref.logical_id or args.only in (ref.sid or ""))
+    ]
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="iam-mutate-") as scratch:
-        usage = Path(scratch) / "usage.jsonl"
-        started = time.monotonic()
-        code, output = run_flows(base_path, usage, FLOW_TESTS)
-        if code != 0:
-            print(output[-3000:])
-            print("the flows fail on the unchanged template: fix that first", file=sys.stderr)
+        path = Path(scratch) / "mutant.template.json"
+        baseline, used = run_flows(template, path)
+        failing = [o for o in baseline if not o.passed]
+        if failing:
+            for outcome in failing:
+                print(f"baseline fails: {outcome.check}: {outcome.detail} {outcome.denials}", file=sys.stderr)
             return 1
-        used = used_actions(usage) if usage.exists() else {}
-        print(f"baseline: flows pass in {time.monotonic() - started:.0f} s; {len(refs)} statements to remove\n")
+        print(f"{len(refs)} statements; baseline flows pass\n")
         print("| statement | construct | removed → |")
         print("|---|---|---|")
-        survivors = 0
+        killed = 0
         for ref in refs:
-            path = Path(scratch) / "mutant.template.json"
-            path.write_text(json.dumps(without(template, ref)))
-            code, output = run_flows(path, None, FLOW_TESTS)
-            failed = FAILED.findall(output)
-            if code != 0 and DENIAL.search(output):
-                verdict = f"killed: `{failed[0] if failed else 'the run'}` (access denied)"
-            elif code != 0:
-                verdict = f"killed without a denial?: `{failed[0] if failed else output.strip().splitlines()[-1]}`"
-            else:
-                survivors += 1
-                actions = _statement_actions(template, ref)
-                ever_used = any(
-                    fnmatch.fnmatchcase(u.lower(), a.lower()) for acts in used.values() for u in acts for a in actions
-                )
-                verdict = "SURVIVED: " + (
-                    "its actions were used (another statement also grants them)"
-                    if ever_used
-                    else "unused by every flow"
-                )
-            print(f"| {ref.describe()} | `{ref.construct_path}` | {verdict} |", flush=True)
-        print(f"\n{len(refs) - survivors} killed, {survivors} survived, in {time.monotonic() - started:.0f} s")
+            outcomes, _ = run_flows(without(template, ref), path)
+            actions = _statements(template, ref)[ref.index].get("Action", [])
+            roles = owners(template, ref)
+            mine = {
+                principal: acts
+                for principal, acts in used.items()
+                if not roles
+                or (store.resource(principal) is not None and store.resource(principal).logical_id in roles)  # type: ignore[union-attr]
+            }
+            was_killed, text = verdict(outcomes, actions if isinstance(actions, list) else [actions], mine)
+            killed += was_killed
+            print(f"| {ref.describe()} | `{ref.construct_path}` | {text} |", flush=True)
+    print(f"\n{killed} killed, {len(refs) - killed} survived, in {time.monotonic() - started:.0f} s")
     return 0
-
-
-def _statement_actions(template: dict[str, Any], ref: StatementRef) -> list[str]:
-    statement = _document(template, ref)[ref.index]
-    actions = statement.get("Action", [])
-    return [str(a) for a in (actions if isinstance(actions, list) else [actions])]
 
 
 if __name__ == "__main__":

@@ -104,6 +104,20 @@ def acting_as_function(function_name: str) -> Iterator[None]:
         yield
 
 
+def function_may_write_logs(function_name: str, region: str, account: str, group: str, stream: str) -> bool:
+    """Whether the function's role lets Lambda write its log lines (always, when nothing is enforced)."""
+    enforcer = _active
+    if enforcer is None:
+        return True
+    arn = f"arn:aws:logs:{region}:{account}:log-group:{group}:log-stream:{stream}"
+    requests = [ActionRequest("logs:CreateLogStream", arn, {}), ActionRequest("logs:PutLogEvents", arn, {})]
+    try:
+        enforcer.authorize(enforcer.function_caller(function_name), requests, "logs")
+    except AccessDenied:
+        return False
+    return True
+
+
 def active() -> Enforcer | None:
     return _active
 
@@ -231,9 +245,8 @@ class Enforcer:
             return None
         error = denied_error(service, decision, caller.session)
         verdict = "DENIED" if self.mode == "enforce" else "WOULD BE DENIED (--iam warn: allowed)"
-        self._write(
-            f"IAM {verdict}: {error.code} ({error.status}) {error.message}\n{_explain(decision)}\n{self._owners(decision)}"
-        )
+        headline = f"IAM {verdict}: {error.code} ({error.status}) {error.message}"
+        self._write(f"{headline}\n{_explain(decision)}\n{self._owners(decision)}")
         return error if self.mode == "enforce" else None
 
     def _owners(self, decision: Decision) -> str:

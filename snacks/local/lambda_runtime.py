@@ -39,7 +39,7 @@ from typing import Any, TextIO
 from aws_lambda_powertools import Logger
 from moto.core.exceptions import JsonRESTError
 
-from snacks.local.iam_enforcement import acting_as_function, raise_if_denied
+from snacks.local.iam_enforcement import acting_as_function, function_may_write_logs, raise_if_denied
 from snacks.local.moto_tuning import patched
 
 Handler = Callable[[Any, Any], Any]
@@ -538,6 +538,13 @@ class InProcessLambda:
             for line in text.splitlines():
                 self._echo_logs.write(f"[{function.name}] {line}\n")
         group = f"/aws/lambda/{function.name}"
+        # Lambda writes the function's logs with its execution role: without logs:CreateLogStream and
+        # logs:PutLogEvents they are lost, the invocation itself unaffected (Lambda Developer Guide,
+        # "Sending Lambda function logs to CloudWatch Logs": the execution role needs those permissions).
+        if not function_may_write_logs(
+            function.name, logs_backend.region_name, logs_backend.account_id, group, function.log_stream
+        ):
+            return
         logs_backend.ensure_log_group(group)
         if function.log_stream not in logs_backend.groups[group].streams:
             logs_backend.create_log_stream(group, function.log_stream)
