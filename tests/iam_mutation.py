@@ -83,15 +83,21 @@ class Flows:
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
         reply = operations.invoke_creator(self.aws, {**order(), "idempotencyKey": "mutation-flow-1"})
         self.stack.wait_until_idle()
-        logs = self.aws.client("logs").filter_log_events(
-            logGroupName=self.names.function_log_group(self.names.order_creator)
-        )
-        if not logs["events"]:
-            return "no order-creator log lines"
+        missing = self.without_logs(self.names.order_creator, self.names.order_processor)
+        if missing:
+            return missing
         if reply.get("eventPublished") is False or self.status(reply["orderId"]) != "PROCESSED":
             return f"order {self.status(reply['orderId'])}, eventPublished={reply.get('eventPublished')}"
         messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
         return None if any(reply["orderId"] in m["Body"] for m in messages) else "no status notification"
+
+    def without_logs(self, *functions: str) -> str | None:
+        """Lambda writes each function's log lines with the function's role (lost without it)."""
+        for function in functions:
+            group = self.names.function_log_group(function)
+            if not self.aws.client("logs").filter_log_events(logGroupName=group, limit=1)["events"]:
+                return f"no log lines in {group}"
+        return None
 
     def out_of_stock_rejected(self) -> str | None:
         operations.set_stock(self.aws, LIMITED, 0)
@@ -111,7 +117,9 @@ class Flows:
         cancelled = operations.invoke_canceller(self.aws, reply["orderId"])
         self.stack.wait_until_idle()
         status = self.status(reply["orderId"])
-        return None if status == "CANCELLED" else f"cancel answered {cancelled.get('statusCode')}, order {status}"
+        if status != "CANCELLED":
+            return f"cancel answered {cancelled.get('statusCode')}, order {status}"
+        return self.without_logs(self.names.order_canceller)
 
     def reconciled(self) -> str | None:
         events = self.aws.client("events")
@@ -126,7 +134,9 @@ class Flows:
         answer = self.aws.client("lambda").invoke(FunctionName=self.names.order_reconciler, Payload=b"{}")
         self.stack.wait_until_idle()
         status = self.status(reply["orderId"])
-        return None if status == "PROCESSED" else f"order {status}, reconciler: {answer['Payload'].read()[:200]!r}"
+        if status != "PROCESSED":
+            return f"order {status}, reconciler: {answer['Payload'].read()[:200]!r}"
+        return self.without_logs(self.names.order_reconciler)
 
     def schedule_invokes_reconciler(self) -> str | None:
         (rule,) = [
@@ -229,6 +239,9 @@ def verdict(outcomes: list[Outcome], actions: list[str], used: dict[str, set[str
             if outcome.denials:
                 return True, f"killed: **{outcome.check}** (denied: {outcome.denials[0]})"
             return True, f"killed without a denial?: **{outcome.check}** ({outcome.detail[:120]})"
+    unnoticed = [denial for outcome in outcomes for denial in outcome.denials]
+    if unnoticed:
+        return False, f"SURVIVED: denied ({unnoticed[0]}) but no check failed"
     ever_used = any(
         fnmatch.fnmatchcase(action.lower(), pattern.lower())
         for acts in used.values()
