@@ -219,8 +219,21 @@ def _statements(template: dict[str, Any], ref: StatementRef) -> list[Any]:
 
 def without(template: dict[str, Any], ref: StatementRef) -> dict[str, Any]:
     changed = copy.deepcopy(template)
-    del _statements(changed, ref)[ref.index]
+    props = changed["Resources"][ref.logical_id]["Properties"]
+    if ref.policy in props or ref.policy.startswith("Policies["):
+        del _statements(changed, ref)[ref.index]
+    else:  # a statement the resource itself is (AWS::Lambda::Permission): remove the resource
+        del changed["Resources"][ref.logical_id]
     return without_empty_policies(changed)
+
+
+def store_actions(template: dict[str, Any], ref: StatementRef) -> list[str]:
+    props = template["Resources"][ref.logical_id]["Properties"]
+    if ref.policy in props or ref.policy.startswith("Policies["):
+        actions = _statements(template, ref)[ref.index].get("Action", [])
+    else:
+        actions = props.get("Action", [])
+    return [str(a) for a in (actions if isinstance(actions, list) else [actions])]
 
 
 def owners(template: dict[str, Any], ref: StatementRef) -> set[str]:
@@ -256,6 +269,7 @@ def verdict(outcomes: list[Outcome], actions: list[str], used: dict[str, set[str
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--only", default="", help="only statements whose logical id or Sid contains this")
+    parser.add_argument("--start", type=int, default=0, help="skip the first N statements (resume a run)")
     args = parser.parse_args(argv)
 
     template = json.loads(synthesized_template().read_text())
@@ -265,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         for ref, _ in store.statements()
         if ref.policy != "AssumeRolePolicyDocument" and (args.only in ref.logical_id or args.only in (ref.sid or ""))
     ]
+    refs = refs[args.start :]
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="iam-mutate-") as scratch:
         path = Path(scratch) / "mutant.template.json"
@@ -280,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         killed = 0
         for ref in refs:
             outcomes, _ = run_flows(without(template, ref), path)
-            actions = _statements(template, ref)[ref.index].get("Action", [])
+            actions = store_actions(template, ref)
             roles = owners(template, ref)
             mine = {
                 principal: acts
@@ -288,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not roles
                 or (store.resource(principal) is not None and store.resource(principal).logical_id in roles)  # type: ignore[union-attr]
             }
-            was_killed, text = verdict(outcomes, actions if isinstance(actions, list) else [actions], mine)
+            was_killed, text = verdict(outcomes, actions, mine)
             killed += was_killed
             print(f"| {ref.describe()} | `{ref.construct_path}` | {text} |", flush=True)
     print(f"\n{killed} killed, {len(refs) - killed} survived, in {time.monotonic() - started:.0f} s")
