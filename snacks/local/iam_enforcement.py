@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextvars
 import importlib
+import re
 import sys
 import threading
 from collections import defaultdict
@@ -41,6 +42,9 @@ from snacks.local.moto_tuning import patched
 Mode = Literal["enforce", "warn", "off"]
 MODES: tuple[Mode, ...] = ("enforce", "warn", "off")
 _PARAMS_KEY = "snacks_iam_params"
+_OPERATOR_KEY = "snacks_iam_operator"
+# What an in-process SDK client calls (moto intercepts it there); a client given an endpoint does not.
+_AWS_HOST = re.compile(r"^https://[^/]*\.amazonaws\.com(/|$)")
 _DECISION_CACHE_LIMIT = 50_000
 
 # Modules of moto's interpreter that start threads for an execution's work; each gets a Thread that
@@ -363,12 +367,18 @@ def _keep_params(params: Mapping[str, Any], context: dict[str, Any], **_: Any) -
     context[_PARAMS_KEY] = params
 
 
-def _authorize_call(model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+def _authorize_call(
+    model: Any, params: Mapping[str, Any], context: dict[str, Any], **_: Any
+) -> tuple[AWSResponse, dict[str, Any]] | None:
     enforcer = _active
     if enforcer is None:
         return None
     caller = _caller.get()
     if caller is None:  # the stack's own work
+        return None
+    if context.get(_OPERATOR_KEY) or not _AWS_HOST.match(str(params.get("url", ""))):
+        # A client given an endpoint (the stack's HTTP door) calls over HTTP: the operator, whichever
+        # thread it runs on (a test's hook inside the workflow, say), not the principal of that thread.
         return None
     service = model.service_model.service_name
     error = enforcer.check_call(caller, service, model.name, context.get(_PARAMS_KEY) or {})
@@ -380,6 +390,18 @@ def _authorize_call(model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSR
         "ResponseMetadata": {"HTTPStatusCode": error.status, "HTTPHeaders": {}},
     }
     return response, parsed
+
+
+def operator_client(client: Any) -> Any:
+    """Mark an in-process client (no endpoint) as the operator's, like an HTTP caller: a test that
+    reads the stack in-process from inside the workflow's threads (a hook on a Task) is not the
+    workflow's role."""
+
+    def mark(context: dict[str, Any], **_: Any) -> None:
+        context[_OPERATOR_KEY] = True
+
+    client.meta.events.register("before-parameter-build", mark)
+    return client
 
 
 def raise_if_denied(client: Any, operation: str, params: Mapping[str, Any]) -> None:
