@@ -19,7 +19,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: setup test lint lint-templates lock demo local synth deploy diff destroy idle-cost bench bench-smoke soak mutate clean
+.PHONY: setup test lint lint-templates lock demo local synth deploy diff destroy idle-cost bench bench-smoke soak mutate iam-mutate clean
 
 $(INSTALLED): pyproject.toml requirements/dev.lock
 	$(PYTHON) -m venv $(VENV)
@@ -54,7 +54,8 @@ setup: $(INSTALLED)
 # One worker more than cores: many tests wait on a subprocess or a poll, and a third worker fills
 # those waits (2 cores, pytest -n N --dist loadgroup: N=2 131 s, N=3 116 s, N=4 136 s).
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
-test: $(INSTALLED)
+# The local stack takes its permissions from `cdk synth` (cached in .snacks-cache/): Node is needed.
+test: $(INSTALLED) $(NODE_INSTALLED)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 lint: $(INSTALLED) $(LINT_INSTALLED)
@@ -77,11 +78,11 @@ lint-templates: $(INSTALLED) $(LINT_INSTALLED) $(NODE_INSTALLED)
 	$(LINT_VENV)/bin/checkov --quiet --compact --config-file .checkov.yaml -f $(CDK_OUT)/lint/default/ServerlessSnacks.template.json -f $(CDK_OUT)/lint/dev/ServerlessSnacks-dev.template.json
 
 ## make demo: the order flow on the embedded local stack (no AWS account, no Docker)
-demo: $(INSTALLED)
+demo: $(INSTALLED) $(NODE_INSTALLED)
 	$(BIN)/snacks demo
 
 ## make local: serve the local stack on http://127.0.0.1:4566 until Ctrl-C
-local: $(INSTALLED)
+local: $(INSTALLED) $(NODE_INSTALLED)
 	$(BIN)/snacks local
 
 synth: $(INSTALLED) $(NODE_INSTALLED)
@@ -104,7 +105,7 @@ idle-cost: $(INSTALLED) $(NODE_INSTALLED)
 	PATH="$(CURDIR)/$(BIN):$$PATH" npx cdk synth --quiet --output $(CDK_OUT)/idle-cost $(CDK_ARGS)
 	$(BIN)/python -m stacks.idle_cost $(CDK_OUT)/idle-cost/*.template.json
 
-bench: $(INSTALLED)
+bench: $(INSTALLED) $(NODE_INSTALLED)
 	$(BIN)/python -m benchmarks
 
 soak: $(INSTALLED)
@@ -117,5 +118,10 @@ mutate: $(INSTALLED)
 	cp -r tests stacks snacks statemachines pyproject.toml .mutate/
 	cd .mutate && ../$(BIN)/mutmut run --max-children 2 && ../$(BIN)/mutmut results --all true | tee results.txt
 
+## make iam-mutate: remove each policy statement of the synthesized template in turn, run the flows on it,
+## require an access denial from a named test or a reason (docs/testing.md); not in CI: ~1 min per statement
+iam-mutate: $(INSTALLED) $(NODE_INSTALLED)
+	$(BIN)/python -m tests.iam_mutation $(ARGS)
+
 clean:
-	rm -rf .mutate $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf .mutate .snacks-cache $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -58,7 +58,12 @@ def _send(endpoint: str, region: str, orders: int, concurrency: int, rate: float
 
 
 def run(
-    orders: int, concurrency: int = 8, progress: bool = True, rate: float | None = None, profile: bool = False
+    orders: int,
+    concurrency: int = 8,
+    progress: bool = True,
+    rate: float | None = None,
+    profile: bool = False,
+    iam: str = "enforce",
 ) -> PipelineResult:
     """``orders`` through a fresh local stack: as fast as ``concurrency`` clients go (saturation:
     throughput), or at ``rate`` orders/s (below saturation: latency without a queue in front).
@@ -66,7 +71,7 @@ def run(
     from snacks.local import LocalStack
 
     boot = time.perf_counter()
-    with LocalStack(port=0) as stack, _gc_timer() as collector_seconds:
+    with LocalStack(port=0, iam=iam) as stack, _gc_timer() as collector_seconds:
         startup_ms = (time.perf_counter() - boot) * 1000
         aws = Aws(endpoint_url=stack.endpoint_url, region=stack.region)
         cpu_started, gc_started = time.process_time(), collector_seconds()

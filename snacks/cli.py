@@ -81,6 +81,8 @@ def cmd_local(args: argparse.Namespace) -> int:
         state_dir=Path(args.state_dir) if args.state_dir else None,
         stage=args.stage,
         workflow_log_level=args.workflow_log_level,
+        iam=args.iam,
+        template=Path(args.template) if args.template else None,
     )
     try:
         stack.start()
@@ -117,6 +119,10 @@ def cmd_local(args: argparse.Namespace) -> int:
         f"Health: {endpoint}{LOCAL_HEALTH_PATH}. Functions run on this machine's Python {sys.version.split()[0]}"
         f" (not the Lambda runtime they declare); edits under lambdas/ apply on the next invoke; {kept}."
     )
+    if stack.iam_mode == "off":
+        print("IAM: off (nothing is checked; --iam enforce checks every call against the template's policies).")
+    else:
+        print(f"IAM: {stack.iam_mode}, permissions from {stack.template}; each denial is explained here.")
     if console is not None:
         print(f"Console: {console.url}")
     if faults:
@@ -207,7 +213,7 @@ def cmd_console(args: argparse.Namespace, aws: Aws) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from snacks.demo import run_demo
 
-    return run_demo(port=args.port)
+    return run_demo(port=args.port, iam=args.iam, template=Path(args.template) if args.template else None)
 
 
 def _payload_from(argument: str) -> dict[str, Any]:
@@ -506,6 +512,29 @@ def cmd_logs_tail(args: argparse.Namespace, aws: Aws) -> int:
     return 0
 
 
+def _iam_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--iam",
+        choices=("enforce", "warn", "off"),
+        default="enforce",
+        help="authorize every call against the template's IAM, resource and key policies (enforce), "
+        "only log what would be refused (warn), or check nothing (off)",
+    )
+    parser.add_argument(
+        "--template",
+        metavar="FILE",
+        help="the synthesized CloudFormation template to take permissions from (default: cdk synth of this "
+        "stage, cached in .snacks-cache/)",
+    )
+
+
+def cmd_iam_report(args: argparse.Namespace, aws: Aws) -> int:
+    from snacks.iam_report import fetch_usage, render_report
+
+    print(render_report(fetch_usage(aws)), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     options = _aws_options(defaults=False)
     parser = _Parser(prog="snacks", description=__doc__, formatter_class=_Help, parents=[_aws_options(defaults=True)])
@@ -534,6 +563,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the state machine's execution-log level, as cdk deploy -c workflowLogLevel=LEVEL: "
         "ALL (full traces), ERROR (failed steps only) or OFF",
     )
+    _iam_options(local)
     local.set_defaults(handler=cmd_local, needs_aws=False)
 
     console = command(commands, "console", "a web console: orders, executions on the workflow graph, the DLQ")
@@ -555,7 +585,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = command(commands, "demo", "run the order flow on an embedded local stack")
     demo.add_argument("--port", type=port_number, default=0, help="port for the embedded stack (0: any free port)")
+    _iam_options(demo)
     demo.set_defaults(handler=cmd_demo, needs_aws=False)
+
+    iam = command(commands, "iam", "permissions on the local stack").add_subparsers(
+        dest="action", required=True, parser_class=_Parser
+    )
+    command(iam, "report", "per principal: the actions granted and those used; grants never used").set_defaults(
+        handler=cmd_iam_report, needs_aws=True
+    )
 
     orders = command(commands, "orders", "create, get and list orders").add_subparsers(
         dest="action", required=True, parser_class=_Parser

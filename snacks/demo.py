@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from order_service.domain.order import OrderStatus, parse_utc_timestamp
@@ -103,9 +104,9 @@ STOCK_ORDERS = [
 INVALID_ORDER = {"customerName": "", "snackItems": [{"name": "Chips", "quantity": 0, "price": 3.999}], "totalAmount": 1}
 
 
-def run_demo(port: int = 0, out: Any = print) -> int:
+def run_demo(port: int = 0, out: Any = print, iam: str = "enforce", template: Path | None = None) -> int:
     started = time.perf_counter()
-    with LocalStack(port=port, fulfillment_faults=DEMO_FAULT_PLAN) as stack:
+    with LocalStack(port=port, fulfillment_faults=DEMO_FAULT_PLAN, iam=iam, template=template) as stack:
         boot_ms = (time.perf_counter() - started) * 1000
         aws = Aws(endpoint_url=stack.endpoint_url, region=stack.region)
         out(f"Local stack up at {stack.endpoint_url} in {boot_ms:.0f} ms (moto underneath: no AWS account, no Docker)")

@@ -40,7 +40,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 # process-wide), and every module that synthesizes the CDK app joins one group, so the app is
 # synthesized once per run rather than once per worker (tests/support/synth.py caches per process).
 _SYNTH_GROUP = "cdk-synth"
-_SYNTHESIZING = ("tests/infra/", "tests/local/test_drift.py")
+_SYNTHESIZING = ("tests/infra/", "tests/local/test_drift.py", "tests/iam/test_template_synth.py")
 
 
 # The groups that take longest, longest first (per-group sums of `pytest -n 2 --dist loadgroup

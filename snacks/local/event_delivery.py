@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from snacks.local import iam_enforcement, service_steps
 from snacks.local.moto_tuning import patched
 
 DEFAULT_RETRY_ATTEMPTS = 185  # EventBridge's defaults when a target has no RetryPolicy
@@ -75,13 +76,61 @@ def _as_delivered(event: dict[str, Any]) -> dict[str, Any]:
     return ordered | {k: v for k, v in delivered.items() if k not in MOTO_ONLY_FIELDS}
 
 
-def publish_to_topic(target: dict[str, Any], event: dict[str, Any]) -> None:
-    """The event as EventBridge delivers it, as the SNS message (a target ``Input`` replaces it)."""
+def publish_to_topic(target: dict[str, Any], event: dict[str, Any], rule_arn: str | None = None) -> None:
+    """The event as EventBridge delivers it, as the SNS message (a target ``Input`` replaces it).
+
+    With IAM enforced, EventBridge's publish is authorized first (topic policy, key policy:
+    ``service_steps``); a refused delivery publishes nothing and counts in the rule's
+    ``FailedInvocations``, where AWS shows it (the event's publisher is not told: PutEvents succeeded).
+    """
     from moto.sns.models import sns_backends
 
+    enforcer = iam_enforcement.active()
+    if enforcer is not None and rule_arn is not None:
+        try:
+            service_steps.authorize_target(enforcer, rule_arn, target)
+        except iam_enforcement.AccessDenied as denied:
+            service_steps.count_rule_metric(rule_arn, "FailedInvocations")
+            # The local rule is provisioned from stacks/definitions.py; the template's target may add a DLQ.
+            deployed = service_steps.template_target(enforcer, rule_arn, target["Arn"]) or {}
+            dead_letter_arn = (target.get("DeadLetterConfig") or deployed.get("DeadLetterConfig") or {}).get("Arn")
+            if dead_letter_arn:
+                _dead_letter_directly(enforcer, rule_arn, target, event, dead_letter_arn, denied)
+            return
     _, region, account = _arn_parts(target["Arn"])
     message = str(target["Input"]) if "Input" in target else json.dumps(_as_delivered(event))
     sns_backends[account][region].publish(message=message, arn=target["Arn"])
+
+
+def _dead_letter_attributes(rule_arn: str, target: dict[str, Any], code: str, error: Exception) -> dict[str, str]:
+    """The attributes EventBridge sets on a DLQ message (EventBridge User Guide, eb-rule-dlq.html)."""
+    return {"RULE_ARN": rule_arn, "TARGET_ARN": target["Arn"], "ERROR_CODE": code, "ERROR_MESSAGE": str(error)[:1000]}
+
+
+def _dead_letter_directly(
+    enforcer: Any, rule_arn: str, target: dict[str, Any], event: dict[str, Any], queue_arn: str, error: Exception
+) -> None:
+    """An undeliverable event to the target's DLQ, if EventBridge may send there."""
+    from moto.sqs.models import sqs_backends
+
+    try:
+        service_steps.authorize_dead_letter(enforcer, rule_arn, queue_arn)
+    except iam_enforcement.AccessDenied:
+        service_steps.count_rule_metric(rule_arn, "InvocationsFailedToBeSentToDLQ")
+        return
+    _, region, account, queue_name = queue_arn.split(":")[2:6]
+    attributes = _dead_letter_attributes(rule_arn, target, service_steps.NO_PERMISSIONS, error)
+    attributes["RETRY_ATTEMPTS"] = "0"
+    try:
+        sqs_backends[account][region].send_message(
+            queue_name=queue_name,
+            message_body=json.dumps(_as_delivered(event)),
+            message_attributes={key: {"DataType": "String", "StringValue": value} for key, value in attributes.items()},
+        )
+    except Exception:  # noqa: BLE001 - a DLQ the local stack does not provision: counted as AWS counts it
+        service_steps.count_rule_metric(rule_arn, "InvocationsFailedToBeSentToDLQ")
+        return
+    service_steps.count_rule_metric(rule_arn, "InvocationsSentToDLQ")
 
 
 class StepFunctionsTargetDelivery:
@@ -153,7 +202,7 @@ class StepFunctionsTargetDelivery:
             for target in ours:
                 delivery.submit(rule.arn, target, original_event)
             for target in topics:
-                publish_to_topic(target, original_event)
+                publish_to_topic(target, original_event, rule.arn)
             if theirs:
                 others = copy.copy(rule)
                 others.targets = theirs
@@ -184,6 +233,15 @@ class StepFunctionsTargetDelivery:
 
     def _attempt(self, delivery: Delivery) -> None:
         target = delivery.target
+        enforcer = iam_enforcement.active()
+        if enforcer is not None:
+            try:
+                service_steps.authorize_target(enforcer, delivery.rule_arn, target)
+            except iam_enforcement.AccessDenied as denied:
+                # "for errors that result from missing permissions to a target ... no retry attempts
+                # will happen": straight to the DLQ (EventBridge User Guide, eb-rule-dlq.html).
+                self._dead_letter(delivery, denied, error_code=service_steps.NO_PERMISSIONS)
+                return
         try:
             execution = self._start_execution(target["Arn"], f"{uuid.uuid4()}", self._input_for(delivery))
         except Exception as error:  # noqa: BLE001 - any failed start is retried, then dead-lettered
@@ -214,23 +272,30 @@ class StepFunctionsTargetDelivery:
                 heapq.heappush(self._queue, delivery)
                 self._condition.notify()
             return
+        self._dead_letter(delivery, error)
+
+    def _dead_letter(self, delivery: Delivery, error: Exception, error_code: str | None = None) -> None:
+        policy = delivery.target.get("RetryPolicy") or {}
+        max_attempts = int(policy.get("MaximumRetryAttempts", DEFAULT_RETRY_ATTEMPTS))
+        enforcer = iam_enforcement.active()
+        if enforcer is not None:
+            service_steps.count_rule_metric(delivery.rule_arn, "FailedInvocations")
         dead_letter_arn = (delivery.target.get("DeadLetterConfig") or {}).get("Arn")
+        if dead_letter_arn and enforcer is not None:
+            try:
+                service_steps.authorize_dead_letter(enforcer, delivery.rule_arn, dead_letter_arn)
+            except iam_enforcement.AccessDenied:
+                service_steps.count_rule_metric(delivery.rule_arn, "InvocationsFailedToBeSentToDLQ")
+                dead_letter_arn = None
         if dead_letter_arn:
-            code = getattr(error, "code", None) or type(error).__name__
-            self._send_to_dlq(
-                dead_letter_arn,
-                json.dumps(delivery.event),
-                {
-                    "RULE_ARN": delivery.rule_arn,
-                    "TARGET_ARN": delivery.target["Arn"],
-                    "ERROR_CODE": str(code),
-                    "ERROR_MESSAGE": str(error)[:1000],
-                    "EXHAUSTED_RETRY_CONDITION": "MaximumRetryAttempts"
-                    if delivery.attempts >= max_attempts
-                    else "MaximumEventAgeInSeconds",
-                    "RETRY_ATTEMPTS": str(delivery.attempts),
-                },
-            )
+            code = error_code or getattr(error, "code", None) or type(error).__name__
+            attributes = _dead_letter_attributes(delivery.rule_arn, delivery.target, str(code), error)
+            if error_code is None:  # retried until a limit; a NO_PERMISSIONS failure is not retried
+                attributes["EXHAUSTED_RETRY_CONDITION"] = (
+                    "MaximumRetryAttempts" if delivery.attempts >= max_attempts else "MaximumEventAgeInSeconds"
+                )
+            attributes["RETRY_ATTEMPTS"] = str(delivery.attempts)
+            self._send_to_dlq(dead_letter_arn, json.dumps(delivery.event), attributes)
             self.dead_lettered += 1
         self._done()
 

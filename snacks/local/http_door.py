@@ -29,6 +29,7 @@ from snacks.aws import LOCAL_HEALTH_PATH
 from snacks.local.moto_tuning import patched
 
 HEALTH_PATH = LOCAL_HEALTH_PATH
+IAM_PATH = "/_snacks/iam"  # per principal, the actions granted and used (snacks iam report)
 JSON_PROTOCOL = "json"
 JSON_CONTENT_TYPE = "application/x-amz-json-{version}"
 _INVOKE_SUFFIX = "/invocations"
@@ -93,7 +94,10 @@ def _is_lambda_invoke(environ: dict[str, Any]) -> bool:
 
 @contextmanager
 def installed(
-    health: Callable[[], dict[str, Any]], errors: TextIO | None = None, services: Iterable[str] = ()
+    health: Callable[[], dict[str, Any]],
+    errors: TextIO | None = None,
+    services: Iterable[str] = (),
+    iam_usage: Callable[[], dict[str, Any]] | None = None,
 ) -> Iterator[None]:
     """Put the door in front of moto's server (its ``DomainDispatcherApplication``) until the block ends."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
@@ -105,6 +109,9 @@ def installed(
         start_response = _answered_as_protocol(environ, start_response, content_types)
         if environ.get("PATH_INFO") == HEALTH_PATH:
             body = json.dumps(health(), indent=2).encode()
+            return _reply(start_response, "200 OK", body, [("Content-Type", "application/json")])
+        if environ.get("PATH_INFO") == IAM_PATH and iam_usage is not None:
+            body = json.dumps(iam_usage(), indent=2).encode()
             return _reply(start_response, "200 OK", body, [("Content-Type", "application/json")])
         if _is_lambda_invoke(environ):
             length = int(environ.get("CONTENT_LENGTH") or 0)

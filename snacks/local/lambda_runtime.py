@@ -41,6 +41,7 @@ from typing import Any, TextIO
 from aws_lambda_powertools import Logger
 from moto.core.exceptions import JsonRESTError
 
+from snacks.local.iam_enforcement import acting_as_function, function_may_write_logs, raise_if_denied
 from snacks.local.moto_tuning import patched
 from stacks.definitions import LAMBDA_RUNTIME
 
@@ -501,7 +502,8 @@ class InProcessLambda:
 
         def run_handler() -> None:
             _cold_start.value = cold
-            with self.output.capture() as lines:
+            # The handler's AWS calls are made as the function's role (snacks/local/iam_enforcement.py).
+            with acting_as_function(function.name), self.output.capture() as lines:
                 outcome["lines"] = lines
                 try:
                     result = function.handler(event if event is not None else {}, context)
@@ -571,6 +573,13 @@ class InProcessLambda:
             for line in text.splitlines():
                 self._echo_logs.write(f"[{function.name}] {line}\n")
         group = f"/aws/lambda/{function.name}"
+        # Lambda writes the function's logs with its execution role: without logs:CreateLogStream and
+        # logs:PutLogEvents they are lost, the invocation itself unaffected (Lambda Developer Guide,
+        # "Sending Lambda function logs to CloudWatch Logs": the execution role needs those permissions).
+        if not function_may_write_logs(
+            function.name, logs_backend.region_name, logs_backend.account_id, group, function.log_stream
+        ):
+            return
         logs_backend.ensure_log_group(group)
         if function.log_stream not in logs_backend.groups[group].streams:
             logs_backend.create_log_stream(group, function.log_stream)
@@ -686,6 +695,8 @@ class DirectInvokeClient:
 
     def invoke(self, **parameters: Any) -> dict[str, Any]:
         function = self._runtime.function(str(parameters.get("FunctionName", "")))
+        # As the state machine's role: lambda:InvokeFunction, the same check and error as a call through botocore.
+        raise_if_denied(self._client, "Invoke", parameters)
         if function is None or parameters.get("InvocationType", "RequestResponse") != "RequestResponse":
             return dict(self._client.invoke(**parameters))
         from moto.awslambda.models import lambda_backends

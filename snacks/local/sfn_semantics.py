@@ -250,3 +250,49 @@ def start_sync_execution_served() -> Iterator[None]:
         yield
     finally:
         del StepFunctionResponse.start_sync_execution  # type: ignore[attr-defined]
+
+
+# A service's error answer (an AccessDeniedException from EventBridge, say) fails the Task, which
+# Retry and Catch on States.ALL handle ("States.ALL ... matches any known error name" except
+# States.Runtime; Step Functions Developer Guide, Error handling). moto's events:putEvents task has
+# no case for a ClientError, so its generic handler makes it States.Runtime and the execution dies.
+# The error is named after the service and the error code, as Step Functions names SDK integration
+# errors ("EventBridge.AccessDeniedException"); the cause is the service's message.
+EVENTBRIDGE_ERROR_PREFIX = "EventBridge"
+
+
+@contextmanager
+def service_errors_fail_the_task() -> Iterator[None]:
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_events import (
+        StateTaskServiceEvents,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    original = StateTaskServiceEvents._from_error
+
+    def _from_error(self: Any, env: Any, ex: Exception) -> Any:
+        if not isinstance(ex, ClientError):
+            return original(self, env, ex)
+        error = f"{EVENTBRIDGE_ERROR_PREFIX}.{ex.response['Error']['Code']}"
+        status = ex.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        cause = f"{ex.response['Error']['Message']} (Service: EventBridge, Status Code: {status})"
+        return FailureEvent(
+            env=env,
+            error_name=CustomErrorName(error),
+            event_type=HistoryEventType.TaskFailed,
+            event_details=EventDetails(  # type: ignore[typeddict-item]
+                taskFailedEventDetails=TaskFailedEventDetails(
+                    error=error,
+                    cause=cause,
+                    resource=self._get_sfn_resource(),
+                    resourceType=self._get_sfn_resource_type(),
+                )
+            ),
+        )
+
+    with patched(StateTaskServiceEvents, "_from_error", _from_error):
+        yield

@@ -13,6 +13,7 @@ Only one stack runs per process: moto's backends are process-wide.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import sys
@@ -25,12 +26,14 @@ from typing import Any
 import boto3
 
 from snacks.aws import Aws
-from snacks.local import http_door, state
+from snacks.local import http_door, service_steps, state
 from snacks.local.dynamodb_transactions import item_level_transaction_rollback
 from snacks.local.event_delivery import StepFunctionsTargetDelivery
 from snacks.local.eventbridge_api import malformed_details_refused, test_event_pattern_served
 from snacks.local.express import express_semantics
 from snacks.local.gc_tuning import survivors_of_full_collections_frozen
+from snacks.local.iam import PolicyError, PolicyStore
+from snacks.local.iam_enforcement import MODES, AccessDenied, Enforcer
 from snacks.local.lambda_runtime import InProcessLambda
 from snacks.local.logs_filters import json_filter_patterns
 from snacks.local.moto_tuning import (
@@ -49,7 +52,12 @@ from snacks.local.moto_tuning import (
     update_expressions_cached,
 )
 from snacks.local.provision import Provisioned, provision
-from snacks.local.sfn_semantics import start_sync_execution_served, states_runtime_is_fatal
+from snacks.local.sfn_semantics import (
+    service_errors_fail_the_task,
+    start_sync_execution_served,
+    states_runtime_is_fatal,
+)
+from snacks.local.template_source import TemplateUnavailable, load_template, synthesized_template
 from snacks.local.virtual_time import VirtualClock, bind_handler_clock, virtual_workflow_time
 from stacks import definitions
 
@@ -62,6 +70,9 @@ ACCOUNT_ID = "123456789012"  # moto's default account
 IDLE_POLL_SECONDS = 0.05
 # Variables that would send the in-process handlers' calls elsewhere than this stack.
 _ISOLATED_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_PROFILE")
+
+TEMPLATE_VARIABLE = "SNACKS_TEMPLATE"
+USAGE_VARIABLE = "SNACKS_IAM_USAGE"
 
 # The services this stack serves (what GET /_snacks/health lists).
 SERVICES = ("dynamodb", "events", "iam", "lambda", "logs", "sqs", "stepfunctions")
@@ -84,6 +95,8 @@ class LocalStack:
         stage: str | None = None,
         workflow_log_level: str | None = None,
         virtual_time: bool = False,
+        iam: str = "enforce",
+        template: Path | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -110,6 +123,17 @@ class LocalStack:
         # Tests' time (snacks/local/virtual_time.py): retry backoffs and Wait states take no wall
         # time and are recorded here; people's stacks (`snacks local`) keep real time.
         self.clock: VirtualClock | None = VirtualClock() if virtual_time else None
+        # Permissions from the synthesized template (snacks/local/iam_enforcement.py): `enforce`
+        # refuses what AWS would refuse, `warn` logs it and goes on, `off` checks nothing.
+        if iam not in MODES:
+            raise ValueError(f"iam must be one of {', '.join(MODES)}, not {iam!r}")
+        self.iam_mode = iam
+        # SNACKS_TEMPLATE: a template for every stack of the process (`make iam-mutate` runs the
+        # tests on mutated templates this way).
+        chosen = template if template is not None else os.environ.get(TEMPLATE_VARIABLE) or None
+        self.template = Path(chosen) if chosen is not None else None
+        self._workflow_log_level = workflow_log_level
+        self.iam: Enforcer | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -148,6 +172,7 @@ class LocalStack:
     def _start_in(self, stack: ExitStack) -> None:
         from moto import mock_aws
 
+        self.iam = self._load_permissions()
         saved = {name: os.environ.pop(name) for name in _ISOLATED_VARIABLES if name in os.environ}
         stack.callback(os.environ.update, saved)
 
@@ -174,6 +199,8 @@ class LocalStack:
         stack.enter_context(update_expression_copies_unpickled())
         stack.enter_context(in_process_routes_cached())
         stack.enter_context(survivors_of_full_collections_frozen())
+        if self.iam is not None:
+            stack.enter_context(self.iam.installed())
 
         if self.clock is not None:
             stack.enter_context(virtual_workflow_time(self.clock))
@@ -187,6 +214,7 @@ class LocalStack:
         )
         stack.enter_context(self._lambda.installed())
         stack.enter_context(states_runtime_is_fatal())
+        stack.enter_context(service_errors_fail_the_task())
         stack.enter_context(start_sync_execution_served())
         stack.enter_context(express_semantics())
         stack.enter_context(json_filter_patterns())
@@ -205,6 +233,8 @@ class LocalStack:
             names=self.names,
             workflow_logging=self.workflow_logging,
         )
+        if self.iam is not None and self.workflow_logging.has_destination:
+            self._authorize_log_delivery(self.iam, self.resources.state_machine_arn)
         if self.state_dir is not None:
             try:
                 self.restored = state.restore(self.state_dir, self._client)
@@ -215,8 +245,30 @@ class LocalStack:
         werkzeug_logger = logging.getLogger("werkzeug")  # one access-log line per request otherwise
         stack.callback(werkzeug_logger.setLevel, werkzeug_logger.level)
         werkzeug_logger.setLevel(logging.WARNING)
-        stack.enter_context(http_door.installed(self.health, services=SERVICES))
+        stack.enter_context(http_door.installed(self.health, services=SERVICES, iam_usage=self.iam_usage))
         self._server.serve()
+
+    def _load_permissions(self) -> Enforcer | None:
+        """The template's policies (given, or synthesized for this stage and cached); one line if not."""
+        if self.iam_mode == "off":
+            return None
+        try:
+            path = self.template or synthesized_template(
+                None if self.names.stage == definitions.DEFAULT_STAGE else self.names.stage, self._workflow_log_level
+            )
+            store = PolicyStore.from_template(load_template(path), account=self.account_id, region=self.region)
+        except (TemplateUnavailable, PolicyError) as error:
+            raise StartupError(str(error)) from None
+        self.template = path
+        return Enforcer(store, mode=self.iam_mode, account=self.account_id, region=self.region)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _authorize_log_delivery(enforcer: Enforcer, state_machine_arn: str) -> None:
+        """CreateStateMachine with logging checks the role's log-delivery permissions (service_steps)."""
+        try:
+            service_steps.authorize_log_delivery(enforcer, state_machine_arn)
+        except AccessDenied as denied:
+            raise StartupError(f"CreateStateMachine {state_machine_arn}: AccessDeniedException: {denied}") from None
 
     def _load_handlers(self, stack: ExitStack) -> None:
         """Give the handlers the environment their functions were created with, then load them."""
@@ -272,6 +324,7 @@ class LocalStack:
         try:
             if self.state_dir is not None:
                 self.save_state()
+            self._record_iam_usage()
         finally:
             self._exit_stack.close()
             self._exit_stack = None
@@ -345,6 +398,44 @@ class LocalStack:
             "virtualTime": self.clock is not None,
             "codeReloads": self._lambda.reloads if self._lambda else 0,
             "stateDir": str(self.state_dir) if self.state_dir is not None else None,
+            "iam": self.iam_mode,
+            "template": str(self.template) if self.template is not None else None,
+        }
+
+    def _record_iam_usage(self) -> None:
+        """SNACKS_IAM_USAGE=FILE: append this stack's per-principal usage (JSON line) on stop."""
+        target = os.environ.get(USAGE_VARIABLE)
+        if target and self.iam is not None:
+            with open(target, "a") as out:
+                out.write(json.dumps(self.iam_usage()) + "\n")
+
+    def iam_usage(self) -> dict[str, Any]:
+        """What ``GET /_snacks/iam`` answers: per principal, the actions granted and used; the denials."""
+        if self.iam is None:
+            return {"mode": self.iam_mode, "principals": {}, "denials": []}
+        enforcer = self.iam
+        principals = set(enforcer.used) | {
+            arn
+            for arn in (
+                *(enforcer.store.role_arn_of(function=name) for name in self.names.functions),
+                enforcer.store.role_arn_of(state_machine=self.names.state_machine),
+            )
+            if arn
+        }
+        return {
+            "mode": self.iam_mode,
+            "template": str(self.template),
+            "principals": {
+                arn: {
+                    "granted": sorted(enforcer.store.granted_actions(arn)) if ":role/" in arn else [],
+                    "used": sorted(enforcer.used.get(arn, ())),
+                }
+                for arn in sorted(principals)
+            },
+            "denials": [
+                {"principal": d.request.principal.arn, "action": d.request.action, "resource": d.request.resource}
+                for d in list(enforcer.denials)
+            ],
         }
 
     def stats(self) -> dict[str, int]:

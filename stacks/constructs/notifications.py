@@ -69,6 +69,7 @@ class OrderNotifications(Construct):
             # adding them "to a AWS KMS policy is not supported for EventBridge-to-encrypted topics", and
             # delivery fails with them (awslabs/landing-zone-accelerator-on-aws#407). The key serves this
             # topic only, and who may publish to the topic is the topic policy's say: our rule, our account.
+            # The local stack refuses delivery with them too (tests/local/test_iam_enforcement.py).
             key_conditions=None,
         )
         # Status events EventBridge could not deliver to the topic (after the retry policy), kept 14 days.

@@ -75,6 +75,7 @@ from order_service.domain.order import OrderRecord, OrderStatus
 from order_service.domain.order_recovery import REPLAYED
 from snacks import operations
 from snacks.aws import Aws
+from snacks.local.iam_enforcement import operator_client
 from snacks.local.lambda_runtime import DirectInvokeClient
 from snacks.local.virtual_time import VirtualClock
 from stacks import definitions
@@ -350,9 +351,10 @@ def local_account(pipeline: Aws) -> str:
 def in_process_client(stack: Any, service: str) -> Any:
     """A client of the same Step Functions API without the HTTP round trip: moto intercepts it in
     this process, where the stack runs (thousands of reads would otherwise dominate the test)."""
-    return boto3.client(  # type: ignore[call-overload]
+    client = boto3.client(  # type: ignore[call-overload]
         service, region_name=stack.region, aws_access_key_id="local", aws_secret_access_key="local"
     )
+    return operator_client(client)  # the test's reads, from whatever thread, are the operator's (not IAM-checked)
 
 
 @dataclass
