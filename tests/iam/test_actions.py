@@ -76,7 +76,9 @@ def test_batch_operations_are_authorized_once_per_table() -> None:
         ("dynamodb:BatchWriteItem", ORDERS),
         ("dynamodb:BatchWriteItem", INVENTORY),
     ]
-    assert [r.action for r in needs("dynamodb", "BatchGetItem", RequestItems={"Orders": {}})] == ["dynamodb:BatchGetItem"]
+    assert [r.action for r in needs("dynamodb", "BatchGetItem", RequestItems={"Orders": {}})] == [
+        "dynamodb:BatchGetItem"
+    ]
 
 
 @pytest.mark.parametrize("operation", ["Query", "Scan"])
@@ -97,7 +99,11 @@ def test_put_events_is_authorized_per_entry_with_source_and_detail_type() -> Non
         "events",
         "PutEvents",
         Entries=[
-            {"Source": "serverless-snacks.orders", "DetailType": "Order Created", "EventBusName": "serverless-snacks-orders"},
+            {
+                "Source": "serverless-snacks.orders",
+                "DetailType": "Order Created",
+                "EventBusName": "serverless-snacks-orders",
+            },
             {"Source": "serverless-snacks.orders", "DetailType": "Order Cancelled", "EventBusName": custom},
             {"Source": "other", "DetailType": "X"},
         ],
@@ -117,7 +123,13 @@ def test_sqs_queue_url_becomes_the_queue_arn() -> None:
         f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/serverless-snacks-dlq",
         f"http://localhost:4566/{ACCOUNT}/serverless-snacks-dlq",
     ):
-        for operation in ("SendMessage", "ReceiveMessage", "DeleteMessage", "GetQueueAttributes", "ChangeMessageVisibility"):
+        for operation in (
+            "SendMessage",
+            "ReceiveMessage",
+            "DeleteMessage",
+            "GetQueueAttributes",
+            "ChangeMessageVisibility",
+        ):
             assert one("sqs", operation, QueueUrl=url)[:2] == (f"sqs:{operation}", dlq)
     assert one("sqs", "GetQueueUrl", QueueName="serverless-snacks-dlq")[:2] == ("sqs:GetQueueUrl", dlq)
 
@@ -137,7 +149,9 @@ def test_sns_publish_on_the_topic() -> None:
         (f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:order-processor:live", None, "function:order-processor:live"),
     ],
 )
-def test_lambda_invoke_is_invoke_function_on_the_qualified_function_arn(name: str, qualifier: str | None, resource: str) -> None:
+def test_lambda_invoke_is_invoke_function_on_the_qualified_function_arn(
+    name: str, qualifier: str | None, resource: str
+) -> None:
     """Lambda Developer Guide, "Resources and conditions for Lambda actions": Invoke needs
     lambda:InvokeFunction; a qualified ARN (version or alias) is a different resource than the
     unqualified one. Invoke's FunctionName takes a name, a partial ARN or an ARN."""
@@ -156,10 +170,19 @@ def test_step_functions_operations_on_their_arns() -> None:
     machine = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:order-fulfillment"
     execution = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:order-fulfillment:e1"
     assert one("stepfunctions", "StartExecution", stateMachineArn=machine)[:2] == ("states:StartExecution", machine)
-    assert one("stepfunctions", "StartSyncExecution", stateMachineArn=machine)[:2] == ("states:StartSyncExecution", machine)
+    assert one("stepfunctions", "StartSyncExecution", stateMachineArn=machine)[:2] == (
+        "states:StartSyncExecution",
+        machine,
+    )
     assert one("stepfunctions", "ListExecutions", stateMachineArn=machine)[:2] == ("states:ListExecutions", machine)
-    assert one("stepfunctions", "DescribeExecution", executionArn=execution)[:2] == ("states:DescribeExecution", execution)
-    assert one("stepfunctions", "GetExecutionHistory", executionArn=execution)[:2] == ("states:GetExecutionHistory", execution)
+    assert one("stepfunctions", "DescribeExecution", executionArn=execution)[:2] == (
+        "states:DescribeExecution",
+        execution,
+    )
+    assert one("stepfunctions", "GetExecutionHistory", executionArn=execution)[:2] == (
+        "states:GetExecutionHistory",
+        execution,
+    )
     assert one("stepfunctions", "ListStateMachines")[:2] == ("states:ListStateMachines", "*")
 
 
@@ -171,7 +194,10 @@ def test_logs_operations_on_log_group_and_stream_arns() -> None:
     group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/order-creator"
     stream = dict(logGroupName="/aws/lambda/order-creator", logStreamName="2026/12/06/[$LATEST]abc")
     for operation in ("CreateLogStream", "PutLogEvents", "GetLogEvents"):
-        assert one("logs", operation, **stream)[:2] == (f"logs:{operation}", f"{group}:log-stream:{stream['logStreamName']}")
+        assert one("logs", operation, **stream)[:2] == (
+            f"logs:{operation}",
+            f"{group}:log-stream:{stream['logStreamName']}",
+        )
     assert one("logs", "FilterLogEvents", logGroupName="/aws/lambda/order-creator")[1] == f"{group}:*"
     assert one("logs", "CreateLogDelivery")[1] == "*"
     assert one("logs", "DescribeLogGroups")[1] == "*"

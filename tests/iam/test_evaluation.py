@@ -12,7 +12,9 @@ from snacks.local.iam import PolicyError, Principal
 from snacks.local.iam.evaluation import decide
 from tests.iam.builders import ACCOUNT, EVENTS, ROLE, ROOT, policy, request
 
-EVAL_LOGIC = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_policy-eval-denyallow.html"
+EVAL_LOGIC = (
+    "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_policy-eval-denyallow.html"
+)
 OPERATORS = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html"
 MULTI = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html"
 KMS_KEY_POLICIES = "https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html"
@@ -31,7 +33,9 @@ def deny(action: Any, resource: Any = "*", **extra: Any) -> dict[str, Any]:
     return {"Effect": "Deny", "Action": action, "Resource": resource, **extra}
 
 
-def when(operator: str, key: str, value: Any, *, action: str = "s3:GetObject", context: dict[str, Any] | None = None) -> bool:
+def when(
+    operator: str, key: str, value: Any, *, action: str = "s3:GetObject", context: dict[str, Any] | None = None
+) -> bool:
     """Whether an identity allow with this one condition lets the request through."""
     identity = policy("identity", allow(action, Condition={operator: {key: value}}))
     return decide(request(action, "arn:aws:s3:::bucket/key", context), identity=[identity]).allowed
@@ -86,9 +90,13 @@ def test_a_service_principal_is_allowed_only_by_the_resource_policy() -> None:
     decision = decide(request("sns:Publish", TOPIC, principal=EVENTS), identity=[identity])
     assert not decision.allowed
     assert decision.missing[-1] == "the resource has no resource policy"
-    topic = policy("resource", allow("sns:Publish", TOPIC, Principal={"Service": "events.amazonaws.com"}), owner="topic")
+    topic = policy(
+        "resource", allow("sns:Publish", TOPIC, Principal={"Service": "events.amazonaws.com"}), owner="topic"
+    )
     assert decide(request("sns:Publish", TOPIC, principal=EVENTS), resource_policy=topic).allowed
-    other = policy("resource", allow("sns:Publish", TOPIC, Principal={"Service": "cloudwatch.amazonaws.com"}), owner="t")
+    other = policy(
+        "resource", allow("sns:Publish", TOPIC, Principal={"Service": "cloudwatch.amazonaws.com"}), owner="t"
+    )
     assert not decide(request("sns:Publish", TOPIC, principal=EVENTS), resource_policy=other).allowed
 
 
@@ -313,7 +321,9 @@ def test_ip_address_and_not_ip_address() -> None:
     assert when("IpAddress", "aws:SourceIp", "203.0.113.0/24", context={"aws:SourceIp": "203.0.113.7"})
     assert not when("IpAddress", "aws:SourceIp", "203.0.113.0/24", context={"aws:SourceIp": "198.51.100.1"})
     assert when("NotIpAddress", "aws:SourceIp", "203.0.113.0/24", context={"aws:SourceIp": "198.51.100.1"})
-    assert when("IpAddress", "aws:SourceIp", "2001:DB8:1234:5678::/64", context={"aws:SourceIp": "2001:db8:1234:5678::1"})
+    assert when(
+        "IpAddress", "aws:SourceIp", "2001:DB8:1234:5678::/64", context={"aws:SourceIp": "2001:db8:1234:5678::1"}
+    )
 
 
 def test_arn_like_checks_each_arn_component() -> None:
@@ -366,7 +376,9 @@ def test_for_any_value_is_false_for_a_missing_or_empty_key() -> None:
     assert not when("ForAnyValue:StringEquals", "aws:TagKeys", values, context={"aws:TagKeys": ["owner"]})
     # A negated operator: at least one request value matches none of the policy values.
     assert when("ForAnyValue:StringNotEquals", "aws:TagKeys", values, context={"aws:TagKeys": ["environment", "x"]})
-    assert not when("ForAllValues:StringNotEquals", "aws:TagKeys", values, context={"aws:TagKeys": ["environment", "x"]})
+    assert not when(
+        "ForAllValues:StringNotEquals", "aws:TagKeys", values, context={"aws:TagKeys": ["environment", "x"]}
+    )
 
 
 def test_condition_key_names_are_case_insensitive() -> None:

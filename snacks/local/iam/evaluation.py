@@ -198,7 +198,9 @@ def _account_of(arn: str) -> str | None:
     return parts[4] if len(parts) > 5 and parts[0] == "arn" else None
 
 
-def _principal_hit(principals: Mapping[str, tuple[str, ...]], principal: Principal) -> Literal["direct", "account", None]:
+def _principal_hit(
+    principals: Mapping[str, tuple[str, ...]], principal: Principal
+) -> Literal["direct", "account", None]:
     """How a Principal element names the requester: directly, only via its account, or not at all."""
     # "Principal": "*" and {"AWS": "*"} are equivalent: every principal (IAM User Guide, "AWS JSON
     # policy elements: Principal", All principals), service principals included.
@@ -210,7 +212,9 @@ def _principal_hit(principals: Mapping[str, tuple[str, ...]], principal: Princip
     for name in principals.get("AWS", ()):
         if name == "*" or name == principal.arn:
             return "direct"
-        account = name if name.isdigit() else (name[: -len(":root")].rsplit(":", 1)[-1] if name.endswith(":root") else None)
+        account = (
+            name if name.isdigit() else (name[: -len(":root")].rsplit(":", 1)[-1] if name.endswith(":root") else None)
+        )
         if account is not None and account == _account_of(principal.arn):
             if principal.kind == "account":
                 return "direct"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 ContextValue = str | bool | int | Sequence[str]
 
@@ -72,7 +72,11 @@ class Decision:
         """Multi-line: principal, action, resource, context, verdict, deciding statement(s) with
         construct paths, and for each near-miss statement the condition that failed."""
         request = self.request
-        verdict = {"allowed": "ALLOWED", "explicit-deny": "DENIED (explicit deny)", "implicit-deny": "DENIED (implicit deny)"}
+        verdict = {
+            "allowed": "ALLOWED",
+            "explicit-deny": "DENIED (explicit deny)",
+            "implicit-deny": "DENIED (implicit deny)",
+        }
         lines = [
             f"{verdict[self.reason]}: {request.principal.arn} ({request.principal.kind}) -> {request.action}",
             f"  resource: {request.resource}",
@@ -99,7 +103,7 @@ class TemplateResource:
     logical_id: str
     type: str
     arn: str
-    properties: Mapping[str, object]
+    properties: Mapping[str, Any]
     construct_path: str
 
 
@@ -112,5 +116,6 @@ class ActionRequest:
     context: Mapping[str, ContextValue] = field(default_factory=dict)
 
     def as_principal(self, principal: Principal) -> AuthorizationRequest:
-        return AuthorizationRequest(principal=principal, action=self.action, resource=self.resource,
-                                    context=self.context)
+        return AuthorizationRequest(
+            principal=principal, action=self.action, resource=self.resource, context=self.context
+        )

@@ -13,7 +13,14 @@ from typing import Any
 
 from snacks.local.iam import action_data, managed_policies
 from snacks.local.iam.evaluation import Policy, PolicyKind, Statement, decide, parse_document, principal_matches
-from snacks.local.iam.model import AuthorizationRequest, Decision, PolicyError, Principal, StatementRef, TemplateResource
+from snacks.local.iam.model import (
+    AuthorizationRequest,
+    Decision,
+    PolicyError,
+    Principal,
+    StatementRef,
+    TemplateResource,
+)
 from snacks.local.iam.template import Environment, Resolver, TemplateError
 
 # The attribute that is the resource's ARN, per type (CloudFormation "Return values").
@@ -310,8 +317,15 @@ class PolicyStore:
             root = f"arn:{self._env.partition}:iam::{self._env.account}:root"
             document = {
                 "Version": "2012-10-17",
-                "Statement": [{"Sid": "Enable IAM User Permissions", "Effect": "Allow",
-                               "Principal": {"AWS": root}, "Action": "kms:*", "Resource": "*"}],
+                "Statement": [
+                    {
+                        "Sid": "Enable IAM User Permissions",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": root},
+                        "Action": "kms:*",
+                        "Resource": "*",
+                    }
+                ],
             }
         statements = self._parse(document, "key", resource, "KeyPolicy")
         self._key_policies[resource.arn] = Policy("key", self._owner(resource), statements)
@@ -462,8 +476,9 @@ class PolicyStore:
         if role is not None:
             patterns = [(s, True) for policy in role.identity for s in policy.statements]
         else:
-            principal = Principal(principal_arn, "service" if "." in principal_arn and ":" not in principal_arn
-                                  else "account")
+            principal = Principal(
+                principal_arn, "service" if "." in principal_arn and ":" not in principal_arn else "account"
+            )
             policies = [parts.policy() for parts in self._resource_policies.values()]
             policies += list(self._key_policies.values())
             for policy in policies:

@@ -88,8 +88,10 @@ class Resolver:
             "AWS::Partition": self.env.partition,
             "AWS::URLSuffix": self.env.url_suffix,
             "AWS::StackName": self.env.stack_name or "stack",
-            "AWS::StackId": self.env.arn("cloudformation", f"stack/{self.env.stack_name or 'stack'}/"
-                                         + _stable_id(self.env.stack_name or "stack")),
+            "AWS::StackId": self.env.arn(
+                "cloudformation",
+                f"stack/{self.env.stack_name or 'stack'}/" + _stable_id(self.env.stack_name or "stack"),
+            ),
             "AWS::NotificationARNs": [],
         }
         if logical_id in pseudo:
