@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from snacks.local.iam import PolicyError, Principal
@@ -427,6 +427,7 @@ def _statements(draw: st.DrawFn) -> dict[str, Any]:
     return {"Effect": effect, "Action": draw(st.lists(_PATTERNS, min_size=1, max_size=3)), "Resource": draw(_RESOURCES)}
 
 
+@settings(deadline=None)  # no timing in a unit test: a loaded machine must not fail it
 @given(st.lists(_statements(), min_size=1, max_size=6), _ACTIONS, st.sampled_from([TABLE, QUEUE, TOPIC]))
 def test_a_matching_deny_always_wins(statements: list[dict[str, Any]], action: str, resource: str) -> None:
     """EVAL_LOGIC: an explicit deny overrides any allow, whatever else the policies say."""
@@ -435,6 +436,7 @@ def test_a_matching_deny_always_wins(statements: list[dict[str, Any]], action: s
     assert decide(request(action, resource), identity=[identity]).reason == "explicit-deny"
 
 
+@settings(deadline=None)
 @given(st.lists(_statements(), min_size=1, max_size=6), _ACTIONS, st.sampled_from([TABLE, QUEUE, TOPIC]))
 def test_the_verdict_is_deny_wins_then_any_allow(statements: list[dict[str, Any]], action: str, resource: str) -> None:
     """EVAL_LOGIC's flow, restated independently: denied if any matching Deny, else allowed iff any matching Allow."""
@@ -461,3 +463,37 @@ def test_aws_star_principal_means_every_principal_including_services() -> None:
         assert decide(request("sqs:SendMessage", QUEUE, principal=principal), resource_policy=queue).reason == (
             "explicit-deny"
         )
+
+
+def test_explain_names_principal_action_resource_context_verdict_and_deciding_statements() -> None:
+    identity = policy(
+        "identity",
+        {
+            **allow("events:PutEvents", "*"),
+            "Sid": "Publish",
+            "Condition": {"StringEquals": {"events:detail-type": "A"}},
+        },
+        deny("events:PutEvents", "*", Condition={"StringEquals": {"events:source": "bad"}}),
+    )
+    bus = f"arn:aws:events:us-east-1:{ACCOUNT}:event-bus/b"
+    allowed = decide(
+        request("events:PutEvents", bus, {"events:detail-type": "A", "events:source": "ok"}), identity=[identity]
+    )
+    assert allowed.explain().splitlines() == [
+        f"ALLOWED: {ROLE.arn} (role) -> events:PutEvents",
+        f"  resource: {bus}",
+        "  context:  events:detail-type='A', events:source='ok'",
+        "  allowed by: Logical AWS::IAM::Policy PolicyDocument statement 0 (Sid Publish) [Test/Logical/Resource]",
+        "  near miss: Logical AWS::IAM::Policy PolicyDocument statement 1 [Test/Logical/Resource]: "
+        "StringEquals events:source 'bad': request has 'ok'",
+    ]
+    denied = decide(
+        request("events:PutEvents", bus, {"events:detail-type": "A", "events:source": "bad"}), identity=[identity]
+    )
+    assert denied.explain().splitlines()[0] == f"DENIED (explicit deny): {ROLE.arn} (role) -> events:PutEvents"
+    assert (
+        "  denied by: Logical AWS::IAM::Policy PolicyDocument statement 1 [Test/Logical/Resource]" in denied.explain()
+    )
+    record = denied.to_log_record()
+    assert record["verdict"] == "explicit-deny" and record["action"] == "events:PutEvents"
+    assert record["statements"] == ["Logical AWS::IAM::Policy PolicyDocument statement 1"]

@@ -95,6 +95,24 @@ class Decision:
             lines.append(f"  near miss: {ref.describe()} [{ref.construct_path}]: {failure}")
         return "\n".join(lines)
 
+    def to_log_record(self) -> dict[str, Any]:
+        """The decision as one structured log record (JSON-ready)."""
+        request = self.request
+        return {
+            "verdict": self.reason,
+            "principal": request.principal.arn,
+            "action": request.action,
+            "resource": request.resource,
+            "context": {
+                key: value if isinstance(value, str | bool | int) else list(value)
+                for key, value in request.context.items()
+            },
+            "statements": [ref.describe() for ref in self.matched],
+            "constructs": [ref.construct_path for ref in self.matched],
+            "missing": list(self.missing),
+            "near_misses": [f"{ref.describe()}: {failure}" for ref, failure in self.near_misses],
+        }
+
 
 @dataclass(frozen=True)
 class TemplateResource:
