@@ -497,3 +497,15 @@ def test_explain_names_principal_action_resource_context_verdict_and_deciding_st
     record = denied.to_log_record()
     assert record["verdict"] == "explicit-deny" and record["action"] == "events:PutEvents"
     assert record["statements"] == ["Logical AWS::IAM::Policy PolicyDocument statement 1"]
+
+
+def test_the_account_root_user_needs_no_identity_policy_but_explicit_denies_and_key_policies_hold() -> None:
+    """IAM User Guide, "AWS account root user": complete access to the account's resources; an
+    explicit deny still wins (EVAL_LOGIC), and a KMS key is reachable only as its key policy says
+    (KMS_KEY_POLICIES)."""
+    allowed = decide(request("dynamodb:GetItem", TABLE, principal=ROOT))
+    assert allowed.allowed and "the account's root user" in allowed.explain()
+    queue = policy("resource", deny("sqs:*", QUEUE, Principal="*"), owner="queue")
+    assert decide(request("sqs:SendMessage", QUEUE, principal=ROOT), resource_policy=queue).reason == "explicit-deny"
+    service_only = policy("key", allow("kms:*", "*", Principal={"Service": "sns.amazonaws.com"}), owner="key K")
+    assert not decide(request("kms:Decrypt", KEY, principal=ROOT), key_policy=service_only).allowed

@@ -410,3 +410,9 @@ def test_a_bad_policy_is_one_line_naming_resource_and_statement(path: list[Any],
         load(_with(path, value))
     assert "\n" not in str(error.value)
     assert str(error.value).startswith(message), str(error.value)
+
+
+def test_a_permissions_boundary_is_refused_not_ignored() -> None:
+    template = _with(["Role", "Properties", "PermissionsBoundary"], "arn:aws:iam::aws:policy/PowerUserAccess")
+    with pytest.raises(PolicyError, match=r"^Role AWS::IAM::Role PermissionsBoundary: permissions boundaries are not"):
+        load(template)

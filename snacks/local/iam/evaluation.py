@@ -291,6 +291,10 @@ def decide(
         identity_allows += allows
         denies += policy_denies
         identity_failures += failures
+    # The account's root user "has complete access to all AWS services and resources in the
+    # account" (IAM User Guide, "AWS account root user"): an allow without any identity policy,
+    # still subject to explicit denies and, for KMS, to the key policy.
+    root = request.principal.kind == "account"
     gate = key_policy or resource_policy
     gate_allows: list[_Match] = []
     gate_failures: list[str] = []
@@ -311,7 +315,7 @@ def decide(
         # The key policy must allow: the principal directly, or the account (then IAM policies count).
         if direct:
             return _allow(request, direct, near)
-        if delegated and identity_allows:
+        if delegated and (identity_allows or root):
             return _allow(request, [*delegated, *identity_allows], near)
         missing = []
         if not delegated:
@@ -323,6 +327,8 @@ def decide(
         return _deny(request, missing, near)
     if identity_allows:
         return _allow(request, [*identity_allows, *direct], near)
+    if root:
+        return _allow(request, direct, near)
     if direct:
         return _allow(request, direct, near)
     missing = []

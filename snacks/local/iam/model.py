@@ -87,6 +87,8 @@ class Decision:
         else:
             lines.append("  context:  (none)")
         label = "allowed by" if self.allowed else "denied by"
+        if self.allowed and request.principal.kind == "account" and not self.matched:
+            lines.append("  allowed by: the account's root user (complete access; no policy denies it)")
         for ref in self.matched:
             lines.append(f"  {label}: {ref.describe()} [{ref.construct_path}]")
         for words in self.missing:

@@ -197,6 +197,13 @@ class PolicyStore:
         name = resource.arn.rsplit("/", 1)[-1]
         role = _Role(resource.logical_id, resource.arn, name)
         props = resource.properties
+        if props.get("PermissionsBoundary"):
+            # Refused rather than ignored: a boundary narrows what the identity policies grant, and
+            # evaluating without it would allow what AWS denies.
+            raise PolicyError(
+                f"{resource.logical_id} {resource.type} PermissionsBoundary: permissions boundaries are not "
+                "evaluated by snacks.local.iam"
+            )
         if "AssumeRolePolicyDocument" in props:
             trust = self._parse(props["AssumeRolePolicyDocument"], "trust", resource, "AssumeRolePolicyDocument")
             role.trust = Policy("trust", f"the trust policy of role {name}", trust)
