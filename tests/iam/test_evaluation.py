@@ -484,9 +484,12 @@ def test_explain_names_principal_action_resource_context_verdict_and_deciding_st
         f"  resource: {bus}",
         "  context:  events:detail-type='A', events:source='ok'",
         "  allowed by: Logical AWS::IAM::Policy PolicyDocument statement 0 (Sid Publish) [Test/Logical/Resource]",
-        "  near miss: Logical AWS::IAM::Policy PolicyDocument statement 1 [Test/Logical/Resource]: "
-        "StringEquals events:source 'bad': request has 'ok'",
-    ]
+    ]  # the Deny whose condition does not hold is no near miss: only allows that a condition stopped are
+    wrong_type = decide(request("events:PutEvents", bus, {"events:detail-type": "B"}), identity=[identity])
+    assert wrong_type.explain().splitlines()[-1] == (
+        "  near miss: Logical AWS::IAM::Policy PolicyDocument statement 0 (Sid Publish) [Test/Logical/Resource]: "
+        "StringEquals events:detail-type 'A': request has 'B'"
+    )
     denied = decide(
         request("events:PutEvents", bus, {"events:detail-type": "A", "events:source": "bad"}), identity=[identity]
     )

@@ -255,8 +255,9 @@ def _scan(
             continue
         failure = evaluate_all(statement.conditions, context)
         if failure is not None:
-            near.append((statement.ref, failure))
-            failures.append(failure)
+            if statement.effect == "Allow":  # a near miss: it would have allowed but for this condition
+                near.append((statement.ref, failure))
+                failures.append(failure)
             continue
         (allows if statement.effect == "Allow" else denies).append(_Match(statement, via))
     return allows, denies, failures
