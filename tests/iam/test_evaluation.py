@@ -512,3 +512,38 @@ def test_the_account_root_user_needs_no_identity_policy_but_explicit_denies_and_
     assert decide(request("sqs:SendMessage", QUEUE, principal=ROOT), resource_policy=queue).reason == "explicit-deny"
     service_only = policy("key", allow("kms:*", "*", Principal={"Service": "sns.amazonaws.com"}), owner="key K")
     assert not decide(request("kms:Decrypt", KEY, principal=ROOT), key_policy=service_only).allowed
+
+
+def test_a_resource_policy_naming_a_role_matches_its_sessions() -> None:
+    """IAM "AWS JSON policy elements: Principal": naming an IAM role matches the sessions that assume it."""
+    session = Principal(f"arn:aws:sts::{ACCOUNT}:assumed-role/order-creator-role/order-creator", "role")
+    queue = policy("resource", allow("sqs:SendMessage", QUEUE, Principal={"AWS": ROLE.arn}), owner="queue")
+    assert decide(request("sqs:SendMessage", QUEUE, principal=session), resource_policy=queue).allowed
+    other = Principal(f"arn:aws:sts::{ACCOUNT}:assumed-role/order-processor-role/s", "role")
+    assert not decide(request("sqs:SendMessage", QUEUE, principal=other), resource_policy=queue).allowed
+
+
+_KEYS = st.sampled_from(["a", "b", "c"])
+
+
+@settings(deadline=None)
+@given(
+    st.sampled_from(["String", "Arn", "Numeric", "Date", "Ip"]),
+    st.lists(_KEYS, min_size=1, max_size=3),
+    _KEYS,
+)
+def test_a_negated_operator_is_the_negation_when_the_key_is_present(family: str, values: list[str], value: str) -> None:
+    """OPERATORS: each Not operator is the negated match (NOR over the policy's values) of its
+    positive one; ...IfExists is the base operator whenever the key is present."""
+    positive, negative, as_text = {
+        "String": ("StringEquals", "StringNotEquals", str),
+        "Arn": ("ArnLike", "ArnNotLike", lambda v: f"arn:aws:sns:us-east-1:{ACCOUNT}:{v}"),
+        "Numeric": ("NumericEquals", "NumericNotEquals", lambda v: str(ord(v))),
+        "Date": ("DateEquals", "DateNotEquals", lambda v: str(1_600_000_000 + ord(v))),
+        "Ip": ("IpAddress", "NotIpAddress", lambda v: f"10.0.0.{ord(v)}"),
+    }[family]
+    key = "k:key"
+    listed = [as_text(v) for v in values]
+    context = {key: as_text(value)}
+    assert when(positive, key, listed, context=context) != when(negative, key, listed, context=context)
+    assert when(positive + "IfExists", key, listed, context=context) == when(positive, key, listed, context=context)

@@ -198,6 +198,17 @@ def _account_of(arn: str) -> str | None:
     return parts[4] if len(parts) > 5 and parts[0] == "arn" else None
 
 
+def _role_of_session(arn: str) -> str | None:
+    """arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION -> arn:aws:iam::ACCOUNT:role/NAME: a policy
+    naming the role matches its sessions (IAM User Guide, "AWS JSON policy elements: Principal",
+    IAM role principals / role session principals)."""
+    if ":assumed-role/" not in arn:
+        return None
+    head, _, rest = arn.partition(":assumed-role/")
+    partition, account = head.split(":")[1], head.split(":")[4]
+    return f"arn:{partition}:iam::{account}:role/{rest.split('/', 1)[0]}"
+
+
 def _principal_hit(
     principals: Mapping[str, tuple[str, ...]], principal: Principal
 ) -> Literal["direct", "account", None]:
@@ -209,8 +220,9 @@ def _principal_hit(
     if principal.kind == "service":
         return "direct" if principal.arn in principals.get("Service", ()) else None
     delegated = False
+    role_arn = _role_of_session(principal.arn)
     for name in principals.get("AWS", ()):
-        if name == "*" or name == principal.arn:
+        if name == "*" or name in (principal.arn, role_arn):
             return "direct"
         account = (
             name if name.isdigit() else (name[: -len(":root")].rsplit(":", 1)[-1] if name.endswith(":root") else None)
