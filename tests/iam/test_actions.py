@@ -255,3 +255,77 @@ def test_every_mapped_action_is_one_aws_has() -> None:
     for service, operation, params in calls:
         for request in requests_for(service, operation, params, region=REGION, account=ACCOUNT):
             assert action_data.action(request.action) is not None, request.action
+
+
+_QUEUE_URL = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/serverless-snacks-dlq"
+_MACHINE = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:order-fulfillment"
+_EXECUTION = f"arn:aws:states:{REGION}:{ACCOUNT}:express:order-fulfillment:e1:x1"
+_GROUP = {"logGroupName": "/aws/lambda/order-creator"}
+
+# Every call our functions, the workflow, the CLI/console and the local stack's deliveries make
+# (grep of lambdas/ and snacks/ for client calls, and the ASL's Task resources).
+EVERY_CALL: list[tuple[str, str, dict[str, Any]]] = [
+    *[
+        ("dynamodb", op, {"TableName": "Orders", "Key": {}})
+        for op in ("GetItem", "PutItem", "UpdateItem", "DeleteItem")
+    ],
+    ("dynamodb", "Query", {"TableName": "Orders", "IndexName": "status-createdAt-index"}),
+    ("dynamodb", "Scan", {"TableName": "Orders"}),
+    ("dynamodb", "DescribeTable", {"TableName": "Orders"}),
+    ("dynamodb", "TransactWriteItems", {"TransactItems": [{"Update": {"TableName": "Orders"}}]}),
+    ("dynamodb", "TransactGetItems", {"TransactItems": [{"Get": {"TableName": "Orders"}}]}),
+    ("dynamodb", "BatchGetItem", {"RequestItems": {"Orders": {}}}),
+    ("dynamodb", "BatchWriteItem", {"RequestItems": {"Orders": []}}),
+    ("events", "PutEvents", {"Entries": [{"Source": "s", "DetailType": "d"}]}),
+    *[
+        ("sqs", op, {"QueueUrl": _QUEUE_URL})
+        for op in ("SendMessage", "ReceiveMessage", "DeleteMessage", "GetQueueAttributes", "ChangeMessageVisibility")
+    ],
+    ("sqs", "GetQueueUrl", {"QueueName": "serverless-snacks-dlq"}),
+    ("sns", "Publish", {"TopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:t"}),
+    ("lambda", "Invoke", {"FunctionName": "order-creator"}),
+    ("lambda", "GetFunctionConfiguration", {"FunctionName": "order-creator"}),
+    ("stepfunctions", "StartExecution", {"stateMachineArn": _MACHINE}),
+    ("stepfunctions", "StartSyncExecution", {"stateMachineArn": _MACHINE}),
+    ("stepfunctions", "DescribeStateMachine", {"stateMachineArn": _MACHINE}),
+    ("stepfunctions", "ListExecutions", {"stateMachineArn": _MACHINE}),
+    ("stepfunctions", "ListStateMachines", {}),
+    ("stepfunctions", "DescribeExecution", {"executionArn": _EXECUTION}),
+    ("stepfunctions", "GetExecutionHistory", {"executionArn": _EXECUTION}),
+    ("logs", "CreateLogStream", {**_GROUP, "logStreamName": "s"}),
+    ("logs", "PutLogEvents", {**_GROUP, "logStreamName": "s"}),
+    ("logs", "GetLogEvents", {**_GROUP, "logStreamName": "s"}),
+    ("logs", "FilterLogEvents", _GROUP),
+    ("logs", "DescribeLogStreams", _GROUP),
+    ("logs", "DescribeLogGroups", {}),
+    *[
+        ("logs", op, {})
+        for op in (
+            "CreateLogDelivery",
+            "GetLogDelivery",
+            "UpdateLogDelivery",
+            "DeleteLogDelivery",
+            "ListLogDeliveries",
+            "PutResourcePolicy",
+            "DescribeResourcePolicies",
+        )
+    ],
+    ("kms", "GenerateDataKey", {"KeyId": "k"}),
+    ("kms", "Decrypt", {"KeyId": "k"}),
+    ("secretsmanager", "GetSecretValue", {"SecretId": "stripe"}),
+    ("cloudwatch", "PutMetricData", {"Namespace": "ServerlessSnacks"}),
+]
+
+
+@pytest.mark.parametrize(("service", "operation", "params"), EVERY_CALL, ids=lambda v: v if isinstance(v, str) else "")
+def test_every_call_the_pipeline_makes_is_mapped_to_actions_aws_has(
+    service: str, operation: str, params: dict[str, Any]
+) -> None:
+    from snacks.local.iam import action_data
+
+    requests = requests_for(service, operation, params, region=REGION, account=ACCOUNT)
+    assert requests
+    for request in requests:
+        info = action_data.action(request.action)
+        assert info is not None and info.action == request.action  # exact spelling, as the reference has it
+        assert request.resource == "*" or request.resource.startswith(f"arn:aws:{request.action.split(':')[0]}:")
