@@ -401,7 +401,7 @@ _INLINE = ["Role", "Properties", "Policies", 0, "PolicyDocument", "Statement", 0
         (
             [*_INLINE, "Resource"],
             {"Fn::GetAtt": ["Nowhere", "Arn"]},
-            "template cannot be resolved: Fn::GetAtt of unknown",
+            "Role AWS::IAM::Role: cannot resolve its properties: Fn::GetAtt of unknown logical id 'Nowhere'",
         ),
     ],
 )

@@ -136,8 +136,11 @@ class PolicyStore:
         for logical_id, raw in resolver.resources.items():
             kind = str(raw.get("Type", ""))
             attribute = _ARN_ATTRIBUTE.get(kind)
-            arn = str(resolver.get_att(logical_id, attribute)) if attribute else ""
-            properties = resolver.resolve(raw.get("Properties") or {})
+            try:
+                arn = str(resolver.get_att(logical_id, attribute)) if attribute else ""
+                properties = resolver.resolve(raw.get("Properties") or {})
+            except (TemplateError, KeyError, TypeError, IndexError, ValueError) as error:
+                raise PolicyError(f"{logical_id} {kind}: cannot resolve its properties: {error}") from None
             resource = TemplateResource(logical_id, kind, arn, properties, _path(raw) or logical_id)
             self._resources[logical_id] = resource
             if arn:
