@@ -416,3 +416,13 @@ def test_a_permissions_boundary_is_refused_not_ignored() -> None:
     template = _with(["Role", "Properties", "PermissionsBoundary"], "arn:aws:iam::aws:policy/PowerUserAccess")
     with pytest.raises(PolicyError, match=r"^Role AWS::IAM::Role PermissionsBoundary: permissions boundaries are not"):
         load(template)
+
+
+def test_an_unmodelled_attribute_allows_nothing_rather_than_failing_the_load() -> None:
+    template = _with([*_INLINE, "Resource"], {"Fn::GetAtt": ["Widget", "Arn"]})
+    template["Resources"]["Widget"] = {"Type": "AWS::Example::Widget", "Properties": {}}
+    store = load(template)
+    worker = Principal(f"arn:aws:iam::{ACCOUNT}:role/Role", "role")
+    assert not ask(store, worker, "dynamodb:GetItem", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/Jobs")
+    ((_, statement),) = [(r, raw) for r, raw in store.statements() if r.logical_id == "Role" and r.sid == "Read"]
+    assert statement["Resource"] == "${Token[Widget.Arn]}"
