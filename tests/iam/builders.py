@@ -17,7 +17,11 @@ EVENTS = Principal("events.amazonaws.com", "service")
 def policy(kind: PolicyKind, *statements: Mapping[str, Any], owner: str = "role order-creator-role") -> Policy:
     document = {"Version": "2012-10-17", "Statement": list(statements)}
     parsed = parse_document(
-        document, kind=kind, logical_id="Logical", resource_type="AWS::IAM::Policy", policy="PolicyDocument",
+        document,
+        kind=kind,
+        logical_id="Logical",
+        resource_type="AWS::IAM::Policy",
+        policy="PolicyDocument",
         construct_path="Test/Logical/Resource",
     )
     return Policy(kind, owner, parsed)

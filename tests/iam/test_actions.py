@@ -76,7 +76,9 @@ def test_batch_operations_are_authorized_once_per_table() -> None:
         ("dynamodb:BatchWriteItem", ORDERS),
         ("dynamodb:BatchWriteItem", INVENTORY),
     ]
-    assert [r.action for r in needs("dynamodb", "BatchGetItem", RequestItems={"Orders": {}})] == ["dynamodb:BatchGetItem"]
+    assert [r.action for r in needs("dynamodb", "BatchGetItem", RequestItems={"Orders": {}})] == [
+        "dynamodb:BatchGetItem"
+    ]
 
 
 @pytest.mark.parametrize("operation", ["Query", "Scan"])
@@ -97,7 +99,11 @@ def test_put_events_is_authorized_per_entry_with_source_and_detail_type() -> Non
         "events",
         "PutEvents",
         Entries=[
-            {"Source": "serverless-snacks.orders", "DetailType": "Order Created", "EventBusName": "serverless-snacks-orders"},
+            {
+                "Source": "serverless-snacks.orders",
+                "DetailType": "Order Created",
+                "EventBusName": "serverless-snacks-orders",
+            },
             {"Source": "serverless-snacks.orders", "DetailType": "Order Cancelled", "EventBusName": custom},
             {"Source": "other", "DetailType": "X"},
         ],
@@ -117,7 +123,13 @@ def test_sqs_queue_url_becomes_the_queue_arn() -> None:
         f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/serverless-snacks-dlq",
         f"http://localhost:4566/{ACCOUNT}/serverless-snacks-dlq",
     ):
-        for operation in ("SendMessage", "ReceiveMessage", "DeleteMessage", "GetQueueAttributes", "ChangeMessageVisibility"):
+        for operation in (
+            "SendMessage",
+            "ReceiveMessage",
+            "DeleteMessage",
+            "GetQueueAttributes",
+            "ChangeMessageVisibility",
+        ):
             assert one("sqs", operation, QueueUrl=url)[:2] == (f"sqs:{operation}", dlq)
     assert one("sqs", "GetQueueUrl", QueueName="serverless-snacks-dlq")[:2] == ("sqs:GetQueueUrl", dlq)
 
@@ -137,7 +149,9 @@ def test_sns_publish_on_the_topic() -> None:
         (f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:order-processor:live", None, "function:order-processor:live"),
     ],
 )
-def test_lambda_invoke_is_invoke_function_on_the_qualified_function_arn(name: str, qualifier: str | None, resource: str) -> None:
+def test_lambda_invoke_is_invoke_function_on_the_qualified_function_arn(
+    name: str, qualifier: str | None, resource: str
+) -> None:
     """Lambda Developer Guide, "Resources and conditions for Lambda actions": Invoke needs
     lambda:InvokeFunction; a qualified ARN (version or alias) is a different resource than the
     unqualified one. Invoke's FunctionName takes a name, a partial ARN or an ARN."""
@@ -156,10 +170,19 @@ def test_step_functions_operations_on_their_arns() -> None:
     machine = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:order-fulfillment"
     execution = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:order-fulfillment:e1"
     assert one("stepfunctions", "StartExecution", stateMachineArn=machine)[:2] == ("states:StartExecution", machine)
-    assert one("stepfunctions", "StartSyncExecution", stateMachineArn=machine)[:2] == ("states:StartSyncExecution", machine)
+    assert one("stepfunctions", "StartSyncExecution", stateMachineArn=machine)[:2] == (
+        "states:StartSyncExecution",
+        machine,
+    )
     assert one("stepfunctions", "ListExecutions", stateMachineArn=machine)[:2] == ("states:ListExecutions", machine)
-    assert one("stepfunctions", "DescribeExecution", executionArn=execution)[:2] == ("states:DescribeExecution", execution)
-    assert one("stepfunctions", "GetExecutionHistory", executionArn=execution)[:2] == ("states:GetExecutionHistory", execution)
+    assert one("stepfunctions", "DescribeExecution", executionArn=execution)[:2] == (
+        "states:DescribeExecution",
+        execution,
+    )
+    assert one("stepfunctions", "GetExecutionHistory", executionArn=execution)[:2] == (
+        "states:GetExecutionHistory",
+        execution,
+    )
     assert one("stepfunctions", "ListStateMachines")[:2] == ("states:ListStateMachines", "*")
 
 
@@ -171,7 +194,10 @@ def test_logs_operations_on_log_group_and_stream_arns() -> None:
     group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/order-creator"
     stream = dict(logGroupName="/aws/lambda/order-creator", logStreamName="2026/12/06/[$LATEST]abc")
     for operation in ("CreateLogStream", "PutLogEvents", "GetLogEvents"):
-        assert one("logs", operation, **stream)[:2] == (f"logs:{operation}", f"{group}:log-stream:{stream['logStreamName']}")
+        assert one("logs", operation, **stream)[:2] == (
+            f"logs:{operation}",
+            f"{group}:log-stream:{stream['logStreamName']}",
+        )
     assert one("logs", "FilterLogEvents", logGroupName="/aws/lambda/order-creator")[1] == f"{group}:*"
     assert one("logs", "CreateLogDelivery")[1] == "*"
     assert one("logs", "DescribeLogGroups")[1] == "*"
@@ -229,3 +255,77 @@ def test_every_mapped_action_is_one_aws_has() -> None:
     for service, operation, params in calls:
         for request in requests_for(service, operation, params, region=REGION, account=ACCOUNT):
             assert action_data.action(request.action) is not None, request.action
+
+
+_QUEUE_URL = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/serverless-snacks-dlq"
+_MACHINE = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:order-fulfillment"
+_EXECUTION = f"arn:aws:states:{REGION}:{ACCOUNT}:express:order-fulfillment:e1:x1"
+_GROUP = {"logGroupName": "/aws/lambda/order-creator"}
+
+# Every call our functions, the workflow, the CLI/console and the local stack's deliveries make
+# (grep of lambdas/ and snacks/ for client calls, and the ASL's Task resources).
+EVERY_CALL: list[tuple[str, str, dict[str, Any]]] = [
+    *[
+        ("dynamodb", op, {"TableName": "Orders", "Key": {}})
+        for op in ("GetItem", "PutItem", "UpdateItem", "DeleteItem")
+    ],
+    ("dynamodb", "Query", {"TableName": "Orders", "IndexName": "status-createdAt-index"}),
+    ("dynamodb", "Scan", {"TableName": "Orders"}),
+    ("dynamodb", "DescribeTable", {"TableName": "Orders"}),
+    ("dynamodb", "TransactWriteItems", {"TransactItems": [{"Update": {"TableName": "Orders"}}]}),
+    ("dynamodb", "TransactGetItems", {"TransactItems": [{"Get": {"TableName": "Orders"}}]}),
+    ("dynamodb", "BatchGetItem", {"RequestItems": {"Orders": {}}}),
+    ("dynamodb", "BatchWriteItem", {"RequestItems": {"Orders": []}}),
+    ("events", "PutEvents", {"Entries": [{"Source": "s", "DetailType": "d"}]}),
+    *[
+        ("sqs", op, {"QueueUrl": _QUEUE_URL})
+        for op in ("SendMessage", "ReceiveMessage", "DeleteMessage", "GetQueueAttributes", "ChangeMessageVisibility")
+    ],
+    ("sqs", "GetQueueUrl", {"QueueName": "serverless-snacks-dlq"}),
+    ("sns", "Publish", {"TopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:t"}),
+    ("lambda", "Invoke", {"FunctionName": "order-creator"}),
+    ("lambda", "GetFunctionConfiguration", {"FunctionName": "order-creator"}),
+    ("stepfunctions", "StartExecution", {"stateMachineArn": _MACHINE}),
+    ("stepfunctions", "StartSyncExecution", {"stateMachineArn": _MACHINE}),
+    ("stepfunctions", "DescribeStateMachine", {"stateMachineArn": _MACHINE}),
+    ("stepfunctions", "ListExecutions", {"stateMachineArn": _MACHINE}),
+    ("stepfunctions", "ListStateMachines", {}),
+    ("stepfunctions", "DescribeExecution", {"executionArn": _EXECUTION}),
+    ("stepfunctions", "GetExecutionHistory", {"executionArn": _EXECUTION}),
+    ("logs", "CreateLogStream", {**_GROUP, "logStreamName": "s"}),
+    ("logs", "PutLogEvents", {**_GROUP, "logStreamName": "s"}),
+    ("logs", "GetLogEvents", {**_GROUP, "logStreamName": "s"}),
+    ("logs", "FilterLogEvents", _GROUP),
+    ("logs", "DescribeLogStreams", _GROUP),
+    ("logs", "DescribeLogGroups", {}),
+    *[
+        ("logs", op, {})
+        for op in (
+            "CreateLogDelivery",
+            "GetLogDelivery",
+            "UpdateLogDelivery",
+            "DeleteLogDelivery",
+            "ListLogDeliveries",
+            "PutResourcePolicy",
+            "DescribeResourcePolicies",
+        )
+    ],
+    ("kms", "GenerateDataKey", {"KeyId": "k"}),
+    ("kms", "Decrypt", {"KeyId": "k"}),
+    ("secretsmanager", "GetSecretValue", {"SecretId": "stripe"}),
+    ("cloudwatch", "PutMetricData", {"Namespace": "ServerlessSnacks"}),
+]
+
+
+@pytest.mark.parametrize(("service", "operation", "params"), EVERY_CALL, ids=lambda v: v if isinstance(v, str) else "")
+def test_every_call_the_pipeline_makes_is_mapped_to_actions_aws_has(
+    service: str, operation: str, params: dict[str, Any]
+) -> None:
+    from snacks.local.iam import action_data
+
+    requests = requests_for(service, operation, params, region=REGION, account=ACCOUNT)
+    assert requests
+    for request in requests:
+        info = action_data.action(request.action)
+        assert info is not None and info.action == request.action  # exact spelling, as the reference has it
+        assert request.resource == "*" or request.resource.startswith(f"arn:aws:{request.action.split(':')[0]}:")

@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from snacks.local.iam import PolicyError, Principal
 from snacks.local.iam.evaluation import decide
 from tests.iam.builders import ACCOUNT, EVENTS, ROLE, ROOT, policy, request
 
-EVAL_LOGIC = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_policy-eval-denyallow.html"
+EVAL_LOGIC = (
+    "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_policy-eval-denyallow.html"
+)
 OPERATORS = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html"
 MULTI = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html"
 KMS_KEY_POLICIES = "https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html"
@@ -31,7 +33,9 @@ def deny(action: Any, resource: Any = "*", **extra: Any) -> dict[str, Any]:
     return {"Effect": "Deny", "Action": action, "Resource": resource, **extra}
 
 
-def when(operator: str, key: str, value: Any, *, action: str = "s3:GetObject", context: dict[str, Any] | None = None) -> bool:
+def when(
+    operator: str, key: str, value: Any, *, action: str = "s3:GetObject", context: dict[str, Any] | None = None
+) -> bool:
     """Whether an identity allow with this one condition lets the request through."""
     identity = policy("identity", allow(action, Condition={operator: {key: value}}))
     return decide(request(action, "arn:aws:s3:::bucket/key", context), identity=[identity]).allowed
@@ -86,9 +90,13 @@ def test_a_service_principal_is_allowed_only_by_the_resource_policy() -> None:
     decision = decide(request("sns:Publish", TOPIC, principal=EVENTS), identity=[identity])
     assert not decision.allowed
     assert decision.missing[-1] == "the resource has no resource policy"
-    topic = policy("resource", allow("sns:Publish", TOPIC, Principal={"Service": "events.amazonaws.com"}), owner="topic")
+    topic = policy(
+        "resource", allow("sns:Publish", TOPIC, Principal={"Service": "events.amazonaws.com"}), owner="topic"
+    )
     assert decide(request("sns:Publish", TOPIC, principal=EVENTS), resource_policy=topic).allowed
-    other = policy("resource", allow("sns:Publish", TOPIC, Principal={"Service": "cloudwatch.amazonaws.com"}), owner="t")
+    other = policy(
+        "resource", allow("sns:Publish", TOPIC, Principal={"Service": "cloudwatch.amazonaws.com"}), owner="t"
+    )
     assert not decide(request("sns:Publish", TOPIC, principal=EVENTS), resource_policy=other).allowed
 
 
@@ -313,7 +321,9 @@ def test_ip_address_and_not_ip_address() -> None:
     assert when("IpAddress", "aws:SourceIp", "203.0.113.0/24", context={"aws:SourceIp": "203.0.113.7"})
     assert not when("IpAddress", "aws:SourceIp", "203.0.113.0/24", context={"aws:SourceIp": "198.51.100.1"})
     assert when("NotIpAddress", "aws:SourceIp", "203.0.113.0/24", context={"aws:SourceIp": "198.51.100.1"})
-    assert when("IpAddress", "aws:SourceIp", "2001:DB8:1234:5678::/64", context={"aws:SourceIp": "2001:db8:1234:5678::1"})
+    assert when(
+        "IpAddress", "aws:SourceIp", "2001:DB8:1234:5678::/64", context={"aws:SourceIp": "2001:db8:1234:5678::1"}
+    )
 
 
 def test_arn_like_checks_each_arn_component() -> None:
@@ -366,7 +376,9 @@ def test_for_any_value_is_false_for_a_missing_or_empty_key() -> None:
     assert not when("ForAnyValue:StringEquals", "aws:TagKeys", values, context={"aws:TagKeys": ["owner"]})
     # A negated operator: at least one request value matches none of the policy values.
     assert when("ForAnyValue:StringNotEquals", "aws:TagKeys", values, context={"aws:TagKeys": ["environment", "x"]})
-    assert not when("ForAllValues:StringNotEquals", "aws:TagKeys", values, context={"aws:TagKeys": ["environment", "x"]})
+    assert not when(
+        "ForAllValues:StringNotEquals", "aws:TagKeys", values, context={"aws:TagKeys": ["environment", "x"]}
+    )
 
 
 def test_condition_key_names_are_case_insensitive() -> None:
@@ -415,6 +427,7 @@ def _statements(draw: st.DrawFn) -> dict[str, Any]:
     return {"Effect": effect, "Action": draw(st.lists(_PATTERNS, min_size=1, max_size=3)), "Resource": draw(_RESOURCES)}
 
 
+@settings(deadline=None)  # no timing in a unit test: a loaded machine must not fail it
 @given(st.lists(_statements(), min_size=1, max_size=6), _ACTIONS, st.sampled_from([TABLE, QUEUE, TOPIC]))
 def test_a_matching_deny_always_wins(statements: list[dict[str, Any]], action: str, resource: str) -> None:
     """EVAL_LOGIC: an explicit deny overrides any allow, whatever else the policies say."""
@@ -423,6 +436,7 @@ def test_a_matching_deny_always_wins(statements: list[dict[str, Any]], action: s
     assert decide(request(action, resource), identity=[identity]).reason == "explicit-deny"
 
 
+@settings(deadline=None)
 @given(st.lists(_statements(), min_size=1, max_size=6), _ACTIONS, st.sampled_from([TABLE, QUEUE, TOPIC]))
 def test_the_verdict_is_deny_wins_then_any_allow(statements: list[dict[str, Any]], action: str, resource: str) -> None:
     """EVAL_LOGIC's flow, restated independently: denied if any matching Deny, else allowed iff any matching Allow."""
@@ -449,3 +463,87 @@ def test_aws_star_principal_means_every_principal_including_services() -> None:
         assert decide(request("sqs:SendMessage", QUEUE, principal=principal), resource_policy=queue).reason == (
             "explicit-deny"
         )
+
+
+def test_explain_names_principal_action_resource_context_verdict_and_deciding_statements() -> None:
+    identity = policy(
+        "identity",
+        {
+            **allow("events:PutEvents", "*"),
+            "Sid": "Publish",
+            "Condition": {"StringEquals": {"events:detail-type": "A"}},
+        },
+        deny("events:PutEvents", "*", Condition={"StringEquals": {"events:source": "bad"}}),
+    )
+    bus = f"arn:aws:events:us-east-1:{ACCOUNT}:event-bus/b"
+    allowed = decide(
+        request("events:PutEvents", bus, {"events:detail-type": "A", "events:source": "ok"}), identity=[identity]
+    )
+    assert allowed.explain().splitlines() == [
+        f"ALLOWED: {ROLE.arn} (role) -> events:PutEvents",
+        f"  resource: {bus}",
+        "  context:  events:detail-type='A', events:source='ok'",
+        "  allowed by: Logical AWS::IAM::Policy PolicyDocument statement 0 (Sid Publish) [Test/Logical/Resource]",
+    ]  # the Deny whose condition does not hold is no near miss: only allows that a condition stopped are
+    wrong_type = decide(request("events:PutEvents", bus, {"events:detail-type": "B"}), identity=[identity])
+    assert wrong_type.explain().splitlines()[-1] == (
+        "  near miss: Logical AWS::IAM::Policy PolicyDocument statement 0 (Sid Publish) [Test/Logical/Resource]: "
+        "StringEquals events:detail-type 'A': request has 'B'"
+    )
+    denied = decide(
+        request("events:PutEvents", bus, {"events:detail-type": "A", "events:source": "bad"}), identity=[identity]
+    )
+    assert denied.explain().splitlines()[0] == f"DENIED (explicit deny): {ROLE.arn} (role) -> events:PutEvents"
+    assert (
+        "  denied by: Logical AWS::IAM::Policy PolicyDocument statement 1 [Test/Logical/Resource]" in denied.explain()
+    )
+    record = denied.to_log_record()
+    assert record["verdict"] == "explicit-deny" and record["action"] == "events:PutEvents"
+    assert record["statements"] == ["Logical AWS::IAM::Policy PolicyDocument statement 1"]
+
+
+def test_the_account_root_user_needs_no_identity_policy_but_explicit_denies_and_key_policies_hold() -> None:
+    """IAM User Guide, "AWS account root user": complete access to the account's resources; an
+    explicit deny still wins (EVAL_LOGIC), and a KMS key is reachable only as its key policy says
+    (KMS_KEY_POLICIES)."""
+    allowed = decide(request("dynamodb:GetItem", TABLE, principal=ROOT))
+    assert allowed.allowed and "the account's root user" in allowed.explain()
+    queue = policy("resource", deny("sqs:*", QUEUE, Principal="*"), owner="queue")
+    assert decide(request("sqs:SendMessage", QUEUE, principal=ROOT), resource_policy=queue).reason == "explicit-deny"
+    service_only = policy("key", allow("kms:*", "*", Principal={"Service": "sns.amazonaws.com"}), owner="key K")
+    assert not decide(request("kms:Decrypt", KEY, principal=ROOT), key_policy=service_only).allowed
+
+
+def test_a_resource_policy_naming_a_role_matches_its_sessions() -> None:
+    """IAM "AWS JSON policy elements: Principal": naming an IAM role matches the sessions that assume it."""
+    session = Principal(f"arn:aws:sts::{ACCOUNT}:assumed-role/order-creator-role/order-creator", "role")
+    queue = policy("resource", allow("sqs:SendMessage", QUEUE, Principal={"AWS": ROLE.arn}), owner="queue")
+    assert decide(request("sqs:SendMessage", QUEUE, principal=session), resource_policy=queue).allowed
+    other = Principal(f"arn:aws:sts::{ACCOUNT}:assumed-role/order-processor-role/s", "role")
+    assert not decide(request("sqs:SendMessage", QUEUE, principal=other), resource_policy=queue).allowed
+
+
+_KEYS = st.sampled_from(["a", "b", "c"])
+
+
+@settings(deadline=None)
+@given(
+    st.sampled_from(["String", "Arn", "Numeric", "Date", "Ip"]),
+    st.lists(_KEYS, min_size=1, max_size=3),
+    _KEYS,
+)
+def test_a_negated_operator_is_the_negation_when_the_key_is_present(family: str, values: list[str], value: str) -> None:
+    """OPERATORS: each Not operator is the negated match (NOR over the policy's values) of its
+    positive one; ...IfExists is the base operator whenever the key is present."""
+    positive, negative, as_text = {
+        "String": ("StringEquals", "StringNotEquals", str),
+        "Arn": ("ArnLike", "ArnNotLike", lambda v: f"arn:aws:sns:us-east-1:{ACCOUNT}:{v}"),
+        "Numeric": ("NumericEquals", "NumericNotEquals", lambda v: str(ord(v))),
+        "Date": ("DateEquals", "DateNotEquals", lambda v: str(1_600_000_000 + ord(v))),
+        "Ip": ("IpAddress", "NotIpAddress", lambda v: f"10.0.0.{ord(v)}"),
+    }[family]
+    key = "k:key"
+    listed = [as_text(v) for v in values]
+    context = {key: as_text(value)}
+    assert when(positive, key, listed, context=context) != when(negative, key, listed, context=context)
+    assert when(positive + "IfExists", key, listed, context=context) == when(positive, key, listed, context=context)

@@ -45,8 +45,11 @@ def allowed(store: PolicyStore, principal: Principal, service: str, operation: s
     """Every authorization the call needs (requests_for) is allowed."""
     context = params.pop("context", {})
     decisions = [
-        store.evaluate(request.as_principal(principal)) if not context else
-        store.evaluate(AuthorizationRequest(principal, request.action, request.resource, {**request.context, **context}))
+        store.evaluate(request.as_principal(principal))
+        if not context
+        else store.evaluate(
+            AuthorizationRequest(principal, request.action, request.resource, {**request.context, **context})
+        )
         for request in requests_for(service, operation, params, region=REGION, account=ACCOUNT)
     ]
     return bool(decisions) and all(decision.allowed for decision in decisions)
@@ -62,13 +65,21 @@ def test_every_statement_loads_with_its_construct(store: PolicyStore, names: def
     refs = [ref for ref, _ in store.statements()]
     assert len(refs) >= 30
     kinds = {ref.resource_type for ref in refs}
-    assert {"AWS::IAM::Role", "AWS::IAM::Policy", "AWS::KMS::Key", "AWS::SNS::TopicPolicy", "AWS::SQS::QueuePolicy",
-            "AWS::Lambda::Permission"} <= kinds
+    assert {
+        "AWS::IAM::Role",
+        "AWS::IAM::Policy",
+        "AWS::KMS::Key",
+        "AWS::SNS::TopicPolicy",
+        "AWS::SQS::QueuePolicy",
+        "AWS::Lambda::Permission",
+    } <= kinds
     assert all(store.resource_by_logical_id(ref.logical_id) is not None for ref in refs)
     assert all(role.startswith(f"arn:aws:iam::{ACCOUNT}:role/{names.stack}-") for role in store.roles())
 
 
-def test_each_function_state_machine_and_rule_target_has_its_role(store: PolicyStore, names: definitions.ResourceNames) -> None:
+def test_each_function_state_machine_and_rule_target_has_its_role(
+    store: PolicyStore, names: definitions.ResourceNames
+) -> None:
     roles = {store.role_arn_of(function=function) for function in names.functions}
     assert len(roles) == 4 and None not in roles  # one role per function
     workflow = store.role_arn_of(state_machine=names.state_machine)
@@ -76,7 +87,9 @@ def test_each_function_state_machine_and_rule_target_has_its_role(store: PolicyS
     assert workflow is not None and target is not None and len({*roles, workflow, target}) == 6
 
 
-def test_creator_writes_orders_and_publishes_only_order_created(store: PolicyStore, names: definitions.ResourceNames) -> None:
+def test_creator_writes_orders_and_publishes_only_order_created(
+    store: PolicyStore, names: definitions.ResourceNames
+) -> None:
     creator = role_of(store, function=names.order_creator)
     assert allowed(store, creator, "dynamodb", "PutItem", TableName=names.orders_table, Item={})
     assert not allowed(store, creator, "dynamodb", "UpdateItem", TableName=names.orders_table, Key={})
@@ -88,8 +101,12 @@ def test_creator_writes_orders_and_publishes_only_order_created(store: PolicySto
     log = definitions.ResourceNames.function_log_group(names.order_creator)
     assert allowed(store, creator, "logs", "PutLogEvents", logGroupName=log, logStreamName="s", logEvents=[])
     assert not allowed(
-        store, creator, "logs", "PutLogEvents",
-        logGroupName=definitions.ResourceNames.function_log_group(names.order_processor), logStreamName="s",
+        store,
+        creator,
+        "logs",
+        "PutLogEvents",
+        logGroupName=definitions.ResourceNames.function_log_group(names.order_processor),
+        logStreamName="s",
     )
 
 
@@ -101,8 +118,13 @@ def test_processor_reserves_stock_in_one_transaction(store: PolicyStore, names: 
         {"Update": {"TableName": names.inventory_table, "Key": {}}},
     ]
     assert allowed(store, processor, "dynamodb", "TransactWriteItems", TransactItems=items)
-    assert not allowed(store, processor, "dynamodb", "TransactWriteItems",
-                       TransactItems=[{"Put": {"TableName": names.orders_table, "Item": {}}}])
+    assert not allowed(
+        store,
+        processor,
+        "dynamodb",
+        "TransactWriteItems",
+        TransactItems=[{"Put": {"TableName": names.orders_table, "Item": {}}}],
+    )
 
 
 def test_reconciler_queries_the_status_index_only(store: PolicyStore, names: definitions.ResourceNames) -> None:
@@ -113,7 +135,9 @@ def test_reconciler_queries_the_status_index_only(store: PolicyStore, names: def
     assert not allowed(store, reconciler, "dynamodb", "Scan", TableName=names.orders_table, IndexName=index)
 
 
-def test_workflow_role_invokes_the_processor_and_announces_status(store: PolicyStore, names: definitions.ResourceNames) -> None:
+def test_workflow_role_invokes_the_processor_and_announces_status(
+    store: PolicyStore, names: definitions.ResourceNames
+) -> None:
     workflow = role_of(store, state_machine=names.state_machine)
     assert allowed(store, workflow, "lambda", "Invoke", FunctionName=names.order_processor)
     assert not allowed(store, workflow, "lambda", "Invoke", FunctionName=names.order_creator)
@@ -137,7 +161,9 @@ def test_rule_target_role_starts_the_workflow(store: PolicyStore, names: definit
     assert not store.evaluate(AuthorizationRequest(CLOUDWATCH, "sts:AssumeRole", target.arn, {})).allowed
 
 
-def test_dead_letter_queue_accepts_only_the_order_created_rule(store: PolicyStore, names: definitions.ResourceNames) -> None:
+def test_dead_letter_queue_accepts_only_the_order_created_rule(
+    store: PolicyStore, names: definitions.ResourceNames
+) -> None:
     """EventBridge User Guide, "Using dead-letter queues": the queue policy allows events.amazonaws.com
     with aws:SourceArn of the rule; the queue denies non-TLS (aws:SecureTransport false)."""
     url = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{names.dead_letter_queue}"
@@ -146,8 +172,14 @@ def test_dead_letter_queue_accepts_only_the_order_created_rule(store: PolicyStor
     assert allowed(store, EVENTS, "sqs", "SendMessage", QueueUrl=url, context={"aws:SourceArn": rule, **tls})
     other = arn("events", f"rule/{names.event_bus}/{names.order_status_rule}")
     assert not allowed(store, EVENTS, "sqs", "SendMessage", QueueUrl=url, context={"aws:SourceArn": other, **tls})
-    decision = store.evaluate(AuthorizationRequest(
-        EVENTS, "sqs:SendMessage", arn("sqs", names.dead_letter_queue), {"aws:SourceArn": rule, "aws:SecureTransport": False}))
+    decision = store.evaluate(
+        AuthorizationRequest(
+            EVENTS,
+            "sqs:SendMessage",
+            arn("sqs", names.dead_letter_queue),
+            {"aws:SourceArn": rule, "aws:SecureTransport": False},
+        )
+    )
     assert decision.reason == "explicit-deny"
 
 
@@ -184,8 +216,15 @@ def test_alarm_topic_takes_only_the_stacks_alarms(store: PolicyStore, names: def
     alarm = arn("cloudwatch", f"alarm:{names.dead_letter_queue}-has-messages")
     hop = {"aws:SourceArn": alarm, "aws:SourceAccount": ACCOUNT, "aws:SecureTransport": True}
     assert allowed(store, CLOUDWATCH, "sns", "Publish", TopicArn=topic, Message="m", context=hop)
-    assert not allowed(store, CLOUDWATCH, "sns", "Publish", TopicArn=topic, Message="m",
-                       context={**hop, "aws:SourceArn": arn("cloudwatch", "alarm:someone-elses")})
+    assert not allowed(
+        store,
+        CLOUDWATCH,
+        "sns",
+        "Publish",
+        TopicArn=topic,
+        Message="m",
+        context={**hop, "aws:SourceArn": arn("cloudwatch", "alarm:someone-elses")},
+    )
     assert not allowed(store, EVENTS, "sns", "Publish", TopicArn=topic, Message="m", context=hop)
     key = store.key_arn_for(topic)
     assert key is not None and key != store.key_arn_for(arn("sns", names.order_status_topic))
@@ -202,7 +241,14 @@ def test_granted_actions_are_the_roles_grants(store: PolicyStore, names: definit
     creator = store.role_arn_of(function=names.order_creator)
     assert creator is not None
     assert store.granted_actions(creator) == {
-        "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "events:PutEvents",
-        "logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTelemetryRecords", "xray:PutTraceSegments",
+        "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "events:PutEvents",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTelemetryRecords",
+        "xray:PutTraceSegments",
     }
     assert "sns:Publish" in store.granted_actions("events.amazonaws.com")

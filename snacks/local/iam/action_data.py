@@ -37,7 +37,9 @@ class ActionInfo:
 class ServiceInfo:
     prefix: str
     actions: Mapping[str, ActionInfo]  # lower-case name -> info
-    arn_formats: Mapping[str, str]  # resource type -> "arn:${Partition}:dynamodb:${Region}:${Account}:table/${TableName}"
+    arn_formats: Mapping[
+        str, str
+    ]  # resource type -> "arn:${Partition}:dynamodb:${Region}:${Account}:table/${TableName}"
 
 
 @functools.cache
@@ -92,7 +94,7 @@ def unknown_action(pattern: str) -> str | None:
     """Why an Action pattern names no action AWS has (None if it names at least one)."""
     if pattern == "*":
         return None
-    prefix, _, name = pattern.partition(":")
+    prefix = pattern.partition(":")[0]
     if not any(glob_match(prefix, known, ignore_case=True) for known in _services()):
         return f"action {pattern!r}: AWS has no service prefix {prefix!r}"
     if not expand(pattern):

@@ -33,7 +33,14 @@ from snacks.local.iam.model import ActionRequest, ContextValue
 
 # botocore service name -> IAM service prefix, where they differ.
 _PREFIX = {"stepfunctions": "states", "monitoring": "cloudwatch"}
-_LOG_TAGGING = {"TagResource", "UntagResource", "ListTagsForResource", "TagLogGroup", "UntagLogGroup", "ListTagsLogGroup"}
+_LOG_TAGGING = {
+    "TagResource",
+    "UntagResource",
+    "ListTagsForResource",
+    "TagLogGroup",
+    "UntagLogGroup",
+    "ListTagsLogGroup",
+}
 
 
 class _Call:
@@ -103,8 +110,13 @@ def _dynamodb_context(call: _Call, info: action_data.ActionInfo, params: Mapping
 def _dynamodb(call: _Call) -> list[ActionRequest]:
     operation = call.operation
     if operation in ("TransactWriteItems", "TransactGetItems"):
-        kinds = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem",
-                 "Get": "GetItem"}
+        kinds = {
+            "Put": "PutItem",
+            "Update": "UpdateItem",
+            "Delete": "DeleteItem",
+            "ConditionCheck": "ConditionCheckItem",
+            "Get": "GetItem",
+        }
         requests = []
         for index, item in enumerate(call.param("TransactItems")):
             ((kind, body),) = item.items()
@@ -117,7 +129,9 @@ def _dynamodb(call: _Call) -> list[ActionRequest]:
             requests.append(call.request(info.action, _table_arn(call, str(body["TableName"])), context))
         return requests
     if operation in ("BatchWriteItem", "BatchGetItem"):
-        return [call.request(f"dynamodb:{operation}", _table_arn(call, str(table))) for table in call.param("RequestItems")]
+        return [
+            call.request(f"dynamodb:{operation}", _table_arn(call, str(table))) for table in call.param("RequestItems")
+        ]
     info = _action_for(call)
     if not info.required_resource_types:
         return [call.request(info.action, "*")]
@@ -157,7 +171,9 @@ def _events(call: _Call) -> list[ActionRequest]:
         bus = call.params.get("EventBusName")
         if bus and str(bus) != "default":
             bus_name = str(bus).rsplit("/", 1)[-1]
-            return [call.request(info.action, call.arn("rule-on-custom-event-bus", EventBusName=bus_name, RuleName=name))]
+            return [
+                call.request(info.action, call.arn("rule-on-custom-event-bus", EventBusName=bus_name, RuleName=name))
+            ]
         return [call.request(info.action, call.arn("rule-on-default-event-bus", RuleName=name))]
     raise ValueError(f"events:{call.operation} is not mapped")
 
@@ -181,7 +197,9 @@ def _sqs(call: _Call) -> list[ActionRequest]:
         return [call.request(info.action, "*")]
     if call.operation == "GetQueueUrl":
         account = str(call.params.get("QueueOwnerAWSAccountId") or call.account)
-        return [call.request(info.action, f"arn:{call.partition}:sqs:{call.region}:{account}:{call.param('QueueName')}")]
+        return [
+            call.request(info.action, f"arn:{call.partition}:sqs:{call.region}:{account}:{call.param('QueueName')}")
+        ]
     return [call.request(info.action, _queue_arn(call, str(call.param("QueueUrl"))))]
 
 

@@ -198,7 +198,20 @@ def _account_of(arn: str) -> str | None:
     return parts[4] if len(parts) > 5 and parts[0] == "arn" else None
 
 
-def _principal_hit(principals: Mapping[str, tuple[str, ...]], principal: Principal) -> Literal["direct", "account", None]:
+def _role_of_session(arn: str) -> str | None:
+    """arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION -> arn:aws:iam::ACCOUNT:role/NAME: a policy
+    naming the role matches its sessions (IAM User Guide, "AWS JSON policy elements: Principal",
+    IAM role principals / role session principals)."""
+    if ":assumed-role/" not in arn:
+        return None
+    head, _, rest = arn.partition(":assumed-role/")
+    partition, account = head.split(":")[1], head.split(":")[4]
+    return f"arn:{partition}:iam::{account}:role/{rest.split('/', 1)[0]}"
+
+
+def _principal_hit(
+    principals: Mapping[str, tuple[str, ...]], principal: Principal
+) -> Literal["direct", "account", None]:
     """How a Principal element names the requester: directly, only via its account, or not at all."""
     # "Principal": "*" and {"AWS": "*"} are equivalent: every principal (IAM User Guide, "AWS JSON
     # policy elements: Principal", All principals), service principals included.
@@ -207,10 +220,13 @@ def _principal_hit(principals: Mapping[str, tuple[str, ...]], principal: Princip
     if principal.kind == "service":
         return "direct" if principal.arn in principals.get("Service", ()) else None
     delegated = False
+    role_arn = _role_of_session(principal.arn)
     for name in principals.get("AWS", ()):
-        if name == "*" or name == principal.arn:
+        if name == "*" or name in (principal.arn, role_arn):
             return "direct"
-        account = name if name.isdigit() else (name[: -len(":root")].rsplit(":", 1)[-1] if name.endswith(":root") else None)
+        account = (
+            name if name.isdigit() else (name[: -len(":root")].rsplit(":", 1)[-1] if name.endswith(":root") else None)
+        )
         if account is not None and account == _account_of(principal.arn):
             if principal.kind == "account":
                 return "direct"
@@ -251,8 +267,9 @@ def _scan(
             continue
         failure = evaluate_all(statement.conditions, context)
         if failure is not None:
-            near.append((statement.ref, failure))
-            failures.append(failure)
+            if statement.effect == "Allow":  # a near miss: it would have allowed but for this condition
+                near.append((statement.ref, failure))
+                failures.append(failure)
             continue
         (allows if statement.effect == "Allow" else denies).append(_Match(statement, via))
     return allows, denies, failures
@@ -287,6 +304,10 @@ def decide(
         identity_allows += allows
         denies += policy_denies
         identity_failures += failures
+    # The account's root user "has complete access to all AWS services and resources in the
+    # account" (IAM User Guide, "AWS account root user"): an allow without any identity policy,
+    # still subject to explicit denies and, for KMS, to the key policy.
+    root = request.principal.kind == "account"
     gate = key_policy or resource_policy
     gate_allows: list[_Match] = []
     gate_failures: list[str] = []
@@ -307,7 +328,7 @@ def decide(
         # The key policy must allow: the principal directly, or the account (then IAM policies count).
         if direct:
             return _allow(request, direct, near)
-        if delegated and identity_allows:
+        if delegated and (identity_allows or root):
             return _allow(request, [*delegated, *identity_allows], near)
         missing = []
         if not delegated:
@@ -319,6 +340,8 @@ def decide(
         return _deny(request, missing, near)
     if identity_allows:
         return _allow(request, [*identity_allows, *direct], near)
+    if root:
+        return _allow(request, direct, near)
     if direct:
         return _allow(request, direct, near)
     missing = []

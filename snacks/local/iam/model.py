@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 ContextValue = str | bool | int | Sequence[str]
 
@@ -72,7 +72,11 @@ class Decision:
         """Multi-line: principal, action, resource, context, verdict, deciding statement(s) with
         construct paths, and for each near-miss statement the condition that failed."""
         request = self.request
-        verdict = {"allowed": "ALLOWED", "explicit-deny": "DENIED (explicit deny)", "implicit-deny": "DENIED (implicit deny)"}
+        verdict = {
+            "allowed": "ALLOWED",
+            "explicit-deny": "DENIED (explicit deny)",
+            "implicit-deny": "DENIED (implicit deny)",
+        }
         lines = [
             f"{verdict[self.reason]}: {request.principal.arn} ({request.principal.kind}) -> {request.action}",
             f"  resource: {request.resource}",
@@ -83,6 +87,8 @@ class Decision:
         else:
             lines.append("  context:  (none)")
         label = "allowed by" if self.allowed else "denied by"
+        if self.allowed and request.principal.kind == "account" and not self.matched:
+            lines.append("  allowed by: the account's root user (complete access; no policy denies it)")
         for ref in self.matched:
             lines.append(f"  {label}: {ref.describe()} [{ref.construct_path}]")
         for words in self.missing:
@@ -90,6 +96,24 @@ class Decision:
         for ref, failure in self.near_misses:
             lines.append(f"  near miss: {ref.describe()} [{ref.construct_path}]: {failure}")
         return "\n".join(lines)
+
+    def to_log_record(self) -> dict[str, Any]:
+        """The decision as one structured log record (JSON-ready)."""
+        request = self.request
+        return {
+            "verdict": self.reason,
+            "principal": request.principal.arn,
+            "action": request.action,
+            "resource": request.resource,
+            "context": {
+                key: value if isinstance(value, str | bool | int) else list(value)
+                for key, value in request.context.items()
+            },
+            "statements": [ref.describe() for ref in self.matched],
+            "constructs": [ref.construct_path for ref in self.matched],
+            "missing": list(self.missing),
+            "near_misses": [f"{ref.describe()}: {failure}" for ref, failure in self.near_misses],
+        }
 
 
 @dataclass(frozen=True)
@@ -99,7 +123,7 @@ class TemplateResource:
     logical_id: str
     type: str
     arn: str
-    properties: Mapping[str, object]
+    properties: Mapping[str, Any]
     construct_path: str
 
 
@@ -112,5 +136,6 @@ class ActionRequest:
     context: Mapping[str, ContextValue] = field(default_factory=dict)
 
     def as_principal(self, principal: Principal) -> AuthorizationRequest:
-        return AuthorizationRequest(principal=principal, action=self.action, resource=self.resource,
-                                    context=self.context)
+        return AuthorizationRequest(
+            principal=principal, action=self.action, resource=self.resource, context=self.context
+        )

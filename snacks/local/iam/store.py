@@ -13,7 +13,14 @@ from typing import Any
 
 from snacks.local.iam import action_data, managed_policies
 from snacks.local.iam.evaluation import Policy, PolicyKind, Statement, decide, parse_document, principal_matches
-from snacks.local.iam.model import AuthorizationRequest, Decision, PolicyError, Principal, StatementRef, TemplateResource
+from snacks.local.iam.model import (
+    AuthorizationRequest,
+    Decision,
+    PolicyError,
+    Principal,
+    StatementRef,
+    TemplateResource,
+)
 from snacks.local.iam.template import Environment, Resolver, TemplateError
 
 # The attribute that is the resource's ARN, per type (CloudFormation "Return values").
@@ -129,8 +136,11 @@ class PolicyStore:
         for logical_id, raw in resolver.resources.items():
             kind = str(raw.get("Type", ""))
             attribute = _ARN_ATTRIBUTE.get(kind)
-            arn = str(resolver.get_att(logical_id, attribute)) if attribute else ""
-            properties = resolver.resolve(raw.get("Properties") or {})
+            try:
+                arn = str(resolver.get_att(logical_id, attribute)) if attribute else ""
+                properties = resolver.resolve(raw.get("Properties") or {})
+            except (TemplateError, KeyError, TypeError, IndexError, ValueError) as error:
+                raise PolicyError(f"{logical_id} {kind}: cannot resolve its properties: {error}") from None
             resource = TemplateResource(logical_id, kind, arn, properties, _path(raw) or logical_id)
             self._resources[logical_id] = resource
             if arn:
@@ -190,6 +200,13 @@ class PolicyStore:
         name = resource.arn.rsplit("/", 1)[-1]
         role = _Role(resource.logical_id, resource.arn, name)
         props = resource.properties
+        if props.get("PermissionsBoundary"):
+            # Refused rather than ignored: a boundary narrows what the identity policies grant, and
+            # evaluating without it would allow what AWS denies.
+            raise PolicyError(
+                f"{resource.logical_id} {resource.type} PermissionsBoundary: permissions boundaries are not "
+                "evaluated by snacks.local.iam"
+            )
         if "AssumeRolePolicyDocument" in props:
             trust = self._parse(props["AssumeRolePolicyDocument"], "trust", resource, "AssumeRolePolicyDocument")
             role.trust = Policy("trust", f"the trust policy of role {name}", trust)
@@ -310,8 +327,15 @@ class PolicyStore:
             root = f"arn:{self._env.partition}:iam::{self._env.account}:root"
             document = {
                 "Version": "2012-10-17",
-                "Statement": [{"Sid": "Enable IAM User Permissions", "Effect": "Allow",
-                               "Principal": {"AWS": root}, "Action": "kms:*", "Resource": "*"}],
+                "Statement": [
+                    {
+                        "Sid": "Enable IAM User Permissions",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": root},
+                        "Action": "kms:*",
+                        "Resource": "*",
+                    }
+                ],
             }
         statements = self._parse(document, "key", resource, "KeyPolicy")
         self._key_policies[resource.arn] = Policy("key", self._owner(resource), statements)
@@ -462,8 +486,9 @@ class PolicyStore:
         if role is not None:
             patterns = [(s, True) for policy in role.identity for s in policy.statements]
         else:
-            principal = Principal(principal_arn, "service" if "." in principal_arn and ":" not in principal_arn
-                                  else "account")
+            principal = Principal(
+                principal_arn, "service" if "." in principal_arn and ":" not in principal_arn else "account"
+            )
             policies = [parts.policy() for parts in self._resource_policies.values()]
             policies += list(self._key_policies.values())
             for policy in policies:

@@ -6,7 +6,8 @@ reference"; each resource type's "Return values" section says what Ref and Fn::G
 (e.g. AWS::SQS::Queue: Ref is the queue URL, Arn the ARN; AWS::Events::Rule on a custom bus: Ref is
 "EventBusName|RuleName"). The stack names its resources explicitly; where a template leaves a name
 to CloudFormation (roles here), the name is ``{stack_name}-{LogicalId}`` (CloudFormation adds a
-random suffix on AWS; locally the name only has to be stable).
+random suffix on AWS; locally the name only has to be stable). Fn::GetAtt of a type not modelled
+here gives a ``${Token[...]}`` marker that no ARN pattern matches.
 """
 
 from __future__ import annotations
@@ -88,8 +89,10 @@ class Resolver:
             "AWS::Partition": self.env.partition,
             "AWS::URLSuffix": self.env.url_suffix,
             "AWS::StackName": self.env.stack_name or "stack",
-            "AWS::StackId": self.env.arn("cloudformation", f"stack/{self.env.stack_name or 'stack'}/"
-                                         + _stable_id(self.env.stack_name or "stack")),
+            "AWS::StackId": self.env.arn(
+                "cloudformation",
+                f"stack/{self.env.stack_name or 'stack'}/" + _stable_id(self.env.stack_name or "stack"),
+            ),
             "AWS::NotificationARNs": [],
         }
         if logical_id in pseudo:
@@ -119,9 +122,19 @@ class Resolver:
             "AWS::CloudWatch::Alarm": lambda: self._name(logical_id, "AlarmName", 255),
             "AWS::CloudWatch::Dashboard": lambda: self._name(logical_id, "DashboardName", 255),
             "AWS::SecretsManager::Secret": lambda: self.get_att(logical_id, "Id"),
+            "AWS::S3::Bucket": lambda: self._name(logical_id, "BucketName", 63),
+            "AWS::SSM::Parameter": lambda: self._name(logical_id, "Name", 2048),
+            "AWS::Lambda::Alias": lambda: (
+                f"{self._function_ref(self._properties(logical_id).get('FunctionName'))}:"
+                f"{self.resolve(self._properties(logical_id).get('Name'))}"
+            ),
         }
         compute = refs.get(kind)
         return compute() if compute else logical_id
+
+    def _function_ref(self, reference: Any) -> str:
+        name = str(self.resolve(reference))
+        return name if name.startswith("arn:") else self.env.arn("lambda", f"function:{name}")
 
     def _rule_ref(self, logical_id: str) -> str:
         name = self._name(logical_id, "Name")
@@ -193,7 +206,14 @@ class Resolver:
             # Secrets Manager appends six random characters to a secret's ARN; stable here.
             suffix = hashlib.sha1(name.encode()).hexdigest()[:6]
             return {"Id": env.arn("secretsmanager", f"secret:{name}-{suffix}")}[attribute]
-        raise TemplateError(f"Fn::GetAtt {logical_id}.{attribute}: {kind} is not modelled")
+        if kind == "AWS::S3::Bucket":
+            name = self._name(logical_id, "BucketName", 63)
+            return {"Arn": f"arn:{env.partition}:s3:::{name}", "DomainName": f"{name}.s3.{env.url_suffix}"}[attribute]
+        if kind == "AWS::Lambda::Alias":
+            return {"AliasArn": self.ref(logical_id)}[attribute]
+        # A type this module does not model: a marker no ARN pattern matches, so a policy naming it
+        # allows nothing (and shows the marker in Decision.explain) instead of failing the load.
+        return f"${{Token[{logical_id}.{attribute}]}}"
 
     # --- intrinsics ------------------------------------------------------------------------------
 
