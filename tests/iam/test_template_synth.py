@@ -203,12 +203,15 @@ def test_order_status_topic_policy_and_its_key(store: PolicyStore, names: defini
     assert allowed(store, EVENTS, "sns", "Publish", TopicArn=topic, Message="m", context=hop)
     key = store.key_arn_for(topic)
     assert key is not None and key.startswith(arn("kms", "key/"))
-    assert store.evaluate(AuthorizationRequest(EVENTS, "kms:GenerateDataKey", key, hop)).allowed
-    # Without aws:SourceAccount in the request, the key policy's statement for EventBridge fails:
-    # the decision names that condition (the question issue 18 asks of AWS's rules).
-    lacking = store.evaluate(AuthorizationRequest(EVENTS, "kms:GenerateDataKey", key, {"aws:SourceArn": rule}))
-    assert not lacking.allowed
-    assert "aws:SourceAccount not in request context" in lacking.explain()
+    # EventBridge's KMS request to an encrypted topic carries no source keys: SNS Developer Guide, "Key
+    # management", section "Enable compatibility between event sources from AWS services and encrypted
+    # topics" ("adding aws:SourceAccount, aws:SourceArn ... to a AWS KMS policy is not supported for
+    # EventBridge-to-encrypted topics"). The key must allow the bare service request.
+    bare = store.evaluate(AuthorizationRequest(EVENTS, "kms:GenerateDataKey", key, {"aws:SecureTransport": True}))
+    assert bare.allowed, bare.explain()
+    assert store.evaluate(AuthorizationRequest(EVENTS, "kms:Decrypt", key, {"aws:SecureTransport": True})).allowed
+    # ...and nobody else: the key's EventBridge statement names that service only.
+    assert not store.evaluate(AuthorizationRequest(CLOUDWATCH, "kms:GenerateDataKey", key, {})).allowed
 
 
 def test_alarm_topic_takes_only_the_stacks_alarms(store: PolicyStore, names: definitions.ResourceNames) -> None:
