@@ -51,6 +51,7 @@ from snacks.local.moto_tuning import (
 )
 from snacks.local.provision import Provisioned, provision
 from snacks.local.sfn_semantics import start_sync_execution_served, states_runtime_is_fatal
+from snacks.local.stripe_emulator import StripeEmulator
 from snacks.local.virtual_time import VirtualClock, bind_handler_clock, virtual_workflow_time
 from stacks import definitions
 
@@ -65,7 +66,7 @@ IDLE_POLL_SECONDS = 0.05
 _ISOLATED_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_PROFILE")
 
 # The services this stack serves (what GET /_snacks/health lists).
-SERVICES = ("dynamodb", "events", "iam", "lambda", "logs", "sqs", "stepfunctions")
+SERVICES = ("dynamodb", "events", "iam", "lambda", "logs", "secretsmanager", "sqs", "stepfunctions")
 
 _running_lock = threading.Lock()
 _running: LocalStack | None = None
@@ -104,6 +105,8 @@ class LocalStack:
         self._server: Any = None
         self._lambda: InProcessLambda | None = None
         self._delivery: StepFunctionsTargetDelivery | None = None
+        # Stripe's stand-in beside moto (snacks/local/stripe_emulator.py); the payment callers are pointed at it.
+        self.stripe = StripeEmulator(host="127.0.0.1")
         self.resources: Provisioned | None = None
         self._aws: Aws | None = None
         self.startup_seconds = 0.0
@@ -199,11 +202,15 @@ class LocalStack:
         self._delivery.start()
         stack.callback(self._delivery.stop)
 
+        self.stripe.start()
+        stack.callback(self.stripe.stop)
         self.resources = provision(
             self._client,
             fulfillment_faults=self.fulfillment_faults,
             names=self.names,
             workflow_logging=self.workflow_logging,
+            stripe_api_base=self.stripe.url,
+            stripe_secret_key=self.stripe.secret_key,
         )
         if self.state_dir is not None:
             try:
@@ -345,6 +352,7 @@ class LocalStack:
             "virtualTime": self.clock is not None,
             "codeReloads": self._lambda.reloads if self._lambda else 0,
             "stateDir": str(self.state_dir) if self.state_dir is not None else None,
+            "stripeEmulator": self.stripe.url if self.stripe.port else None,
         }
 
     def stats(self) -> dict[str, int]:

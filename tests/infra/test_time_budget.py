@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 from botocore.retries.standard import ExponentialBackoff, RetryContext, RetryEventAdapter, ThrottlingErrorDetector
 
-from order_service.adapters import clients
+from order_service.adapters import clients, stripe_payments
 from stacks import definitions as d
 
 PROCESSOR_RESOURCE = "${" + d.ASL_PROCESSOR_ARN + "}"
@@ -67,6 +67,15 @@ def test_one_call_at_its_worst_and_the_answer_fit_in_every_function(role: str) -
     assert needed <= d.FUNCTIONS[role].timeout_seconds
 
 
+@pytest.mark.parametrize("role", d.PAYMENT_CALLERS)
+def test_one_stripe_call_at_its_worst_and_the_answer_fit_in_every_payment_caller(role: str) -> None:
+    """A payment caller refuses to start a Stripe call it could not finish (the same deadline check as the AWS
+    clients); one call at its worst (no SDK retry: the workflow retries with the same idempotency keys) and
+    the answer must fit in the function's timeout."""
+    needed = stripe_payments.stripe_call_worst_case_seconds() + clients.ANSWER_MARGIN_SECONDS
+    assert needed <= d.FUNCTIONS[role].timeout_seconds
+
+
 def test_creator_can_write_and_complete_its_idempotency_record_within_its_timeout() -> None:
     """The creator starts the Orders write only with time for it and for the idempotency record's
     completion after it (two calls); otherwise it answers 503 first."""
@@ -80,7 +89,7 @@ def test_every_lambda_task_waits_longer_than_the_function_may_run(asl: dict[str,
     function comes back as ``Lambda.Unknown`` ("Handle Lambda service exceptions",
     https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html), which Retry matches."""
     tasks = [s for s in asl["States"].values() if s.get("Resource") == PROCESSOR_RESOURCE]
-    assert len(tasks) == 4
+    assert len(tasks) == 5
     for task in tasks:
         assert task["TimeoutSeconds"] > d.FUNCTIONS[d.PROCESSOR].timeout_seconds
         (retry,) = task["Retry"]
