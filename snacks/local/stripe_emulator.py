@@ -12,6 +12,10 @@ declines behave as on Stripe. What it lacks for us, this module adds, and nothin
   start with a card number localstripe treats alike: ``4242…`` authorizes; every ``…Declined`` id gets
   ``4000000000000341``, the one number localstripe declines when charged (Stripe declines 4000000000000002
   then too; localstripe only at attach time). localstripe's decline code is always ``card_declined``.
+* **Capture only what is authorized.** localstripe captures the charge of a cancelled intent; Stripe
+  captures "an existing uncaptured PaymentIntent when its status is requires_capture" ("Capture a
+  PaymentIntent", https://docs.stripe.com/api/payment_intents/capture) and refuses anything else with
+  ``payment_intent_unexpected_state``. ``_capture_rule`` refuses it too.
 * **No disk.** localstripe pickles its whole store to ``/tmp/localstripe.pickle`` on every write (slow,
   and shared by every process on the machine); here the store stays in memory.
 * **Faults** for tests and the demo: an operation answers 503 before or after doing its work, or holds its
@@ -176,9 +180,8 @@ class StripeEmulator:
         from aiohttp import web
         from localstripe import server
 
-        app = web.Application(
-            middlewares=[self._faulty, self._idempotency, server.error_middleware, server.auth_middleware]
-        )
+        middlewares = [self._faulty, self._idempotency, server.error_middleware, server.auth_middleware, _capture_rule]
+        app = web.Application(middlewares=middlewares)
         for route in server.app.router.routes():
             info = route.resource.get_info() if route.resource is not None else {}
             path = info.get("formatter") or info.get("path")
@@ -200,9 +203,10 @@ class StripeEmulator:
             self._faults[operation] = fault
         return fault
 
-    def hold(self, operation: str) -> Fault:
-        """``operation`` does its work, then keeps its answer until ``release(operation)``."""
-        fault = Fault(after_processing=True, hold=threading.Event())
+    def hold(self, operation: str, *, work_first: bool = True) -> Fault:
+        """``operation`` does its work, then keeps its answer until ``release(operation)`` (``work_first``
+        false: waits for the release before doing its work)."""
+        fault = Fault(after_processing=work_first, hold=threading.Event())
         with self._lock:
             self._faults[operation] = fault
         return fault
@@ -255,6 +259,9 @@ class StripeEmulator:
                 return await handler(request)
             if not fault.after_processing:
                 fault.reached.set()
+                if fault.hold is not None:
+                    await asyncio.get_running_loop().run_in_executor(None, fault.hold.wait, 60.0)
+                    return await handler(request)
                 return _error(503, "api_error", "The Stripe emulator is failing this operation (fault injected).")
             response = await handler(request)
             fault.reached.set()
@@ -309,11 +316,30 @@ class StripeEmulator:
         return idempotency
 
 
-def _error(status: int, kind: str, message: str) -> Any:
+async def _capture_rule(request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
+    if operation_of(request.method, request.path) == "capture":
+        from localstripe.resources import PaymentIntent
+
+        intent_id = request.path.split("/")[3]
+        intent = PaymentIntent._api_retrieve(intent_id)
+        if intent.status != "requires_capture":
+            return _error(
+                400,
+                "invalid_request_error",
+                f"This PaymentIntent could not be captured because it has a status of {intent.status}.",
+                code="payment_intent_unexpected_state",
+            )
+    return await handler(request)
+
+
+_capture_rule.__middleware_version__ = 1  # type: ignore[attr-defined]  # aiohttp's marker (web.middleware)
+
+
+def _error(status: int, kind: str, message: str, code: str | None = None) -> Any:
     from aiohttp import web
 
     return web.Response(
         status=status,
         content_type="application/json",
-        text=json.dumps({"error": {"type": kind, "message": message}}),
+        text=json.dumps({"error": {"type": kind, "message": message, **({"code": code} if code else {})}}),
     )
