@@ -323,3 +323,19 @@ def test_a_replay_after_a_void_authorizes_afresh(sfn: Any, aws: Aws, provider: A
     assert (first.status, captured_cents(first)) == ("canceled", 0)
     assert (second.status, captured_cents(second)) == ("succeeded", 500)
     assert final.payment is not None and final.payment["paymentIntentId"] == second.id
+
+
+def test_a_retried_create_whose_first_answer_was_lost_makes_one_intent(
+    sfn: Any, aws: Aws, provider: Any, emulator: Any
+) -> None:
+    """The first create is done at the provider but its answer lost (503 after the work): the retried step
+    sends the same idempotency key and gets the same intent back, not a second one ("Idempotent requests",
+    https://docs.stripe.com/api/idempotent_requests)."""
+    order_id, _ = card_order(aws)
+    emulator.fail("create", after_processing=True, times=1)
+    execution, history = run(sfn, aws, order_created_event(order_id))
+
+    assert execution["status"] == "SUCCEEDED"
+    assert task_attempts(history)["AuthorizePayment"] == 2
+    (intent,) = intents(provider, order_id)
+    assert (intent.status, captured_cents(intent)) == ("succeeded", 500)
