@@ -35,6 +35,8 @@ HAPPY_PATH = [
     "NeedsProcessing",
     "Fulfil",
     "InStock",
+    "AuthorizePayment",  # an order paid at pickup passes: nothing to authorize
+    "Paid",
     "MarkProcessed",
     "ProcessedOrCancelled",
     "PublishProcessed",
@@ -784,7 +786,7 @@ def test_two_executions_racing_to_mark_processed_announce_it_once(
     assert_status_event(event_received, order_id, "Order Processed", "PROCESSED", "Fulfilled")
     paths = sorted(entered(history)[-4:] for _, history in results)
     assert paths == [  # both wrote (or tried to) in MarkProcessed; one announced
-        ["InStock", "MarkProcessed", "ProcessedOrCancelled", "OrderProcessed"],
+        ["Paid", "MarkProcessed", "ProcessedOrCancelled", "OrderProcessed"],
         ["MarkProcessed", "ProcessedOrCancelled", "PublishProcessed", "OrderProcessed"],
     ]
     record = operations.get_order(aws, order_id)
