@@ -263,7 +263,9 @@ def _payment_line(order: OrderRecord) -> str:
         return "payment: at pickup" if order.payment_method is None else "payment: card, not yet authorized"
     cents = int(payment.get("amount", 0))
     amount = f"{cents // 100}.{cents % 100:02d} {str(payment.get('currency', '')).upper()}"
-    return f"payment: card {amount}, {payment.get('status')} ({payment.get('provider')} {payment.get('paymentIntentId')})"
+    return (
+        f"payment: card {amount}, {payment.get('status')} ({payment.get('provider')} {payment.get('paymentIntentId')})"
+    )
 
 
 def cmd_orders_list(args: argparse.Namespace, aws: Aws) -> int:

@@ -218,8 +218,10 @@ def _payments(stack: LocalStack, aws: Aws, out: Any) -> int:
         ok = got == (expected, payment_status)
         failures += not ok
         reason = f" ({record.rejection['reason']})" if record and record.rejection else ""
-        out(f"   {label:<36} -> {got[0].value if got[0] else 'MISSING'}{reason}, payment {got[1]} "
-            f"{'(as expected)' if ok else '(UNEXPECTED)'}")
+        out(
+            f"   {label:<36} -> {got[0].value if got[0] else 'MISSING'}{reason}, payment {got[1]} "
+            f"{'(as expected)' if ok else '(UNEXPECTED)'}"
+        )
     # A cancel while the capture is under way: the provider captured, the cancel wins the order and refunds.
     hold = stack.stripe.hold("capture")
     reply = operations.invoke_creator(aws, {**CARD_ORDER, "paymentMethod": "pm_card_visa"})
@@ -234,16 +236,20 @@ def _payments(stack: LocalStack, aws: Aws, out: Any) -> int:
     got = (record.status, (record.payment or {}).get("status")) if record else (None, None)
     ok = cancelled.get("statusCode") == 200 and got == (OrderStatus.CANCELLED, "refunded")
     failures += not ok
-    out(f"   {'cancel during the capture':<36} -> {got[0].value if got[0] else 'MISSING'}, payment {got[1]} "
-        f"{'(as expected)' if ok else '(UNEXPECTED)'}")
+    out(
+        f"   {'cancel during the capture':<36} -> {got[0].value if got[0] else 'MISSING'}, payment {got[1]} "
+        f"{'(as expected)' if ok else '(UNEXPECTED)'}"
+    )
     captured = refunded = 0
     for intent in provider.v1.payment_intents.list({"limit": 100}).auto_paging_iter():
         charge = intent.latest_charge
-        if charge is not None and charge.status == "succeeded" and charge.captured:
+        if isinstance(charge, stripe.Charge) and charge.status == "succeeded" and charge.captured:
             captured += int(charge.amount)
             refunded += int(charge.amount_refunded)
-    out(f"   the provider's own books: captured {captured / 100:.2f} USD, refunded {refunded / 100:.2f} USD "
-        f"(one paid order of {CARD_ORDER['totalAmount']:.2f} kept)")
+    out(
+        f"   the provider's own books: captured {captured / 100:.2f} USD, refunded {refunded / 100:.2f} USD "
+        f"(one paid order of {CARD_ORDER['totalAmount']:.2f} kept)"
+    )
     if captured - refunded != 598:
         failures += 1
     return failures

@@ -16,6 +16,9 @@ declines behave as on Stripe. What it lacks for us, this module adds, and nothin
   captures "an existing uncaptured PaymentIntent when its status is requires_capture" ("Capture a
   PaymentIntent", https://docs.stripe.com/api/payment_intents/capture) and refuses anything else with
   ``payment_intent_unexpected_state``. ``_capture_rule`` refuses it too.
+* **Today's parameter name.** The SDK's API version names a PaymentIntent's methods
+  ``allowed_payment_method_types``; localstripe knows the older ``payment_method_types`` and refuses any
+  other parameter, so creation maps the one to the other.
 * **No disk.** localstripe pickles its whole store to ``/tmp/localstripe.pickle`` on every write (slow,
   and shared by every process on the machine); here the store stays in memory.
 * **Faults** for tests and the demo: an operation answers 503 before or after doing its work, or holds its
@@ -119,6 +122,7 @@ class StripeEmulator:
         # No webhook consumers: localstripe would start a task per event that sleeps a second to find none.
         resources.schedule_webhook = lambda event: None
         resources.store.clear()
+        _accept_allowed_payment_method_types(resources.PaymentIntent)
         self._seed_payment_methods()
         ready = threading.Event()
         failure: list[BaseException] = []
@@ -128,7 +132,7 @@ class StripeEmulator:
             self._loop = loop
             try:
                 loop.run_until_complete(self._serve(self._requested_port))
-            except BaseException as error:  # reported to start()
+            except BaseException as error:  # noqa: BLE001 (reported to start(), which raises it)
                 failure.append(error)
                 ready.set()
                 return
@@ -296,7 +300,8 @@ class StripeEmulator:
                     return _error(
                         400,
                         "idempotency_error",
-                        "Keys for idempotent requests can only be used with the same parameters they were first used with.",
+                        "Keys for idempotent requests can only be used with the same parameters they were first "
+                        "used with.",
                     )
                 return web.Response(
                     body=saved.body,
@@ -314,6 +319,20 @@ class StripeEmulator:
                     self._in_flight.discard(key)
 
         return idempotency
+
+
+def _accept_allowed_payment_method_types(intent_class: Any) -> None:
+    create = intent_class.__dict__["_api_create"].__func__
+    if getattr(create, "_snacks_renamed", False):
+        return
+
+    def renamed(cls: Any, /, **data: Any) -> Any:
+        if "allowed_payment_method_types" in data:
+            data["payment_method_types"] = data.pop("allowed_payment_method_types")
+        return create(cls, **data)
+
+    renamed._snacks_renamed = True  # type: ignore[attr-defined]
+    intent_class._api_create = classmethod(renamed)
 
 
 async def _capture_rule(request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:

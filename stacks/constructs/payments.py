@@ -68,9 +68,7 @@ class Payments(Construct):
             secret_name=names.stripe_secret,
             description="Stripe secret key (sk_...) for card payments; the stack stores a placeholder: "
             "put the key in with `aws secretsmanager put-secret-value`",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                exclude_punctuation=True, password_length=32
-            ),
+            generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True, password_length=32),
         )
         rotation = (
             "Stripe secret keys are rolled in Stripe's dashboard, not by a Lambda rotation function; the "

@@ -627,7 +627,9 @@ def test_soak_no_order_lost_or_processed_twice(pipeline: Aws, local_stack: Any, 
     assert not_conserved == [], f"stock not conserved: {ledger.figures()}"
     assert held_wrongly == [], f"{len(held_wrongly)} order(s) hold stock they should not (or lack theirs)"
     assert [(letter.order_id, letter.error) for letter in operations.list_dead_letters(pipeline)] == []
-    assert money_wrong == [], f"provider's books differ from the orders: {[(o, books.kept[o], owed.get(o)) for o in money_wrong[:5]]}"
+    assert money_wrong == [], (
+        f"provider's books differ from the orders: {[(o, books.kept[o], owed.get(o)) for o in money_wrong[:5]]}"
+    )
     assert still_held == [], f"{len(still_held)} authorization(s) neither captured nor voided"
     assert pay_at_pickup_charged == []
     assert sum(books.kept.values()) == sum(owed.values())
@@ -655,7 +657,8 @@ def test_soak_no_order_lost_or_processed_twice(pipeline: Aws, local_stack: Any, 
         f"lost={len(lost)} double_fulfilled={len(double_fulfilled)} double_processed={len(double_processed)} "
         f"oversold={len(oversold)} not_conserved={len(not_conserved)}\n"
         f"soak payments: card_orders={len(card)} captured_kept_usd={sum(books.kept.values()) / 100:.2f} "
-        f"processed_card_total_usd={sum(owed.values()) / 100:.2f} refunded_usd={sum(books.refunded.values()) / 100:.2f} "
+        f"processed_card_total_usd={sum(owed.values()) / 100:.2f} "
+        f"refunded_usd={sum(books.refunded.values()) / 100:.2f} "
         f"refunded_orders={sum(1 for oid in ids if books.refunded[oid])} held={len(still_held)}\n"
         f"soak stock (snack=initial/available/processed units): {ledger.figures()}\n"
         f"soak: first_pass={first_pass_seconds:.1f}s ({len(ids) / first_pass_seconds:.0f} orders/s)"

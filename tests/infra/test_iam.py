@@ -88,9 +88,7 @@ def test_only_the_payment_callers_may_read_the_stripe_secret(synth: Synthesized)
     """GetSecretValue on exactly the Stripe secret, for the processor and the canceller, nobody else
     ("Authentication and access control for AWS Secrets Manager": grant GetSecretValue on the secret's ARN)."""
     readers = {
-        name
-        for name in d.FUNCTIONS
-        if "secretsmanager:GetSecretValue" in grants(synth, role_of_function(synth, name))
+        name for name in d.FUNCTIONS if "secretsmanager:GetSecretValue" in grants(synth, role_of_function(synth, name))
     }
     assert readers == {d.FUNCTIONS[role].name for role in d.PAYMENT_CALLERS}
     for name in readers:

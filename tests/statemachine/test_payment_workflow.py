@@ -113,7 +113,14 @@ def test_a_card_order_is_authorized_then_captured_once(sfn: Any, aws: Aws, provi
     execution, history = run(sfn, aws, order_created_event(order_id))
 
     assert execution["status"] == "SUCCEEDED"
-    assert entered(history)[2:8] == ["Fulfil", "InStock", "AuthorizePayment", "Paid", "MarkProcessed", "ProcessedOrCancelled"]
+    assert entered(history)[2:8] == [
+        "Fulfil",
+        "InStock",
+        "AuthorizePayment",
+        "Paid",
+        "MarkProcessed",
+        "ProcessedOrCancelled",
+    ]
     order = record(aws, order_id)
     assert order.status is OrderStatus.PROCESSED
     assert order.payment is not None and order.payment["status"] == "captured"
@@ -124,7 +131,10 @@ def test_a_card_order_is_authorized_then_captured_once(sfn: Any, aws: Aws, provi
 
 
 def test_a_decline_rejects_the_order_and_leaves_the_stock_as_it_was(
-    sfn: Any, aws: Aws, provider: Any, status_events: str
+    sfn: Any,
+    aws: Aws,
+    provider: Any,
+    status_events: str,  # noqa: F811 (the fixture imported above)
 ) -> None:
     """A decline is a business outcome: REJECTED PaymentDeclined, stock given back in the same transaction,
     Order Rejected announced, no retry, nothing in the DLQ."""
@@ -176,7 +186,7 @@ def test_an_authorization_whose_answer_was_lost_is_still_voided(
     """The provider authorizes the card but every answer is lost (503 after the work): the order never learns
     it was authorized, fails after the retries, and the release still voids it, because the intent was
     recorded on the order before it was confirmed."""
-    order_id, snack = card_order(aws)
+    order_id, _ = card_order(aws)
     emulator.fail("confirm", after_processing=True)
     execution, history = run(sfn, aws, order_created_event(order_id))
 
@@ -190,9 +200,7 @@ def test_an_authorization_whose_answer_was_lost_is_still_voided(
     assert (intent.status, captured_cents(intent), held_cents(intent)) == ("canceled", 0, 0)
 
 
-def test_a_provider_outage_leaves_nothing_held_after_a_cancel(
-    sfn: Any, aws: Aws, provider: Any, emulator: Any
-) -> None:
+def test_a_provider_outage_leaves_nothing_held_after_a_cancel(sfn: Any, aws: Aws, provider: Any, emulator: Any) -> None:
     """The whole provider down (connection refused) once the card is authorized: MarkProcessed and then the
     release in RecordFailure fail; the order is FAILED with its stock back, still holding the authorization,
     and in the DLQ. Nothing is lost: once the provider is back, cancelling the order voids it."""
@@ -263,7 +271,9 @@ def test_duplicate_executions_authorize_and_capture_once(
     assert (intent.status, captured_cents(intent), refunded_cents(intent)) == ("succeeded", 500, 0)
 
 
-def race_cancel_with_capture(sfn: Any, aws: Aws, emulator: Any, work_first: bool) -> tuple[str, str, Any, dict[str, Any]]:
+def race_cancel_with_capture(
+    sfn: Any, aws: Aws, emulator: Any, work_first: bool
+) -> tuple[str, str, Any, dict[str, Any]]:
     """Hold the capture (after doing it, or before), cancel meanwhile, then let the capture answer."""
     order_id, snack = card_order(aws)
     operations.set_stock(aws, snack, 6)

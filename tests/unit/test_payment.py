@@ -13,7 +13,10 @@ from order_service.domain.validation import validate_order
 
 ORDER: dict[str, Any] = {
     "customerName": "Pat Card",
-    "snackItems": [{"name": "Pretzels", "quantity": 1, "price": 2.99}, {"name": "Coffee", "quantity": 1, "price": 4.50}],
+    "snackItems": [
+        {"name": "Pretzels", "quantity": 1, "price": 2.99},
+        {"name": "Coffee", "quantity": 1, "price": 4.50},
+    ],
     "totalAmount": 7.49,
 }
 

@@ -51,17 +51,26 @@ def _http_client(timeout: float) -> stripe.HTTPClient:
         name = "urllib.request"
 
         def request(
-            self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any = None
-        ) -> tuple[bytes, int, Mapping[str, str]]:
+            self,
+            method: str,
+            url: str,
+            headers: Mapping[str, str] | None,
+            post_data: Any = None,
+            *,
+            _usage: list[str] | None = None,
+        ) -> tuple[str, int, Mapping[str, str]]:
             data = post_data.encode("utf-8") if isinstance(post_data, str) else post_data
             request = urllib.request.Request(url, data=data, headers=dict(headers or {}), method=method.upper())
             try:
                 with urllib.request.urlopen(request, timeout=timeout) as response:
-                    return response.read(), int(response.status), {k.lower(): v for k, v in response.headers.items()}
+                    body = response.read().decode("utf-8")
+                    return body, int(response.status), {k.lower(): v for k, v in response.headers.items()}
             except urllib.error.HTTPError as error:
-                return error.read(), int(error.code), {k.lower(): v for k, v in error.headers.items()}
+                body = error.read().decode("utf-8")
+                return body, int(error.code), {k.lower(): v for k, v in error.headers.items()}
             except (urllib.error.URLError, OSError, ValueError) as error:
-                raise stripe.APIConnectionError(f"Stripe did not answer: {error}", should_retry=True) from error
+                message = f"Stripe did not answer: {error}"
+                raise stripe.APIConnectionError(message, should_retry=True) from error  # type: ignore[no-untyped-call]
 
         def close(self) -> None:
             return None
@@ -121,7 +130,8 @@ class StripePayments:
                     "amount": amount,
                     "currency": currency,
                     "payment_method": payment_method,
-                    "payment_method_types": ["card"],
+                    # Cards only, confirmed server-side: no redirect-based methods, so no return_url.
+                    "allowed_payment_method_types": ["card"],
                     "capture_method": "manual",
                     "metadata": {"orderId": order_id},
                 },

@@ -168,7 +168,12 @@ class OrderProcessor:
                 return {"orderId": order.order_id, "outcome": NOT_REQUIRED, "repeated": False}
             payment = order.payment
             current = payment is not None and int(payment.get("generation", -1)) == pay.generation(order)
-            if order.status is OrderStatus.REJECTED and current and payment and payment["status"] == pay.DECLINED:
+            if (
+                order.status is OrderStatus.REJECTED
+                and current
+                and payment
+                and payment["status"] == pay.PaymentStatus.DECLINED
+            ):
                 return {"orderId": order.order_id, "outcome": DECLINED, "rejection": order.rejection, "repeated": True}
             if order.status is OrderStatus.PROCESSED:
                 # A duplicate execution arriving after its twin finished: MarkProcessed will see PROCESSED.
@@ -326,13 +331,14 @@ class OrderProcessor:
                 }
             now = self._clock()
             held = inventory.compensations(order)
+            compensated = [compensation.as_dict() for compensation in held]
             failure = {
                 "step": failed_step,
                 "error": error,
                 "cause": cause[:MAX_CAUSE_CHARS],
                 "executionArn": step.execution_arn,
                 "failedAt": now,
-                "compensated": [compensation.as_dict() for compensation in held],
+                "compensated": compensated,
             }
             if self._stock.fail(order, failure, held, now, step.execution_arn):
                 # The order is FAILED: now its payment can be given back (a provider outage fails this step,
@@ -343,7 +349,7 @@ class OrderProcessor:
                     "orderId": step.order_id,
                     "status": "FAILED",
                     "recorded": True,
-                    "compensated": failure["compensated"] + _payment_compensation(released),
+                    "compensated": [*compensated, *_payment_compensation(released)],
                 }
             # The order changed since the read (a duplicate reserved its stock): look again.
         raise TransientStepError(f"order {step.order_id} kept changing while recording its failure")
