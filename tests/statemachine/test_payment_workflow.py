@@ -349,3 +349,31 @@ def test_a_retried_create_whose_first_answer_was_lost_makes_one_intent(
     assert task_attempts(history)["AuthorizePayment"] == 2
     (intent,) = intents(provider, order_id)
     assert (intent.status, captured_cents(intent)) == ("succeeded", 500)
+
+
+def test_a_cancel_while_the_provider_is_down_answers_503_and_its_repeat_releases(
+    sfn: Any, aws: Aws, provider: Any, emulator: Any
+) -> None:
+    """The cancel's write comes first (CANCELLED, stock back); the void cannot reach the provider: the answer
+    is 503 PaymentReleasePending, not a lost payment. Meanwhile the held capture goes through (the intent was
+    still authorized) and MarkProcessed finds the order CANCELLED. The same cancel, repeated once the provider
+    is back, gives the captured money back: refunded in full, at the provider."""
+    order_id, _ = card_order(aws)
+    fault = emulator.hold("capture", work_first=False)
+    result: list[Any] = []
+    worker = threading.Thread(target=lambda: result.append(run(sfn, aws, order_created_event(order_id))))
+    worker.start()
+    try:
+        assert fault.reached.wait(30), "never reached the capture"
+        emulator.fail("cancel")
+        reply = operations.invoke_canceller(aws, order_id)
+    finally:
+        emulator.release("capture")
+        worker.join(60)
+    assert (reply["statusCode"], reply["error"]) == (503, "PaymentReleasePending")
+    assert record(aws, order_id).status is OrderStatus.CANCELLED
+    emulator.clear_faults()
+    again = operations.invoke_canceller(aws, order_id)
+    assert (again["statusCode"], again["changed"], again["order"]["payment"]["status"]) == (200, False, "refunded")
+    (intent,) = intents(provider, order_id)
+    assert (captured_cents(intent), refunded_cents(intent), held_cents(intent)) == (500, 500, 0)

@@ -23,7 +23,7 @@ from order_service.adapters.dynamodb_inventory import DynamoDbStockLedger
 from order_service.adapters.dynamodb_orders import DynamoDbOrderRepository
 from order_service.adapters.eventbridge_publisher import EventBridgePublisher
 from order_service.adapters.stripe_payments import StripePayments
-from order_service.domain.errors import CancelRequestInvalid
+from order_service.domain.errors import CancelRequestInvalid, PaymentProviderUnavailable
 from order_service.domain.order import utc_timestamp
 from order_service.domain.order_cancellation import announce_cancellation, cancel_order, release_cancelled_payment
 from order_service.domain.serialization import to_jsonable
@@ -88,7 +88,12 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(name="StatusEventsNotPublished", unit=MetricUnit.Count, value=1)
         logger.warning("Order Cancelled event not published")
     held_before = (result.order.payment or {}).get("status")
-    result = release_cancelled_payment(result, orders, payments, _now)
+    try:
+        result = release_cancelled_payment(result, orders, payments, _now)
+    except PaymentProviderUnavailable:
+        # The order stays CANCELLED holding its payment; the caller's retry of the cancel releases it (503).
+        metrics.add_metric(name="PaymentProviderErrors", unit=MetricUnit.Count, value=1)
+        raise
     record = result.order
     released = (record.payment or {}).get("status")
     if released != held_before and released in PAYMENT_RELEASE_METRICS:
