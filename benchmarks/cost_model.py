@@ -4,7 +4,7 @@ Prices: us-east-1, on-demand, list prices as published when this was written (20
 free tiers. Inputs that we measure (Lambda durations, AWS calls, log bytes per execution) are
 passed in; everything else is stated here. Three designs are compared:
 
-* ``express`` (this one): creator Lambda -> EventBridge -> EXPRESS workflow, 3 Lambda steps;
+* ``express`` (this one): creator Lambda -> EventBridge -> EXPRESS workflow, 4 Lambda steps;
 * ``standard``: the same workflow as a STANDARD state machine (billed per state transition);
 * ``lambda-chain``: creator Lambda -> EventBridge -> one processor Lambda (the seed's first
   sketch): no workflow, no per-step retries or console trace.
@@ -30,6 +30,9 @@ PRICES = {
     # us-east-1; Step Functions' execution logs are vended logs (/aws/vendedlogs/), billed the same
     # $0.50 per GB for the first 10 TB a month.
     "logs_ingest_gb": 0.50,
+    # AWS Secrets Manager pricing: $0.05 per 10,000 API calls (the $0.40 per secret-month is fixed, not per
+    # order). Stripe's own fees are Stripe's, not this model's.
+    "secretsmanager_call": 0.05 / 10_000,
 }
 MB = 1024 * 1024
 
@@ -41,13 +44,21 @@ class Inputs:
     creator_ms: float  # billed duration of one creator invocation
     step_ms: float  # billed duration of one processor step
     memory_mb: int = 256
-    steps: int = 3  # Lambda steps per execution (validate, fulfil, markProcessed)
+    steps: int = 4  # Lambda steps per execution (validate, fulfil, authorizePayment, markProcessed)
     workflow_ms: float = 300.0  # Express execution duration (measured locally, rounded up to 100 ms)
     workflow_memory_chunks: int = 1  # 64 MB chunks: small definition and payload
-    standard_transitions: int = 7  # Validate, NeedsProcessing, Fulfil, MarkProcessed, OrderProcessed + start/end
+    # Validate, NeedsProcessing, Fulfil, InStock, AuthorizePayment, Paid, MarkProcessed, OrderProcessed + start/end
+    standard_transitions: int = 10
     table_writes: int = 3  # PutItem (create), UpdateItem (fulfil), UpdateItem (processed)
     gsi_writes: int = 3  # the status index (projection ALL) is written with each of them
-    table_reads: int = 2  # GetItem (validate), GetItem (fulfil)
+    table_reads: int = 4  # GetItem: validate, fulfil, authorizePayment, markProcessed (reads before capturing)
+    # Card payments (issue 19): the share of orders paid by card, each adding two UpdateItems (intent
+    # recorded pending, then authorized; the capture rides on the PROCESSED write), each also a GSI write.
+    card_share: float = 0.5
+    card_table_writes: int = 2
+    # GetSecretValue: Powertools caches the key for 5 minutes per execution environment, so reads scale with
+    # warm environments x time, not orders; ~1 read per 100 card orders is a busy-hour figure (assumed).
+    secret_reads_per_card_order: float = 0.01
     # Execution history per order at the workflow's log level (make bench passes the measured
     # mix, benchmarks/execution_logs.py; 12 KB was the first model of level ALL).
     sfn_log_bytes: float = 12_000
@@ -81,10 +92,12 @@ def _logs(bytes_per_order: float, orders: float) -> float:
 
 
 def estimate(inputs: Inputs, orders: float = 1e6) -> list[CostBreakdown]:
+    card_writes = inputs.card_share * inputs.card_table_writes * 2  # table + status index
     dynamodb = orders * (
-        (inputs.table_writes + inputs.gsi_writes) * PRICES["dynamodb_write_unit"]
+        (inputs.table_writes + inputs.gsi_writes + card_writes) * PRICES["dynamodb_write_unit"]
         + inputs.table_reads * PRICES["dynamodb_read_unit"]
     )
+    secrets = orders * inputs.card_share * inputs.secret_reads_per_card_order * PRICES["secretsmanager_call"]
     events = orders * PRICES["eventbridge_event"]
     dlq = orders * inputs.failure_rate * 3 * PRICES["sqs_request"]
     creator = _lambda(orders, inputs.creator_ms, inputs.memory_mb)
@@ -96,7 +109,13 @@ def estimate(inputs: Inputs, orders: float = 1e6) -> list[CostBreakdown]:
         PRICES["express_request"]
         + express_seconds * inputs.workflow_memory_chunks * 64 / 1024 * PRICES["express_gb_second"]
     )
-    shared = {"Lambda creator": creator, "EventBridge": events, "DynamoDB": dynamodb, "SQS DLQ": dlq}
+    shared = {
+        "Lambda creator": creator,
+        "EventBridge": events,
+        "DynamoDB": dynamodb,
+        "SQS DLQ": dlq,
+        "Secrets Manager": secrets,
+    }
     designs = [
         CostBreakdown(
             "express (this design)",

@@ -254,6 +254,8 @@ def cmd_orders_create(args: argparse.Namespace, aws: Aws) -> int:
         payload = operations.order_payload(args.customer, items, total)
     if args.idempotency_key:
         payload["idempotencyKey"] = args.idempotency_key
+    if args.payment_method:
+        payload["paymentMethod"] = args.payment_method
     reply = operations.invoke_creator(aws, payload)
     _print_json(reply)
     if reply.get("statusCode") != 201:
@@ -279,6 +281,18 @@ def cmd_orders_get(args: argparse.Namespace, aws: Aws) -> int:
         raise UserError(f"order {order_id} not found; `snacks orders list` shows the orders there are")
     _print_json(order.as_item())
     return 0
+
+
+def _payment_line(order: OrderRecord) -> str:
+    """How the order pays: at pickup, or by card with the provider's state and intent id."""
+    payment = order.payment
+    if payment is None:
+        return "payment: at pickup" if order.payment_method is None else "payment: card, not yet authorized"
+    cents = int(payment.get("amount", 0))
+    amount = f"{cents // 100}.{cents % 100:02d} {str(payment.get('currency', '')).upper()}"
+    return (
+        f"payment: card {amount}, {payment.get('status')} ({payment.get('provider')} {payment.get('paymentIntentId')})"
+    )
 
 
 def cmd_orders_list(args: argparse.Namespace, aws: Aws) -> int:
@@ -307,6 +321,7 @@ def cmd_trace(args: argparse.Namespace, aws: Aws) -> int:
     if order is None:
         raise UserError(f"order {order_id} not found; `snacks orders list` shows the orders there are")
     print(_order_line(order))
+    print(_payment_line(order))
     if order.failure:
         print(f"failure: {order.failure.get('step')} {order.failure.get('error')}")
     level = trace_coverage.workflow_log_level(aws)
@@ -604,6 +619,11 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--item", action="append", help="NAME:QUANTITY:PRICE (repeatable)")
     create.add_argument("--total", help="totalAmount (default: computed from the items)")
     create.add_argument("--idempotency-key", help="the same key returns the same order")
+    create.add_argument(
+        "--payment-method",
+        help="pay by card: a Stripe PaymentMethod id (test ids: pm_card_visa, pm_card_chargeDeclined); "
+        "without it the order is paid at pickup",
+    )
     create.add_argument(
         "--wait",
         type=seconds,

@@ -174,7 +174,9 @@ def run_demo(port: int = 0, out: Any = print, iam: str = "enforce", template: Pa
             answer = reply.get("status") or reply.get("error")
             out(f"   {label:<22} -> {reply['statusCode']} {answer} {'(as expected)' if ok else '(UNEXPECTED)'}")
 
-        out("\n5. Stock (what `snacks inventory list` shows)")
+        failures += _payments(stack, aws, out)
+
+        out("\n6. Stock (what `snacks inventory list` shows)")
         for name, units in operations.list_stock(aws):
             out(f"   {name}: {units} available")
         if dict(operations.list_stock(aws)).get(LIMITED_SNACK) != LIMITED_STOCK - 2:
@@ -185,11 +187,73 @@ def run_demo(port: int = 0, out: Any = print, iam: str = "enforce", template: Pa
         rejected = sum(1 for order, _ in created if order.expected is OrderStatus.REJECTED)
         out(
             f"\nSummary: {processed} PROCESSED, {rejected} REJECTED out of stock, {expected_letters} FAILED with its "
-            f"reason in the DLQ (then CANCELLED), 1 refused with field-level errors; "
+            f"reason in the DLQ (then CANCELLED), 1 refused with field-level errors; card payments: 1 captured, "
+            f"1 declined (REJECTED), 1 refunded (cancelled during its capture); "
             f"{'all as expected' if not failures else f'{failures} unexpected'}."
         )
         out("Next: `make local` serves this stack on :4566 for the aws CLI; see README 'Local stack'.")
     return 0 if failures == 0 else 1
+
+
+CARD_ORDER = {
+    "customerName": "Gina Card",
+    "snackItems": [{"name": "Pretzels", "quantity": 2, "price": 2.99}],
+    "totalAmount": 5.98,
+}
+
+
+def _payments(stack: LocalStack, aws: Aws, out: Any) -> int:
+    """Card payments against the Stripe emulator: paid, declined, and a cancel that lands while the capture is
+    under way (refunded); the provider's own state, read through the stripe SDK, says what happened."""
+    import stripe
+
+    out("\n5. Card payments (Stripe PaymentIntents, manual capture) against the local Stripe emulator")
+    failures = 0
+    provider = stripe.StripeClient(stack.stripe.secret_key, base_addresses={"api": stack.stripe.url})
+    cases = [("paid: pm_card_visa", "pm_card_visa", OrderStatus.PROCESSED, "captured")]
+    cases.append(("declined: pm_card_chargeDeclined", "pm_card_chargeDeclined", OrderStatus.REJECTED, "declined"))
+    for label, method, expected, payment_status in cases:
+        reply = operations.invoke_creator(aws, {**CARD_ORDER, "paymentMethod": method})
+        record = operations.wait_for_final(aws, reply["orderId"], timeout=30)
+        got = (record.status, (record.payment or {}).get("status")) if record else (None, None)
+        ok = got == (expected, payment_status)
+        failures += not ok
+        reason = f" ({record.rejection['reason']})" if record and record.rejection else ""
+        out(
+            f"   {label:<36} -> {got[0].value if got[0] else 'MISSING'}{reason}, payment {got[1]} "
+            f"{'(as expected)' if ok else '(UNEXPECTED)'}"
+        )
+    # A cancel while the capture is under way: the provider captured, the cancel wins the order and refunds.
+    hold = stack.stripe.hold("capture")
+    reply = operations.invoke_creator(aws, {**CARD_ORDER, "paymentMethod": "pm_card_visa"})
+    try:
+        if not hold.reached.wait(30):
+            failures += 1
+        cancelled = operations.invoke_canceller(aws, reply["orderId"])
+    finally:
+        stack.stripe.release("capture")
+    stack.wait_until_idle(timeout=60)
+    record = operations.get_order(aws, reply["orderId"])
+    got = (record.status, (record.payment or {}).get("status")) if record else (None, None)
+    ok = cancelled.get("statusCode") == 200 and got == (OrderStatus.CANCELLED, "refunded")
+    failures += not ok
+    out(
+        f"   {'cancel during the capture':<36} -> {got[0].value if got[0] else 'MISSING'}, payment {got[1]} "
+        f"{'(as expected)' if ok else '(UNEXPECTED)'}"
+    )
+    captured = refunded = 0
+    for intent in provider.v1.payment_intents.list({"limit": 100}).auto_paging_iter():
+        charge = intent.latest_charge
+        if isinstance(charge, stripe.Charge) and charge.status == "succeeded" and charge.captured:
+            captured += int(charge.amount)
+            refunded += int(charge.amount_refunded)
+    out(
+        f"   the provider's own books: captured {captured / 100:.2f} USD, refunded {refunded / 100:.2f} USD "
+        f"(one paid order of {CARD_ORDER['totalAmount']:.2f} kept)"
+    )
+    if captured - refunded != 598:
+        failures += 1
+    return failures
 
 
 def _ms_between(start: str, end: str) -> float:

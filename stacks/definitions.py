@@ -80,6 +80,7 @@ class ResourceNames:
     dashboard: str
     event_archive: str
     order_status_dlq: str
+    stripe_secret: str
 
     @property
     def state_machine_log_group(self) -> str:
@@ -125,6 +126,8 @@ def resource_names(stage: str | None = None) -> ResourceNames:
         dashboard=f"{STACK_BASE_NAME}{suffix}",
         event_archive=f"serverless-snacks-orders-archive{suffix}",
         order_status_dlq=f"serverless-snacks-order-status-dlq{suffix}",
+        # Secrets Manager secret holding the Stripe secret key (the stack creates it with a placeholder).
+        stripe_secret=f"serverless-snacks/stripe-secret-key{suffix}",
     )
 
 
@@ -155,6 +158,8 @@ NAME_LENGTH_LIMITS: dict[str, int] = {
     "dashboard": 255,
     "event_archive": 48,
     "order_status_dlq": 80,
+    # Secrets Manager CreateSecret "Name": 1-512 characters.
+    "stripe_secret": 512,
 }
 LOG_GROUP_NAME_LIMIT = 512
 
@@ -271,7 +276,7 @@ LOG_RETENTION_DAYS = 30
 # The SDK settings live in the asset (order_service.adapters.clients); the functions refuse to start
 # a call they could not finish (DeadlineTooClose) instead of being killed half-way through it.
 CREATOR_TIMEOUT_SECONDS = 30
-PROCESSOR_TIMEOUT_SECONDS = 15
+PROCESSOR_TIMEOUT_SECONDS = 10
 RECONCILER_TIMEOUT_SECONDS = 120
 CANCELLER_TIMEOUT_SECONDS = 30
 EXPRESS_MAX_DURATION_SECONDS = 300
@@ -280,6 +285,9 @@ EXPRESS_MAX_DURATION_SECONDS = 300
 # before the function's timeout starts) and a state added later (228 s as of the ASL's timeouts of
 # 16 s per Lambda step, 2 s per status publish, 4 s for SendToDLQ).
 WORKFLOW_TIME_BUDGET_SECONDS = 240
+
+# Functions that call the payment provider: only their roles may read the Stripe secret.
+PAYMENT_CALLERS = (PROCESSOR, CANCELLER)
 
 # Delivery and retention.
 DLQ_RETENTION_DAYS = 14
@@ -330,13 +338,15 @@ def function_definitions(names: ResourceNames = NAMES) -> dict[str, FunctionDefi
         PROCESSOR: FunctionDefinition(
             name=names.order_processor,
             handler="order_service.handlers.order_processor.handler",
-            description="Fulfillment workflow steps: validate, fulfil (reserve stock), markProcessed, recordFailure",
+            description="Fulfillment workflow steps: validate, fulfil (reserve stock), authorizePayment, markProcessed "
+            "(capture), recordFailure",
             memory_mb=256,
             timeout_seconds=PROCESSOR_TIMEOUT_SECONDS,
             environment={
                 env.ORDERS_TABLE_NAME: names.orders_table,
                 env.INVENTORY_TABLE_NAME: names.inventory_table,
                 env.FULFILLMENT_FAULTS: "",
+                env.STRIPE_SECRET_NAME: names.stripe_secret,
             },
         ),
         RECONCILER: FunctionDefinition(
@@ -354,13 +364,14 @@ def function_definitions(names: ResourceNames = NAMES) -> dict[str, FunctionDefi
         CANCELLER: FunctionDefinition(
             name=names.order_canceller,
             handler="order_service.handlers.order_canceller.handler",
-            description="Cancels a NEW or FAILED order and gives back the stock it holds",
+            description="Cancels a NEW or FAILED order and gives back the stock and card payment it holds",
             memory_mb=256,
             timeout_seconds=CANCELLER_TIMEOUT_SECONDS,
             environment={
                 env.ORDERS_TABLE_NAME: names.orders_table,
                 env.INVENTORY_TABLE_NAME: names.inventory_table,
                 env.EVENT_BUS_NAME: names.event_bus,
+                env.STRIPE_SECRET_NAME: names.stripe_secret,
             },
         ),
     }

@@ -11,6 +11,10 @@ IDEMPOTENCY_TABLE_NAME = "IDEMPOTENCY_TABLE_NAME"
 INVENTORY_TABLE_NAME = "INVENTORY_TABLE_NAME"
 FULFILLMENT_FAULTS = "FULFILLMENT_FAULTS"
 STALE_AFTER_SECONDS = "STALE_AFTER_SECONDS"
+# The Secrets Manager secret holding the Stripe secret key (its name; the key itself is never in the environment).
+STRIPE_SECRET_NAME = "STRIPE_SECRET_NAME"
+# Where the Stripe SDK sends its calls; set by the local stack only (its Stripe emulator). Unset: Stripe itself.
+STRIPE_API_BASE = "STRIPE_API_BASE"
 
 METRICS_NAMESPACE = "ServerlessSnacks"
 CREATOR_SERVICE = "order-creator"
@@ -34,6 +38,8 @@ class Settings:
     inventory_table_name: str
     fulfillment_faults: str
     stale_after_seconds: int
+    stripe_secret_name: str = ""
+    stripe_api_base: str | None = None
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -44,4 +50,6 @@ class Settings:
             inventory_table_name=os.environ.get(INVENTORY_TABLE_NAME, "Inventory"),
             fulfillment_faults=os.environ.get(FULFILLMENT_FAULTS, ""),
             stale_after_seconds=int(os.environ.get(STALE_AFTER_SECONDS, "300")),
+            stripe_secret_name=os.environ.get(STRIPE_SECRET_NAME, ""),
+            stripe_api_base=os.environ.get(STRIPE_API_BASE) or None,
         )

@@ -47,7 +47,10 @@ def lambda_asset_zip() -> bytes:
 
 
 def function_environment(
-    definition: definitions.FunctionDefinition, fulfillment_faults: str, service_name: str
+    definition: definitions.FunctionDefinition,
+    fulfillment_faults: str,
+    service_name: str,
+    stripe_api_base: str | None = None,
 ) -> dict[str, str]:
     environment = {
         **definition.environment,
@@ -58,6 +61,9 @@ def function_environment(
     }
     if env.FULFILLMENT_FAULTS in environment:
         environment[env.FULFILLMENT_FAULTS] = fulfillment_faults
+    if stripe_api_base and env.STRIPE_SECRET_NAME in environment:
+        # Local only (the CDK stack never sets it): the payment callers talk to the Stripe emulator.
+        environment[env.STRIPE_API_BASE] = stripe_api_base
     return environment
 
 
@@ -67,13 +73,16 @@ def provision(
     fulfillment_faults: str,
     names: definitions.ResourceNames = definitions.NAMES,
     workflow_logging: definitions.WorkflowLogging | None = None,
+    stripe_api_base: str | None = None,
+    stripe_secret_key: str | None = None,
 ) -> Provisioned:
     """Create every resource of stage ``names``; ``client(service)`` returns a boto3 client for the local stack.
     ``workflow_logging`` is the state machine's log level, as ``-c workflowLogLevel`` sets it (ALL by default)."""
     create_tables(client("dynamodb"), names)
     queue_url, queue_arn = _create_dead_letter_queue(client("sqs"), names)
     iam = client("iam")
-    function_arns = _create_functions(client("lambda"), client("logs"), iam, fulfillment_faults, names)
+    create_payment_secret(client("secretsmanager"), names, stripe_secret_key)
+    function_arns = _create_functions(client("lambda"), client("logs"), iam, fulfillment_faults, names, stripe_api_base)
     state_machine_arn = _create_state_machine(
         client("stepfunctions"),
         client("logs"),
@@ -135,6 +144,16 @@ def create_tables(dynamodb: Any, names: definitions.ResourceNames = definitions.
     )
 
 
+def create_payment_secret(secretsmanager: Any, names: definitions.ResourceNames, secret_key: str | None) -> None:
+    """The Stripe secret key's secret, named as the stack names it; locally it holds the emulator's test key
+    (the stack's holds a generated placeholder until an operator puts the real key in)."""
+    secretsmanager.create_secret(
+        Name=names.stripe_secret,
+        Description="Stripe secret key (sk_...) for card payments",
+        SecretString=secret_key or "placeholder: put your Stripe secret key here",
+    )
+
+
 def _create_dead_letter_queue(sqs: Any, names: definitions.ResourceNames) -> tuple[str, str]:
     return _create_queue(sqs, names.dead_letter_queue)
 
@@ -157,7 +176,12 @@ def _role(iam: Any, name: str, trust: dict[str, Any]) -> str:
 
 
 def _create_functions(
-    lambda_: Any, logs: Any, iam: Any, fulfillment_faults: str, names: definitions.ResourceNames
+    lambda_: Any,
+    logs: Any,
+    iam: Any,
+    fulfillment_faults: str,
+    names: definitions.ResourceNames,
+    stripe_api_base: str | None = None,
 ) -> dict[str, str]:
     """The functions of stage ``names``; the ARNs keyed by role (``definitions.CREATOR`` …)."""
     code = lambda_asset_zip()
@@ -178,7 +202,9 @@ def _create_functions(
             MemorySize=definition.memory_mb,
             Timeout=definition.timeout_seconds,
             Code={"ZipFile": code},
-            Environment={"Variables": function_environment(definition, fulfillment_faults, definition.name)},
+            Environment={
+                "Variables": function_environment(definition, fulfillment_faults, definition.name, stripe_api_base)
+            },
             TracingConfig={"Mode": "Active"},
         )
         arns[role] = str(created["FunctionArn"])

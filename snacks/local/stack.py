@@ -57,6 +57,7 @@ from snacks.local.sfn_semantics import (
     start_sync_execution_served,
     states_runtime_is_fatal,
 )
+from snacks.local.stripe_emulator import StripeEmulator
 from snacks.local.template_source import TemplateUnavailable, load_template, synthesized_template
 from snacks.local.virtual_time import VirtualClock, bind_handler_clock, virtual_workflow_time
 from stacks import definitions
@@ -75,7 +76,7 @@ TEMPLATE_VARIABLE = "SNACKS_TEMPLATE"
 USAGE_VARIABLE = "SNACKS_IAM_USAGE"
 
 # The services this stack serves (what GET /_snacks/health lists).
-SERVICES = ("dynamodb", "events", "iam", "lambda", "logs", "sqs", "stepfunctions")
+SERVICES = ("dynamodb", "events", "iam", "lambda", "logs", "secretsmanager", "sqs", "stepfunctions")
 
 _running_lock = threading.Lock()
 _running: LocalStack | None = None
@@ -116,6 +117,8 @@ class LocalStack:
         self._server: Any = None
         self._lambda: InProcessLambda | None = None
         self._delivery: StepFunctionsTargetDelivery | None = None
+        # Stripe's stand-in beside moto (snacks/local/stripe_emulator.py); the payment callers are pointed at it.
+        self.stripe = StripeEmulator(host="127.0.0.1")
         self.resources: Provisioned | None = None
         self._aws: Aws | None = None
         self.startup_seconds = 0.0
@@ -227,11 +230,15 @@ class LocalStack:
         self._delivery.start()
         stack.callback(self._delivery.stop)
 
+        self.stripe.start()
+        stack.callback(self.stripe.stop)
         self.resources = provision(
             self._client,
             fulfillment_faults=self.fulfillment_faults,
             names=self.names,
             workflow_logging=self.workflow_logging,
+            stripe_api_base=self.stripe.url,
+            stripe_secret_key=self.stripe.secret_key,
         )
         if self.iam is not None and self.workflow_logging.has_destination:
             self._authorize_log_delivery(self.iam, self.resources.state_machine_arn)
@@ -400,6 +407,7 @@ class LocalStack:
             "stateDir": str(self.state_dir) if self.state_dir is not None else None,
             "iam": self.iam_mode,
             "template": str(self.template) if self.template is not None else None,
+            "stripeEmulator": self.stripe.url if self.stripe.port else None,
         }
 
     def _record_iam_usage(self) -> None:

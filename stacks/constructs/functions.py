@@ -22,6 +22,7 @@ from constructs import Construct
 from order_service import settings as env
 from stacks import definitions as d
 from stacks.checkov import LOGS_ENCRYPTED_BY_DEFAULT, skip_checkov
+from stacks.constructs.payments import Payments
 
 # The newest Python runtime this aws-cdk-lib offers (cdk-nag AwsSolutions-L1 checks the same list).
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -114,6 +115,13 @@ class Functions(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._options = options
+        # The Stripe secret and SDK layer: only the functions that call Stripe read the one or load the other.
+        self.payments = Payments(self, "Payments", names=names, runtime=RUNTIME, architecture=ARCHITECTURE)
+        read_stripe_key = iam.PolicyStatement(
+            sid="ReadStripeSecretKey",  # Powertools SecretsProvider: GetSecretValue on the one secret
+            actions=["secretsmanager:GetSecretValue"],
+            resources=[self.payments.secret.secret_arn],
+        )
         self.definitions = d.function_definitions(names)
         self._code = lambda_.Code.from_asset(str(d.LAMBDA_ASSET_DIR), exclude=ASSET_EXCLUDE)
         self._layer = lambda_.LayerVersion.from_layer_version_arn(
@@ -161,6 +169,7 @@ class Functions(Construct):
                     actions=["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
                     resources=[inventory.table_arn],
                 ),
+                read_stripe_key,
             ],
         )
         self.reconciler = self._function(
@@ -196,6 +205,7 @@ class Functions(Construct):
                     resources=[bus.event_bus_arn],
                     conditions=PUT_ORDER_CANCELLED_CONDITIONS,
                 ),
+                read_stripe_key,
             ],
         )
 
@@ -253,6 +263,9 @@ class Functions(Construct):
             description=f"{definition.name}: only the calls its handler makes",
             inline_policies={"least-privilege": iam.PolicyDocument(statements=[*statements, write_logs])},
         )
+        layers: list[lambda_.ILayerVersion] = [self._layer]
+        if env.STRIPE_SECRET_NAME in definition.environment:
+            layers.append(self.payments.stripe_layer)
         function = lambda_.Function(
             self,
             construct_id,
@@ -262,7 +275,7 @@ class Functions(Construct):
             architecture=ARCHITECTURE,
             handler=definition.handler,
             code=self._code,
-            layers=[self._layer],
+            layers=layers,
             memory_size=definition.memory_mb,
             timeout=Duration.seconds(definition.timeout_seconds),
             environment=self.environment(definition),
@@ -283,13 +296,14 @@ class Functions(Construct):
                 "synchronously, "
                 "order-processor by Step Functions (whose Catch sends failures to the pipeline's DLQ), and "
                 "order-reconciler by a 5-minute schedule whose next run redoes a lost one.",
-                "CKV_AWS_117": "The functions call only AWS public endpoints over TLS (DynamoDB, EventBridge); a "
+                "CKV_AWS_117": "The functions call only public endpoints over TLS (DynamoDB, EventBridge, Secrets "
+                "Manager, Stripe); a "
                 "VPC would add NAT or endpoint cost without reducing what they can reach.",
                 "CKV_AWS_115": "Reserved concurrency would cap order intake, and on new accounts (10 concurrent "
                 "executions) Lambda rejects any reservation that leaves less than 10 unreserved, failing the "
                 "deploy; throttles are alarmed instead.",
                 "CKV_AWS_173": "Lambda encrypts environment variables at rest with an AWS managed key; ours hold "
-                "resource names and settings, no secrets.",
+                "resource names and settings, no secrets (the Stripe key is read from Secrets Manager).",
             },
         )
         NagSuppressions.add_resource_suppressions(

@@ -36,6 +36,13 @@ ORDERS_OUT_OF_STOCK = "OrdersOutOfStock"
 ORDERS_CANCELLED = "OrdersCancelled"
 COMPENSATIONS = "Compensations"
 STATUS_EVENTS_NOT_PUBLISHED = "StatusEventsNotPublished"
+# Card payments (order-processor; order-canceller voids and refunds too).
+PAYMENTS_AUTHORIZED = "PaymentsAuthorized"
+PAYMENTS_CAPTURED = "PaymentsCaptured"
+PAYMENTS_DECLINED = "PaymentsDeclined"
+PAYMENTS_VOIDED = "PaymentsVoided"
+PAYMENTS_REFUNDED = "PaymentsRefunded"
+PAYMENT_PROVIDER_ERRORS = "PaymentProviderErrors"
 # Rejections and cancellations are business outcomes: alarm on a burst, not on each one.
 LIFECYCLE_PERIOD = Duration.minutes(5)
 OUT_OF_STOCK_BURST = 10
@@ -212,6 +219,16 @@ class Monitoring(Construct):
             "A step failed for good after the reservation and the saga gave the stock back (order FAILED, in the "
             "DLQ): `snacks dlq list`.",
         )
+        for role, function_name in ((d.PROCESSOR, processor_name), (d.CANCELLER, canceller_name)):
+            self._alarm(
+                f"PaymentProviderErrors{role.title().replace('-', '')}",
+                f"{function_name}-payment-provider-errors",
+                service_metric(PAYMENT_PROVIDER_ERRORS, function_name, period=LIFECYCLE_PERIOD),
+                "Stripe did not answer, or answered with a server error, 409 or 429 (each failed call counts). The "
+                "workflow retries with the same idempotency keys, then fails the order, releases its stock and "
+                "payment, and dead-letters it; a cancel answers 503 PaymentReleasePending (repeat it). Check "
+                "https://status.stripe.com, then `snacks dlq list` / `snacks dlq replay`.",
+            )
         self._alarm(
             "CancellationsNotAnnounced",
             f"{canceller_name}-status-events-not-published",
@@ -413,7 +430,23 @@ class Monitoring(Construct):
                 left_y_axis=cw.YAxisProps(min=0),
                 right_y_axis=cw.YAxisProps(min=0),
                 width=24,
-            )
+            ),
+            cw.GraphWidget(
+                title="Card payments (per minute)",
+                left=[
+                    service_metric(PAYMENTS_CAPTURED, processor_name, label="captured"),
+                    service_metric(PAYMENTS_DECLINED, processor_name, label="declined (REJECTED)"),
+                    service_metric(PAYMENTS_REFUNDED, processor_name, label="refunded on failure"),
+                    service_metric(PAYMENTS_REFUNDED, canceller_name, label="refunded on cancel"),
+                    service_metric(PAYMENTS_VOIDED, processor_name, label="voided on failure"),
+                    service_metric(PAYMENTS_VOIDED, canceller_name, label="voided on cancel"),
+                ],
+                right=[
+                    service_metric(PAYMENT_PROVIDER_ERRORS, processor_name, label="provider errors (processor)"),
+                    service_metric(PAYMENT_PROVIDER_ERRORS, canceller_name, label="provider errors (canceller)"),
+                ],
+                width=24,
+            ),
         )
         dashboard.add_widgets(cw.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms), width=24))
         return dashboard

@@ -25,6 +25,12 @@ at their boundary (the event detail carries ``itemCount``):
                 PROCESSED); for the other, it is invoked as soon as MarkProcessed has answered, the
                 execution still running (409, nothing changes, Order Processed still announced).
 
+Every other order (even index) pays by card (``paymentMethod: pm_card_visa``) through the local Stripe
+emulator: authorized after its reservation, captured with PROCESSED, voided or refunded when it ends any
+other way (a cancel racing MarkProcessed may land after the capture: refunded). At the end the provider's
+own books, read through the stripe SDK, must match the orders to the cent: what is captured and not
+refunded is exactly the PROCESSED card orders' totals, and no authorization is left held.
+
 Racing duplicates (13, 14) take one unit of a ``Soak Stock`` snack every other round, so duplicates
 race on stock too; cancelled orders always take one (their other units are of an unlimited snack).
 
@@ -157,11 +163,45 @@ def order_for(index: int) -> dict[str, Any]:
         lines = [(OUTAGE_SNACK, category)]
     else:
         lines = [(unlimited, category or 1 + index % 3)]
-    return {
+    order: dict[str, Any] = {
         "customerName": f"Soak Customer {index}",
         "snackItems": [{"name": name, "quantity": quantity, "price": price} for name, quantity in lines],
         "totalAmount": round(sum(quantity for _, quantity in lines) * price, 2),
     }
+    if index % 2 == 0 and index > 0:  # paid by card (every total is at least Stripe's 0.50); 0 warms up, at pickup
+        order["paymentMethod"] = "pm_card_visa"
+    return order
+
+
+@dataclass(frozen=True)
+class ProviderBooks:
+    """The provider's own state per order (intent metadata), through the stripe SDK: cents captured and not
+    refunded, cents refunded, authorizations still held, intents."""
+
+    kept: Counter[str]
+    refunded: Counter[str]
+    held: Counter[str]
+    intents: Counter[str]
+
+    @classmethod
+    def read(cls, stack: Any) -> ProviderBooks:
+        import stripe
+
+        provider = stripe.StripeClient(stack.stripe.secret_key, base_addresses={"api": stack.stripe.url})
+        kept: Counter[str] = Counter()
+        refunded: Counter[str] = Counter()
+        held: Counter[str] = Counter()
+        intents: Counter[str] = Counter()
+        for intent in provider.v1.payment_intents.list({"limit": 100}).auto_paging_iter():
+            order_id = str(intent.metadata.to_dict().get("orderId"))
+            intents[order_id] += 1
+            charge = intent.latest_charge
+            if intent.status == "requires_capture":
+                held[order_id] += int(intent.amount)
+            if charge is not None and charge.status == "succeeded" and charge.captured:
+                kept[order_id] += int(charge.amount) - int(charge.amount_refunded)
+                refunded[order_id] += int(charge.amount_refunded)
+        return cls(kept, refunded, held, intents)
 
 
 def initial_stock(total: int) -> dict[str, int]:
@@ -604,6 +644,13 @@ def test_soak_no_order_lost_or_processed_twice(pipeline: Aws, local_stack: Any, 
         if reserved_units(record)
         != ({i.name: i.quantity for i in record.snack_items if i.name in stock} if record.status is PROCESSED else {})
     )
+    # Money, from the provider's books: captured-and-kept is exactly each PROCESSED card order's total, in cents.
+    books = ProviderBooks.read(local_stack)
+    card = {oid for oid in ids if records[oid].payment_method}
+    owed = {oid: int(records[oid].total_amount * 100) if statuses[oid] is PROCESSED else 0 for oid in card}
+    money_wrong = sorted(oid for oid in ids if books.kept[oid] != owed.get(oid, 0))
+    still_held = sorted(oid for oid in ids if books.held[oid])
+    pay_at_pickup_charged = sorted(oid for oid in ids if oid not in card and books.intents[oid])
     cancelled = {k: {oid for oid in by_kind[k] if statuses[oid] is CANCELLED} for k in CANCELS}
     cancelled_after_fulfil = cancelled[CANCEL_AT_MARK] | cancelled[CANCEL_RACED]
     # A cancel between Fulfil and MarkProcessed gave back what Fulfil reserved: the race is in the record.
@@ -633,6 +680,12 @@ def test_soak_no_order_lost_or_processed_twice(pipeline: Aws, local_stack: Any, 
     assert not_conserved == [], f"stock not conserved: {ledger.figures()}"
     assert held_wrongly == [], f"{len(held_wrongly)} order(s) hold stock they should not (or lack theirs)"
     assert [(letter.order_id, letter.error) for letter in operations.list_dead_letters(pipeline)] == []
+    assert money_wrong == [], (
+        f"provider's books differ from the orders: {[(o, books.kept[o], owed.get(o)) for o in money_wrong[:5]]}"
+    )
+    assert still_held == [], f"{len(still_held)} authorization(s) neither captured nor voided"
+    assert pay_at_pickup_charged == []
+    assert sum(books.kept.values()) == sum(owed.values())
     assert all(created[oid] == 1 for oid in ids)
     assert all((fulfilled[oid], processed[oid]) == (1, 1) for oid in ids if statuses[oid] is PROCESSED), (
         "a PROCESSED order not fulfilled and marked exactly once"
@@ -656,6 +709,10 @@ def test_soak_no_order_lost_or_processed_twice(pipeline: Aws, local_stack: Any, 
         f"cancels_racing_mark_processed={raced} "
         f"lost={len(lost)} double_fulfilled={len(double_fulfilled)} double_processed={len(double_processed)} "
         f"oversold={len(oversold)} not_conserved={len(not_conserved)}\n"
+        f"soak payments: card_orders={len(card)} captured_kept_usd={sum(books.kept.values()) / 100:.2f} "
+        f"processed_card_total_usd={sum(owed.values()) / 100:.2f} "
+        f"refunded_usd={sum(books.refunded.values()) / 100:.2f} "
+        f"refunded_orders={sum(1 for oid in ids if books.refunded[oid])} held={len(still_held)}\n"
         f"soak stock (snack=initial/available/processed units): {ledger.figures()}\n"
         f"soak: first_pass={first_pass_seconds:.1f}s ({len(ids) / first_pass_seconds:.0f} orders/s)"
     )

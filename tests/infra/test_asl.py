@@ -32,7 +32,7 @@ SEND_MESSAGE = "arn:aws:states:::sqs:sendMessage"
 # (https://docs.aws.amazon.com/step-functions/latest/dg/connect-eventbridge.html).
 PUT_EVENTS = "arn:aws:states:::events:putEvents"
 EVENT_BUS = "${" + d.ASL_EVENT_BUS + "}"
-PROCESSOR_STEPS = {"validate", "fulfil", "markProcessed", "recordFailure"}
+PROCESSOR_STEPS = {"validate", "fulfil", "authorizePayment", "markProcessed", "recordFailure"}
 
 
 @pytest.fixture(scope="module")
@@ -146,10 +146,11 @@ def test_the_workflow_announces_processed_rejected_and_failed_once_each(asl: dic
     """Cancelled is announced by order-canceller, which makes that transition; the workflow's Cancelled
     state only observes it."""
     detail_types = sorted(t["Parameters"]["Entries"][0]["DetailType"] for t in status_event_tasks(asl).values())
-    assert detail_types == ["Order Failed", "Order Processed", "Order Rejected"]
+    # Order Rejected twice: out of stock (after Fulfil) and payment declined (after AuthorizePayment).
+    assert detail_types == ["Order Failed", "Order Processed", "Order Rejected", "Order Rejected"]
 
 
-@pytest.mark.parametrize("name", ["PublishProcessed", "PublishRejected", "PublishFailed"])
+@pytest.mark.parametrize("name", ["PublishProcessed", "PublishRejected", "PublishPaymentDeclined", "PublishFailed"])
 def test_status_event_task_never_fails_or_reruns_the_order(asl: dict[str, Any], name: str) -> None:
     """A status event goes on our bus from our source with orderId, status, reason and timestamp only (no
     customer name: the workflow logs execution data). A failed publish is retried, then caught to the same

@@ -76,6 +76,25 @@ def role_of_function(synth: Synthesized, name: str) -> str:
     return role_id
 
 
+def stripe_secret(synth: Synthesized) -> str:
+    """The one secret a payment caller may read (a secret's Ref is its ARN)."""
+    (secret_id,) = synth.template.find_resources(
+        "AWS::SecretsManager::Secret", {"Properties": {"Name": d.NAMES.stripe_secret}}
+    )
+    return key({"Ref": secret_id})
+
+
+def test_only_the_payment_callers_may_read_the_stripe_secret(synth: Synthesized) -> None:
+    """GetSecretValue on exactly the Stripe secret, for the processor and the canceller, nobody else
+    ("Authentication and access control for AWS Secrets Manager": grant GetSecretValue on the secret's ARN)."""
+    readers = {
+        name for name in d.FUNCTIONS if "secretsmanager:GetSecretValue" in grants(synth, role_of_function(synth, name))
+    }
+    assert readers == {d.FUNCTIONS[role].name for role in d.PAYMENT_CALLERS}
+    for name in readers:
+        assert grants(synth, role_of_function(synth, name))["secretsmanager:GetSecretValue"] == {stripe_secret(synth)}
+
+
 def log_group_arn(synth: Synthesized, name: str) -> str:
     (log_group_id,) = synth.template.find_resources(
         "AWS::Logs::LogGroup", {"Properties": {"LogGroupName": f"/aws/lambda/{name}"}}
@@ -179,6 +198,7 @@ def test_processor_role(synth: Synthesized, ids: dict[str, str]) -> None:
         "dynamodb:GetItem": {orders, inventory},
         "dynamodb:UpdateItem": {orders, inventory},
         "dynamodb:ConditionCheckItem": {inventory},
+        "secretsmanager:GetSecretValue": {stripe_secret(synth)},
         **{action: {logs} for action in WRITE_LOGS},
         **{action: {STAR} for action in XRAY_WRITE},
     }
@@ -264,6 +284,7 @@ def test_canceller_role(synth: Synthesized, ids: dict[str, str]) -> None:
         "dynamodb:GetItem": {orders},
         "dynamodb:UpdateItem": {orders, inventory},
         "events:PutEvents": {arn(ids["bus"])},
+        "secretsmanager:GetSecretValue": {stripe_secret(synth)},
         **{action: {log_group_arn(synth, d.ORDER_CANCELLER)} for action in WRITE_LOGS},
         **{action: {STAR} for action in XRAY_WRITE},
     }

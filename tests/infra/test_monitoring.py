@@ -56,6 +56,8 @@ def test_expected_alarms_exist_and_notify_the_topic(synth: Synthesized) -> None:
         f"{d.ORDER_PROCESSOR}-orders-out-of-stock",
         f"{d.ORDER_CANCELLER}-orders-cancelled",
         f"{d.ORDER_PROCESSOR}-compensations",
+        f"{d.ORDER_PROCESSOR}-payment-provider-errors",
+        f"{d.ORDER_CANCELLER}-payment-provider-errors",
         f"{d.ORDER_CANCELLER}-status-events-not-published",
         f"{d.STATE_MACHINE}-status-events-not-published",
         f"{d.ORDER_STATUS_RULE}-failed-invocations",
@@ -177,6 +179,8 @@ def test_every_alarm_is_within_cloudwatch_limits(synth: Synthesized) -> None:
         (f"{d.ORDER_CANCELLER}-orders-cancelled", m.ORDERS_CANCELLED, d.ORDER_CANCELLER),
         (f"{d.ORDER_PROCESSOR}-compensations", m.COMPENSATIONS, d.ORDER_PROCESSOR),
         (f"{d.ORDER_CANCELLER}-status-events-not-published", m.STATUS_EVENTS_NOT_PUBLISHED, d.ORDER_CANCELLER),
+        (f"{d.ORDER_PROCESSOR}-payment-provider-errors", m.PAYMENT_PROVIDER_ERRORS, d.ORDER_PROCESSOR),
+        (f"{d.ORDER_CANCELLER}-payment-provider-errors", m.PAYMENT_PROVIDER_ERRORS, d.ORDER_CANCELLER),
     ],
 )
 def test_custom_metric_alarms_match_what_the_handlers_emit(

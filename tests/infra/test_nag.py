@@ -45,7 +45,12 @@ def test_wildcard_suppressions_are_scoped_to_the_wildcard(synth: Synthesized) ->
 
 
 def test_suppressed_rules_are_the_documented_ones(synth: Synthesized) -> None:
-    assert sorted({rule["id"] for _, rule in suppressions(synth)}) == ["AwsSolutions-IAM5", "AwsSolutions-SQS3"]
+    # SMG4: the Stripe key is rolled in Stripe's dashboard, not by a rotation Lambda (stacks/constructs/payments.py).
+    assert sorted({rule["id"] for _, rule in suppressions(synth)}) == [
+        "AwsSolutions-IAM5",
+        "AwsSolutions-SMG4",
+        "AwsSolutions-SQS3",
+    ]
 
 
 def test_the_check_itself_catches_a_violation() -> None:

@@ -16,7 +16,7 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 from botocore.retries.standard import ExponentialBackoff, RetryContext, RetryEventAdapter, ThrottlingErrorDetector
 
-from order_service.adapters import clients
+from order_service.adapters import clients, stripe_payments
 from stacks import definitions as d
 
 PROCESSOR_RESOURCE = "${" + d.ASL_PROCESSOR_ARN + "}"
@@ -67,6 +67,15 @@ def test_one_call_at_its_worst_and_the_answer_fit_in_every_function(role: str) -
     (https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html); a function must be able to
     finish at least one call and answer, and refuses to start a call it could not finish."""
     needed = clients.call_worst_case_seconds() + clients.ANSWER_MARGIN_SECONDS
+    assert needed <= d.FUNCTIONS[role].timeout_seconds
+
+
+@pytest.mark.parametrize("role", d.PAYMENT_CALLERS)
+def test_one_stripe_call_at_its_worst_and_the_answer_fit_in_every_payment_caller(role: str) -> None:
+    """A payment caller refuses to start a Stripe call it could not finish (the same deadline check as the AWS
+    clients); one call at its worst (no SDK retry: the workflow retries with the same idempotency keys) and
+    the answer must fit in the function's timeout."""
+    needed = stripe_payments.stripe_call_worst_case_seconds() + clients.ANSWER_MARGIN_SECONDS
     assert needed <= d.FUNCTIONS[role].timeout_seconds
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from order_service import settings as env
 from stacks import definitions
 from tests.support.synth import Synthesized, flatten, synthesize
 
@@ -164,7 +165,21 @@ def test_functions_handler_runtime_memory_timeout_and_environment_agree(synth: S
         configuration = lambda_.get_function_configuration(FunctionName=name)
         for key in ("Handler", "Runtime", "MemorySize", "Timeout", "Architectures"):
             assert configuration[key] == template[key], (name, key)
-        assert configuration["Environment"]["Variables"] == template["Environment"]["Variables"], name
+        local_environment = dict(configuration["Environment"]["Variables"])
+        # The one local-only variable: the payment callers talk to the Stripe emulator; on AWS, to Stripe.
+        if env.STRIPE_SECRET_NAME in local_environment:
+            assert local_environment.pop(env.STRIPE_API_BASE) == local.stripe.url
+        assert env.STRIPE_API_BASE not in template["Environment"]["Variables"]
+        assert local_environment == template["Environment"]["Variables"], name
+
+
+def test_the_stripe_secret_has_the_templates_name(synth: Synthesized, local: Any) -> None:
+    """Same name on both sides (IAM grants GetSecretValue on that secret only); locally it holds the emulator's key."""
+    (secret,) = resources(synth, "AWS::SecretsManager::Secret")
+    assert secret["Name"] == local.names.stripe_secret
+    assert "SecretString" not in secret  # generated: the key is never in the template
+    value = local.client("secretsmanager").get_secret_value(SecretId=secret["Name"])["SecretString"]
+    assert value == local.stripe.secret_key
 
 
 def test_log_groups_and_retention_agree(synth: Synthesized, local: Any) -> None:

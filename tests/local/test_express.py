@@ -207,6 +207,7 @@ def test_execution_history_reaches_the_log_group_in_the_format_aws_writes_for_ex
     assert [step.name for step in trace.steps if step.kind == "Task"] == [
         "Validate",
         "Fulfil",
+        "AuthorizePayment",
         "MarkProcessed",
         "PublishProcessed",
     ]

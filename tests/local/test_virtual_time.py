@@ -70,6 +70,7 @@ def test_the_reconciler_finds_an_order_stale_only_once_the_test_moves_the_clock_
         return dict(json.loads(reply["Payload"].read()))
 
     assert reconcile()["republished"] == 0  # just created: not stale yet
+    advanced_at = time.time()  # the wall clock when the stack's clock moved: later steps take real time too
     stack.clock.advance(definitions.STALE_NEW_ORDER_SECONDS + 1)
     assert reconcile()["republished"] == 1
     final = operations.wait_for_final(aws, order_id, timeout=30)
@@ -77,7 +78,7 @@ def test_the_reconciler_finds_an_order_stale_only_once_the_test_moves_the_clock_
     # The workflow ran in the moved time too: its history is stamped after the advance.
     assert final.execution_arn is not None
     started = next(e for e in fetch_history(aws, final.execution_arn) if e["type"] == "ExecutionStarted")
-    assert started["timestamp"] / 1000 >= time.time() + definitions.STALE_NEW_ORDER_SECONDS
+    assert started["timestamp"] / 1000 >= advanced_at + definitions.STALE_NEW_ORDER_SECONDS
 
 
 class FakeTime:

@@ -34,6 +34,8 @@ HAPPY_PATH = [
     "NeedsProcessing",
     "Fulfil",
     "InStock",
+    "AuthorizePayment",  # an order paid at pickup passes: nothing to authorize
+    "Paid",
     "MarkProcessed",
     "ProcessedOrCancelled",
     "PublishProcessed",
@@ -143,7 +145,7 @@ def test_happy_path_runs_validate_fulfil_mark_processed_once_each(sfn: Any, aws:
 
     assert execution["status"] == "SUCCEEDED"
     assert entered(history) == HAPPY_PATH
-    assert task_attempts(history) == Counter({"Validate": 1, "Fulfil": 1, "MarkProcessed": 1})
+    assert task_attempts(history) == Counter({"Validate": 1, "Fulfil": 1, "AuthorizePayment": 1, "MarkProcessed": 1})
     record = operations.get_order(aws, order_id)
     assert record is not None and record.status is OrderStatus.PROCESSED and record.processed_at
     assert record.execution_arn == execution["executionArn"]
@@ -564,7 +566,7 @@ def test_a_failed_publish_neither_fails_nor_reruns_the_order(
     assert attempts == ["Order Processed"] * 3  # the first attempt and 2 retries
     output = json.loads(execution["output"])
     assert output["statusEventError"]["Error"] == "EventBridge.FailedEntry"
-    assert task_attempts(history) == Counter({"Validate": 1, "Fulfil": 1, "MarkProcessed": 1})
+    assert task_attempts(history) == Counter({"Validate": 1, "Fulfil": 1, "AuthorizePayment": 1, "MarkProcessed": 1})
     record = operations.get_order(aws, order_id)
     assert record is not None and record.status is OrderStatus.PROCESSED
 
@@ -817,8 +819,8 @@ def test_two_executions_racing_to_mark_processed_announce_it_once(
     assert_status_event(event_received, order_id, "Order Processed", "PROCESSED", "Fulfilled")
     paths = sorted(entered(history)[-4:] for _, history in results)
     assert paths == [  # both wrote (or tried to) in MarkProcessed; one announced
-        ["InStock", "MarkProcessed", "ProcessedOrCancelled", "OrderProcessed"],
         ["MarkProcessed", "ProcessedOrCancelled", "PublishProcessed", "OrderProcessed"],
+        ["Paid", "MarkProcessed", "ProcessedOrCancelled", "OrderProcessed"],
     ]
     record = operations.get_order(aws, order_id)
     assert record is not None and record.status is OrderStatus.PROCESSED

@@ -28,6 +28,7 @@ from tests.unit.conftest import Aws, FakeLambdaContext, aws_client, fresh_module
 
 NOW = "2026-11-25T12:00:00.000Z"
 EXECUTION = "arn:aws:states:us-east-1:123456789012:express:order-fulfillment:exec-1:run-1"
+OTHER_EXECUTION = EXECUTION.replace("exec-1", "exec-2")
 
 
 def order_request(*lines: tuple[str, int]) -> OrderRequest:
@@ -218,7 +219,8 @@ def test_a_failure_after_the_reservation_gives_the_stock_back_exactly_once(
     assert levels(stock) == {"Chips": 3}
 
     first = steps.record_failure(StepContext("c-1", EXECUTION), "MarkProcessed", "States.Timeout", "")
-    again = steps.record_failure(StepContext("c-1", EXECUTION), "MarkProcessed", "States.Timeout", "")
+    # A duplicate execution's RecordFailure (another execution: it did not write the failure).
+    again = steps.record_failure(StepContext("c-1", OTHER_EXECUTION), "MarkProcessed", "States.Timeout", "")
 
     released = [{"kind": "releaseStock", "lines": [{"name": "Chips", "quantity": 2}]}]
     assert (first["recorded"], first["compensated"]) == (True, released)

@@ -39,6 +39,7 @@ from tests.unit.conftest import Aws, FakeLambdaContext, aws_client, capture_stdo
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 CUSTOMER = "Quentin Privatename"
 EXECUTION = "arn:aws:states:us-east-1:123456789012:express:order-fulfillment:exec-1:run-1"
+OTHER_EXECUTION = EXECUTION.replace("exec-1", "exec-2")
 CREATED = datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 
 
@@ -385,7 +386,8 @@ def test_record_failure_sets_failed_with_the_reason(
     assert record.processed_at is None
 
     # a duplicate is reported, not re-recorded
-    again = step("recordFailure", "o-8", failedStep="Validate", error={"Error": "Other"})
+    # A duplicate execution's RecordFailure: it did not write the failure, so it announces nothing.
+    again = step("recordFailure", "o-8", failedStep="Validate", error={"Error": "Other"}, executionArn=OTHER_EXECUTION)
     assert again == {"orderId": "o-8", "status": "FAILED", "recorded": False, "compensated": []}
     assert stored(repository, "o-8").failure == record.failure
 
@@ -669,3 +671,16 @@ def test_a_transition_removes_every_attribute_it_names(repository: DynamoDbOrder
     after = stored(repository, "o-rm")
     assert after.status is OrderStatus.NEW
     assert after.failure is None
+
+
+def test_record_failure_retried_in_its_own_execution_still_announces(
+    repository: DynamoDbOrderRepository, step: Callable[..., dict[str, Any]]
+) -> None:
+    """Step Functions retries a step only when its attempt failed, so no result of the first RecordFailure
+    reached the workflow (e.g. the payment's release after the write failed): the retry of the execution that
+    wrote FAILED reports it recorded, and the workflow still announces Order Failed once."""
+    put_order(repository, "o-9")
+    error = {"Error": "FulfillmentRejected", "Cause": "x"}
+    step("recordFailure", "o-9", failedStep="Fulfil", error=error)
+    retried = step("recordFailure", "o-9", attempt=1, failedStep="Fulfil", error=error)
+    assert retried["recorded"] is True

@@ -21,11 +21,13 @@ from order_service.adapters.deadline import INVOCATION_DEADLINE
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
 
-# DynamoDB and EventBridge answer in milliseconds; a second to connect and two to answer are
-# generous, and short enough that three attempts fit well inside the functions' timeouts.
+# DynamoDB and EventBridge answer in milliseconds; a second to connect and one to answer are
+# generous, and short enough that three attempts fit well inside the functions' timeouts (and the
+# workflow, with its AuthorizePayment step, inside Express's five minutes: tests/infra/test_time_budget.py).
 CONNECT_TIMEOUT_SECONDS = 1
-READ_TIMEOUT_SECONDS = 2
+READ_TIMEOUT_SECONDS = 1
 MAX_ATTEMPTS = 3
 # botocore standard mode: the n-th retry waits random() x min(20, 2 ** (n - 1)) seconds at most.
 SDK_MAX_BACKOFF_SECONDS = 20
@@ -82,3 +84,7 @@ def dynamodb_client() -> DynamoDBClient:
 
 def events_client() -> EventBridgeClient:
     return _client("events")  # type: ignore[no-any-return]
+
+
+def secretsmanager_client() -> SecretsManagerClient:
+    return _client("secretsmanager")  # type: ignore[no-any-return]

@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from order_service.adapters.aws_errors import error_code, transient_errors_as
-from order_service.adapters.dynamodb_orders import from_attributes, to_attributes
+from order_service.adapters.dynamodb_orders import (
+    PAYMENT_AS_READ,
+    PAYMENT_NAMES,
+    from_attributes,
+    payment_as_read_values,
+    to_attributes,
+)
 from order_service.domain.inventory import Compensation, ReservationPlan, StockRelease
 from order_service.domain.order import OrderRecord, OrderStatus
 
@@ -159,6 +165,21 @@ class DynamoDbStockLedger:
     ) -> bool:
         return self._settle(order, OrderStatus.CANCELLED, {"cancellation": cancellation}, compensations, now)
 
+    def decline(
+        self,
+        order: OrderRecord,
+        rejection: dict[str, Any],
+        payment: dict[str, Any],
+        compensations: list[Compensation],
+        now: str,
+        execution_arn: str | None,
+    ) -> bool:
+        assert order.payment is not None
+        updates: dict[str, Any] = {"rejection": rejection, "payment": payment}
+        if execution_arn:
+            updates["executionArn"] = execution_arn
+        return self._settle(order, OrderStatus.REJECTED, updates, compensations, now, payment_as_read=order.payment)
+
     def _settle(
         self,
         order: OrderRecord,
@@ -166,6 +187,7 @@ class DynamoDbStockLedger:
         updates: dict[str, Any],
         compensations: list[Compensation],
         now: str,
+        payment_as_read: dict[str, Any] | None = None,
     ) -> bool:
         """``order.status`` -> ``target`` giving back what the order holds, in one transaction."""
         values = {":target": target.value, ":now": now, ":current": order.status.value}
@@ -176,13 +198,18 @@ class DynamoDbStockLedger:
         expression = f"SET #status = :target, updatedAt = :now, {assignments} REMOVE reservation, fulfillment"
         # A reservation is only ever added to a NEW order, never changed: "held as read" is exists/not exists.
         held = "attribute_exists(reservation)" if order.reservation is not None else "attribute_not_exists(reservation)"
+        condition = f"#status = :current AND {held}"
+        if payment_as_read is not None:
+            condition += " AND " + PAYMENT_AS_READ
+            names.update(PAYMENT_NAMES)
+            values.update(payment_as_read_values(payment_as_read))
         transaction: list[Any] = [
             {
                 "Update": {
                     "TableName": self._orders,
                     "Key": {"orderId": {"S": order.order_id}},
                     "UpdateExpression": expression,
-                    "ConditionExpression": f"#status = :current AND {held}",
+                    "ConditionExpression": condition,
                     "ExpressionAttributeNames": names,
                     "ExpressionAttributeValues": to_attributes(values),
                 }

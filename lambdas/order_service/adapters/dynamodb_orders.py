@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,15 @@ def from_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
 
 def _is_condition_failure(error: ClientError) -> bool:
     return error_code(error) == "ConditionalCheckFailedException"
+
+
+# The order's payment "as read": its intent id and status (names and values for a condition expression).
+PAYMENT_NAMES = {"#pay": "payment", "#payIntent": "paymentIntentId", "#payStatus": "status"}
+PAYMENT_AS_READ = "#pay.#payIntent = :payIntent AND #pay.#payStatus = :payStatus"
+
+
+def payment_as_read_values(payment: dict[str, Any]) -> dict[str, Any]:
+    return {":payIntent": payment["paymentIntentId"], ":payStatus": payment["status"]}
 
 
 class DynamoDbOrderRepository:
@@ -68,6 +78,7 @@ class DynamoDbOrderRepository:
         updates: dict[str, Any] | None = None,
         removals: tuple[str, ...] = (),
         requires: tuple[str, ...] = (),
+        payment_as_read: dict[str, Any] | None = None,
     ) -> OrderRecord | None:
         values = {"status": target.value, "updatedAt": now, **(updates or {})}
         names = {f"#f{index}": key for index, key in enumerate(values)}
@@ -80,6 +91,10 @@ class DynamoDbOrderRepository:
             expression += " REMOVE " + ", ".join(f"#r{index}" for index in range(len(removals)))
         attribute_values = to_attributes({f":f{index}": value for index, value in enumerate(values.values())})
         attribute_values[":current"] = {"S": current.value}
+        if payment_as_read is not None:
+            condition += " AND " + PAYMENT_AS_READ
+            names.update(PAYMENT_NAMES)
+            attribute_values.update(to_attributes(payment_as_read_values(payment_as_read)))
         with transient_errors_as("DynamoDB"):
             try:
                 response = self._client.update_item(
@@ -120,6 +135,57 @@ class DynamoDbOrderRepository:
                     return False
                 raise
         return True
+
+    def _update_payment(self, order_id: str, condition: str, values: dict[str, Any]) -> bool:
+        with transient_errors_as("DynamoDB"):
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key={"orderId": {"S": order_id}},
+                    UpdateExpression="SET #pay = :payment, updatedAt = :now",
+                    ConditionExpression=condition,
+                    # DynamoDB refuses names the expressions do not use.
+                    ExpressionAttributeNames={
+                        key: value
+                        for key, value in {"#status": "status", **PAYMENT_NAMES}.items()
+                        if key == "#pay" or re.search(f"{key}\\b", condition)
+                    },
+                    ExpressionAttributeValues=to_attributes(values),
+                )
+            except ClientError as error:
+                if _is_condition_failure(error):
+                    return False
+                raise
+        return True
+
+    def start_payment(self, order_id: str, payment: dict[str, Any], replaced: dict[str, Any] | None, now: str) -> bool:
+        values: dict[str, Any] = {":payment": payment, ":now": now, ":new": OrderStatus.NEW.value}
+        condition = "#status = :new AND attribute_exists(reservation) AND "
+        if replaced is None:
+            condition += "attribute_not_exists(#pay)"
+        else:
+            condition += PAYMENT_AS_READ
+            values.update(payment_as_read_values(replaced))
+        return self._update_payment(order_id, condition, values)
+
+    def advance_payment(self, order_id: str, payment: dict[str, Any], as_read: dict[str, Any], now: str) -> bool:
+        values = {":payment": payment, ":now": now, ":new": OrderStatus.NEW.value, **payment_as_read_values(as_read)}
+        return self._update_payment(order_id, "#status = :new AND " + PAYMENT_AS_READ, values)
+
+    def settle_payment(self, order_id: str, payment: dict[str, Any], now: str) -> bool:
+        values = {
+            ":payment": payment,
+            ":now": now,
+            ":new": OrderStatus.NEW.value,
+            ":payIntent": payment["paymentIntentId"],
+            ":pending": "pending",
+            ":authorized": "authorized",
+            ":captured": "captured",
+        }
+        condition = (
+            "#status <> :new AND #pay.#payIntent = :payIntent AND #pay.#payStatus IN (:pending, :authorized, :captured)"
+        )
+        return self._update_payment(order_id, condition, values)
 
     def list_by_status(self, status: OrderStatus, created_before: str | None = None) -> Iterator[OrderRecord]:
         condition = "#status = :status"

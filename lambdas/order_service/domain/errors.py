@@ -85,13 +85,31 @@ class DependencyThrottled(TransientStepError):
     """Retryable: an AWS dependency throttled us or was unavailable after the SDK's own retries."""
 
 
+class PaymentProviderUnavailable(TransientStepError):
+    """Retryable: the payment provider did not answer, or answered with a server error or a rate limit (every
+    provider call carries an idempotency key, so trying again never charges twice)."""
+
+
+class PaymentFailed(OrderServiceError):
+    """Permanent: the provider refused the request itself (bad key, not configured, invalid request); not a
+    decline, which is a business outcome (the order is REJECTED ``PaymentDeclined``)."""
+
+
 class DeadlineTooClose(TransientStepError):
     """Retryable: too little of the invocation was left to finish the next AWS call, so it was not started."""
 
 
 TRANSIENT_STEP_ERRORS: tuple[str, ...] = tuple(
-    cls.__name__ for cls in (TransientStepError, FulfillmentUnavailable, DependencyThrottled, DeadlineTooClose)
+    cls.__name__
+    for cls in (
+        TransientStepError,
+        FulfillmentUnavailable,
+        DependencyThrottled,
+        DeadlineTooClose,
+        PaymentProviderUnavailable,
+    )
 )
 PERMANENT_STEP_ERRORS: tuple[str, ...] = tuple(
-    cls.__name__ for cls in (OrderNotFound, OrderInvalid, FulfillmentRejected, OrderStateConflict, InvalidStepRequest)
+    cls.__name__
+    for cls in (OrderNotFound, OrderInvalid, FulfillmentRejected, OrderStateConflict, InvalidStepRequest, PaymentFailed)
 )

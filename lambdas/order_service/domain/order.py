@@ -60,6 +60,8 @@ class OrderRequest:
     snack_items: tuple[SnackItem, ...]
     total_amount: Decimal
     idempotency_key: str | None = None
+    # A Stripe PaymentMethod id: pay by card (domain.payment); None: pay at pickup, nothing charged.
+    payment_method: str | None = None
 
 
 def items_total(items: tuple[SnackItem, ...] | list[SnackItem]) -> Decimal:
@@ -93,6 +95,9 @@ class OrderRecord:
     # The stock this order holds (see domain.inventory); removed when it is released.
     reservation: dict[str, Any] | None = None
     rejection: dict[str, Any] | None = None
+    payment_method: str | None = None
+    # The card payment's state (domain.payment); None for an order paid at pickup, or not yet authorized.
+    payment: dict[str, Any] | None = None
     replay_count: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -105,6 +110,7 @@ class OrderRecord:
             customer_name=request.customer_name,
             snack_items=request.snack_items,
             total_amount=request.total_amount,
+            payment_method=request.payment_method,
             created_at=stamp,
             updated_at=stamp,
         )
@@ -127,6 +133,8 @@ class OrderRecord:
             "failure": self.failure,
             "reservation": self.reservation,
             "rejection": self.rejection,
+            "paymentMethod": self.payment_method,
+            "payment": self.payment,
         }
         item.update({key: value for key, value in optional.items() if value is not None})
         if self.replay_count:
@@ -139,7 +147,7 @@ class OrderRecord:
         known = {
             "orderId", "status", "customerName", "snackItems", "totalAmount", "createdAt",
             "updatedAt", "processedAt", "executionArn", "fulfillment", "failure", "replayCount",
-            "reservation", "rejection",
+            "reservation", "rejection", "paymentMethod", "payment",
         }  # fmt: skip
         return cls(
             order_id=str(item["orderId"]),
@@ -158,6 +166,8 @@ class OrderRecord:
             failure=item.get("failure"),
             reservation=item.get("reservation"),
             rejection=item.get("rejection"),
+            payment_method=item.get("paymentMethod"),
+            payment=item.get("payment"),
             replay_count=int(item.get("replayCount", 0)),
             extra={key: value for key, value in item.items() if key not in known},
         )

@@ -16,7 +16,14 @@ from order_service.domain import inventory
 from order_service.domain.errors import DependencyThrottled, OrderNotCancellable, UnknownOrder
 from order_service.domain.events import CANCELLED_BY_REQUEST, ORDER_CANCELLED_DETAIL_TYPE, OrderStatusChanged
 from order_service.domain.order import OrderRecord, OrderStatus
-from order_service.domain.ports import EventPublishFailed, OrderRepository, StatusEventPublisher, StockLedger
+from order_service.domain.payment_release import release_held_payment
+from order_service.domain.ports import (
+    EventPublishFailed,
+    OrderRepository,
+    PaymentGateway,
+    StatusEventPublisher,
+    StockLedger,
+)
 
 CANCELLABLE = (OrderStatus.NEW, OrderStatus.FAILED)
 MAX_CANCEL_ROUNDS = 4
@@ -51,6 +58,18 @@ def cancel_order(order_id: str, orders: OrderRepository, stock: StockLedger, clo
         # The order changed since the read (a step reserved, processed or failed it): look again.
     # 503 ServiceUnavailable: nothing written, the caller may retry.
     raise DependencyThrottled(f"order {order_id} kept changing while cancelling it; try again")
+
+
+def release_cancelled_payment(
+    result: Cancelled, orders: OrderRepository, payments: PaymentGateway, clock: Callable[[], str]
+) -> Cancelled:
+    """Give back the cancelled order's card payment: void the authorization, or refund a capture that won a race
+    with this cancel. After the cancel's write (a payment is released only for an order that can no longer be
+    PROCESSED) and after its announcement; if the provider is down this raises (503) and the order stays
+    CANCELLED holding its payment: repeating the cancel releases it."""
+    if release_held_payment(result.order, payments, orders, clock) is None:
+        return result
+    return Cancelled(orders.get(result.order.order_id) or result.order, result.changed)
 
 
 def announce_cancellation(result: Cancelled, publisher: StatusEventPublisher) -> bool | None:

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from order_service.domain import fulfillment, inventory
+from order_service.domain import payment as pay
 from order_service.domain.errors import OrderInvalid, OrderNotFound, OrderStateConflict, TransientStepError
 from order_service.domain.order import OrderRecord, OrderStatus, items_total, parse_utc_timestamp
-from order_service.domain.ports import OrderRepository, StockLedger
+from order_service.domain.payment_release import release_held_payment, release_payment
+from order_service.domain.ports import OrderRepository, PaymentGateway, StockLedger
 from order_service.domain.validation import MAX_ITEMS
 
 MAX_CAUSE_CHARS = 2000
@@ -25,6 +27,13 @@ SKIP = "skip"
 FULFILLED = "fulfilled"
 REJECTED = "rejected"
 CANCELLED = "cancelled"
+# Outcomes of the authorizePayment step (plus CANCELLED).
+AUTHORIZED = "authorized"
+NOT_REQUIRED = "notRequired"  # paid at pickup: no card, nothing to authorize
+DECLINED = "declined"
+
+# The authorization was voided before MarkProcessed could capture it (a racing cancel or failure).
+VOIDED_MEANWHILE: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
 
 # Reads and conditional transactions to try before calling the stock contended (the workflow retries).
 MAX_RESERVE_ROUNDS = 4
@@ -44,9 +53,11 @@ class OrderProcessor:
         stock: StockLedger,
         fault_plan: dict[str, fulfillment.FaultRule],
         clock: Callable[[], str],
+        payments: PaymentGateway | None = None,
     ) -> None:
         self._orders = orders
         self._stock = stock
+        self._payments = payments
         self.fault_plan = fault_plan  # simulation config: tests may end an "outage"
         self._clock = clock
 
@@ -137,17 +148,118 @@ class OrderProcessor:
             # A condition failed: the order or the stock changed since the read. Look again.
         raise TransientStepError(f"stock for order {step.order_id} kept changing; try the step again")
 
+    @property
+    def payments(self) -> PaymentGateway:
+        if self._payments is None:
+            raise RuntimeError("card payments need a payment gateway; none is configured")
+        return self._payments
+
+    def authorize_payment(self, step: StepContext) -> dict[str, Any]:
+        """Authorize the card of an order holding its stock (create the intent, record it, confirm it); a
+        decline ends the order REJECTED ``PaymentDeclined`` with its stock given back. Pay-at-pickup orders
+        pass. Idempotent: a repeat finds the payment on the order, and the provider's idempotency keys make
+        any repeated call the same request."""
+        for _ in range(MAX_RESERVE_ROUNDS):
+            order = self._load(step.order_id)
+            if order.status is OrderStatus.CANCELLED:
+                release_held_payment(order, self._payments, self._orders, self._clock)
+                return self._cancelled(order)
+            if order.payment_method is None:
+                return {"orderId": order.order_id, "outcome": NOT_REQUIRED, "repeated": False}
+            payment = order.payment
+            current = payment is not None and int(payment.get("generation", -1)) == pay.generation(order)
+            if (
+                order.status is OrderStatus.REJECTED
+                and current
+                and payment
+                and payment["status"] == pay.PaymentStatus.DECLINED
+            ):
+                return {"orderId": order.order_id, "outcome": DECLINED, "rejection": order.rejection, "repeated": True}
+            if order.status is OrderStatus.PROCESSED:
+                # A duplicate execution arriving after its twin finished: MarkProcessed will see PROCESSED.
+                return {"orderId": order.order_id, "outcome": AUTHORIZED, "repeated": True}
+            if order.status is not OrderStatus.NEW or order.reservation is None:
+                raise OrderStateConflict(
+                    f"order {order.order_id} is {order.status.value}"
+                    f"{'' if order.reservation else ' without its reservation'}; only a reserved NEW order is paid for"
+                )
+            if current and payment is not None:
+                if payment["status"] in (pay.PaymentStatus.AUTHORIZED, pay.PaymentStatus.CAPTURED):
+                    return {"orderId": order.order_id, "outcome": AUTHORIZED, "repeated": True}
+                if payment["status"] == pay.PaymentStatus.PENDING:
+                    result = self._confirm(order, payment, step)
+                    if result is not None:
+                        return result
+                    continue  # the order changed meanwhile: look again
+                raise OrderStateConflict(f"order {order.order_id} is NEW with a {payment['status']} payment")
+            self._start_payment(order)
+        raise TransientStepError(f"order {step.order_id} kept changing while authorizing its payment")
+
+    def _start_payment(self, order: OrderRecord) -> None:
+        """Create this generation's intent and record it (releasing an older generation's payment first)."""
+        replaced = order.payment
+        now = self._clock()
+        facts: dict[str, Any] = {}
+        if replaced is not None and replaced.get("status") in pay.HELD:
+            # A replay of an order whose release did not go through: give the old payment back first.
+            released = release_payment(self.payments, replaced, order.order_id, now)
+            facts["replaces"] = {k: released[k] for k in ("paymentIntentId", "status", "generation")}
+        assert order.payment_method is not None
+        intent_id = self.payments.create_intent(
+            order_id=order.order_id,
+            amount=pay.minor_units(order.total_amount),
+            currency=pay.CURRENCY,
+            payment_method=order.payment_method,
+            idempotency_key=pay.idempotency_key(order.order_id, pay.generation(order), pay.Step.CREATE),
+        )
+        record = {**pay.new_payment(order, intent_id, now), **facts}
+        self._orders.start_payment(order.order_id, record, replaced, now)  # False: changed; the caller looks again
+
+    def _confirm(self, order: OrderRecord, payment: dict[str, Any], step: StepContext) -> dict[str, Any] | None:
+        intent_id = str(payment["paymentIntentId"])
+        authorization = self.payments.authorize(
+            intent_id, pay.idempotency_key(order.order_id, pay.generation(order), pay.Step.CONFIRM)
+        )
+        now = self._clock()
+        if authorization.authorized:
+            authorized = pay.moved(payment, pay.PaymentStatus.AUTHORIZED, now)
+            if self._orders.advance_payment(order.order_id, authorized, payment, now):
+                return {"orderId": order.order_id, "outcome": AUTHORIZED, "repeated": False}
+            return None
+        if authorization.canceled:
+            return None  # released by a racing cancel: the order is no longer NEW; the next round sees it
+        rejection = pay.declined_rejection(authorization, now)
+        declined = pay.moved(payment, pay.PaymentStatus.DECLINED, now, declineCode=rejection["declineCode"])
+        held = inventory.compensations(order)
+        if self._stock.decline(order, rejection, declined, held, now, step.execution_arn):
+            return {"orderId": order.order_id, "outcome": DECLINED, "rejection": rejection, "repeated": False}
+        return None
+
     def mark_processed(self, step: StepContext) -> dict[str, Any]:
         """NEW -> PROCESSED, conditionally; a duplicate is a successful no-op.
 
         Only an order holding its reservation: a stale execution of a failed-then-replayed order (NEW again,
         stock given back, not yet reserved) must not mark it PROCESSED without its stock."""
+        captured = self._capture(step)
         now = self._clock()
         updates: dict[str, Any] = {"processedAt": now}
         if step.execution_arn:
             updates["executionArn"] = step.execution_arn
-        order = self._orders.transition(
-            step.order_id, OrderStatus.NEW, OrderStatus.PROCESSED, now, updates, requires=("reservation",)
+        as_read: dict[str, Any] | None = None
+        if captured is not None:
+            as_read, updates["payment"] = captured
+        order = (
+            None
+            if captured is VOIDED_MEANWHILE
+            else self._orders.transition(
+                step.order_id,
+                OrderStatus.NEW,
+                OrderStatus.PROCESSED,
+                now,
+                updates,
+                requires=("reservation",),
+                payment_as_read=as_read,
+            )
         )
         if order is not None:
             latency_ms = (parse_utc_timestamp(now) - parse_utc_timestamp(order.created_at)).total_seconds() * 1000
@@ -157,6 +269,7 @@ class OrderProcessor:
                 "processedAt": now,
                 "latencyMs": round(latency_ms),
                 "changed": True,
+                "paymentCaptured": captured is not None,
             }
         current = self._load(step.order_id)
         if current.status is OrderStatus.PROCESSED:
@@ -166,35 +279,83 @@ class OrderProcessor:
                 "processedAt": current.processed_at,
                 "changed": False,
             }
+        # Cancelled or failed meanwhile: whoever wrote that releases the payment; so do we, in case it had not
+        # yet (the same idempotency keys: one void or one refund).
+        release_held_payment(current, self._payments, self._orders, self._clock)
         if current.status is OrderStatus.CANCELLED:
             # The cancel wrote first; the workflow ends in its Cancelled state.
             return {"orderId": step.order_id, "status": current.status.value, "changed": False}
         raise OrderStateConflict(f"order {step.order_id} is {current.status.value}; cannot mark it PROCESSED")
+
+    def _capture(self, step: StepContext) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """Capture a card order's authorization before it is marked PROCESSED: (payment as read, as captured).
+        None for an order paid at pickup, or one no longer NEW (the conditional write then tells)."""
+        order = self._load(step.order_id)
+        if order.payment_method is None or order.status is not OrderStatus.NEW:
+            return None
+        payment = order.payment
+        if payment is None or int(payment.get("generation", -1)) != pay.generation(order):
+            raise OrderStateConflict(f"order {order.order_id} has no authorized payment to capture")
+        if payment["status"] == pay.PaymentStatus.CAPTURED:
+            return payment, payment
+        if payment["status"] != pay.PaymentStatus.AUTHORIZED:
+            raise OrderStateConflict(f"order {order.order_id} has a {payment['status']} payment; cannot capture it")
+        key = pay.idempotency_key(order.order_id, pay.generation(order), pay.Step.CAPTURE)
+        outcome = self.payments.capture(str(payment["paymentIntentId"]), key)
+        if outcome != "succeeded":
+            # Voided by a racing cancel or failure, which wrote its status first: no PROCESSED write.
+            return VOIDED_MEANWHILE
+        return payment, pay.moved(payment, pay.PaymentStatus.CAPTURED, self._clock())
 
     def record_failure(self, step: StepContext, failed_step: str, error: str, cause: str) -> dict[str, Any]:
         """NEW -> FAILED with the reason, giving back what the order holds (the saga's compensations) in the
         same transaction, so exactly once. Never raises for a missing or settled order: the DLQ still gets it."""
         for _ in range(MAX_RESERVE_ROUNDS):
             order = self._orders.get(step.order_id)
-            if order is None or order.status is not OrderStatus.NEW:
-                status = order.status.value if order else "MISSING"
-                return {"orderId": step.order_id, "status": status, "recorded": False, "compensated": []}
+            if order is None:
+                return {"orderId": step.order_id, "status": "MISSING", "recorded": False, "compensated": []}
+            if order.status is not OrderStatus.NEW:
+                # A retry of this step after its write (the payment's release failed), or an order settled by
+                # someone else: give back a payment it still holds either way.
+                released = release_held_payment(order, self._payments, self._orders, self._clock)
+                recorded = (
+                    order.status is OrderStatus.FAILED
+                    and step.execution_arn is not None
+                    and (order.failure or {}).get("executionArn") == step.execution_arn
+                )
+                return {
+                    "orderId": step.order_id,
+                    "status": order.status.value,
+                    "recorded": recorded,
+                    "compensated": _payment_compensation(released),
+                }
             now = self._clock()
             held = inventory.compensations(order)
+            compensated = [compensation.as_dict() for compensation in held]
             failure = {
                 "step": failed_step,
                 "error": error,
                 "cause": cause[:MAX_CAUSE_CHARS],
                 "executionArn": step.execution_arn,
                 "failedAt": now,
-                "compensated": [compensation.as_dict() for compensation in held],
+                "compensated": compensated,
             }
             if self._stock.fail(order, failure, held, now, step.execution_arn):
+                # The order is FAILED: now its payment can be given back (a provider outage fails this step,
+                # which is retried; the retry finds the order FAILED by this execution and releases it).
+                failed = self._load(step.order_id)
+                released = release_held_payment(failed, self._payments, self._orders, self._clock)
                 return {
                     "orderId": step.order_id,
                     "status": "FAILED",
                     "recorded": True,
-                    "compensated": failure["compensated"],
+                    "compensated": [*compensated, *_payment_compensation(released)],
                 }
             # The order changed since the read (a duplicate reserved its stock): look again.
         raise TransientStepError(f"order {step.order_id} kept changing while recording its failure")
+
+
+def _payment_compensation(released: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if released is None:
+        return []
+    return [{"kind": "releasePayment", "paymentIntentId": released["paymentIntentId"], "outcome": released["status"]}]

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from order_service.domain.events import OrderCreated, OrderStatusChanged
 from order_service.domain.inventory import Compensation, ReservationPlan
 from order_service.domain.order import OrderRecord, OrderStatus
+from order_service.domain.payment import Authorization
 
 
 class OrderAlreadyExists(Exception):
@@ -34,9 +35,11 @@ class OrderRepository(Protocol):
         updates: dict[str, Any] | None = None,
         removals: tuple[str, ...] = (),
         requires: tuple[str, ...] = (),
+        payment_as_read: dict[str, Any] | None = None,
     ) -> OrderRecord | None:
-        """Conditionally move ``current -> target`` (if the order also has every attribute in ``requires``),
-        set ``updates``, drop ``removals``.
+        """Conditionally move ``current -> target`` (if the order also has every attribute in ``requires``, and,
+        given ``payment_as_read``, its payment still has that intent id and status), set ``updates``, drop
+        ``removals``.
 
         Returns the order as it is after the write, or None if it was not in ``current``.
         """
@@ -49,6 +52,17 @@ class OrderRepository(Protocol):
     def list_by_status(self, status: OrderStatus, created_before: str | None = None) -> Iterator[OrderRecord]:
         """Orders in ``status``, oldest first, through the status index (never a table scan)."""
 
+    def start_payment(self, order_id: str, payment: dict[str, Any], replaced: dict[str, Any] | None, now: str) -> bool:
+        """Record the new intent ``payment`` on a NEW order holding its reservation whose payment is still
+        ``replaced`` (None: it has none); False if that condition fails."""
+
+    def advance_payment(self, order_id: str, payment: dict[str, Any], as_read: dict[str, Any], now: str) -> bool:
+        """Replace the payment of a NEW order whose payment is still ``as_read`` (intent and status); False if not."""
+
+    def settle_payment(self, order_id: str, payment: dict[str, Any], now: str) -> bool:
+        """Record the released payment (canceled/refunded) of an order that is not NEW and whose payment is that
+        intent and still held; False if not (someone else recorded it)."""
+
 
 class EventPublisher(Protocol):
     def publish_order_created(self, event: OrderCreated) -> str:
@@ -58,6 +72,27 @@ class EventPublisher(Protocol):
 class StatusEventPublisher(Protocol):
     def publish_status(self, event: OrderStatusChanged) -> str:
         """Publish the status event and return its id, or raise ``EventPublishFailed``."""
+
+
+class PaymentGateway(Protocol):
+    """The card payment provider (Stripe PaymentIntents, manual capture). Every call takes an idempotency key;
+    unavailability raises ``PaymentProviderUnavailable``, a refused request ``PaymentFailed``."""
+
+    def create_intent(
+        self, *, order_id: str, amount: int, currency: str, payment_method: str, idempotency_key: str
+    ) -> str:
+        """Create an unconfirmed, manually captured intent (it holds nothing yet); its id."""
+
+    def authorize(self, intent_id: str, idempotency_key: str) -> Authorization:
+        """Confirm the intent: the card is authorized, declined, or the intent was cancelled meanwhile."""
+
+    def capture(self, intent_id: str, idempotency_key: str) -> str:
+        """Capture the authorization; the intent's status after it: ``succeeded`` (captured, now or before) or
+        ``canceled`` (voided meanwhile)."""
+
+    def release(self, intent_id: str, void_key: str, refund_key: str) -> str:
+        """Give the payment back: void an authorization (or an intent that holds nothing), refund a capture.
+        ``canceled`` or ``refunded``."""
 
 
 class StockLedger(Protocol):
@@ -94,6 +129,19 @@ class StockLedger(Protocol):
         """In one transaction: ``order.status`` -> CANCELLED with ``cancellation``, dropping the reservation and
         fulfillment, and carry out ``compensations``; conditional on the status and the reservation as read.
         False if the order changed (nothing written)."""
+
+    def decline(
+        self,
+        order: OrderRecord,
+        rejection: dict[str, Any],
+        payment: dict[str, Any],
+        compensations: list[Compensation],
+        now: str,
+        execution_arn: str | None,
+    ) -> bool:
+        """In one transaction: NEW -> REJECTED with ``rejection`` and the declined ``payment``, dropping the
+        reservation and fulfillment, and give the units back; conditional on the order being NEW with the
+        reservation and payment (intent and status) it was read with. False if it changed (nothing written)."""
 
     def set_level(self, snack: str, units: int, now: str) -> None:
         """Make ``units`` the available units of ``snack`` (creates its stock record)."""

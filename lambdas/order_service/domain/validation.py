@@ -16,6 +16,7 @@ from typing import Any
 
 from order_service.domain.errors import FieldProblem, OrderValidationError, PayloadTooLargeError
 from order_service.domain.order import CENT, OrderRequest, SnackItem, items_total
+from order_service.domain.payment import CURRENCY, MINIMUM_CHARGE
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 16
@@ -31,7 +32,10 @@ MAX_PRICE = Decimal("10000.00")
 MAX_TOTAL = Decimal("100000.00")
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
-ORDER_FIELDS = frozenset({"customerName", "snackItems", "totalAmount", "idempotencyKey"})
+# A Stripe PaymentMethod id (``pm_...``), e.g. the test ids ``pm_card_visa`` and ``pm_card_chargeDeclined``.
+PAYMENT_METHOD_PATTERN = re.compile(r"pm_[A-Za-z0-9_]{1,96}")
+
+ORDER_FIELDS = frozenset({"customerName", "snackItems", "totalAmount", "idempotencyKey", "paymentMethod"})
 ITEM_FIELDS = frozenset({"name", "quantity", "price"})
 
 
@@ -288,9 +292,33 @@ def validate_order(payload: object) -> OrderRequest:
         else:
             key = raw_key
 
+    payment_method: str | None = None
+    if "paymentMethod" in order:
+        raw_method = order["paymentMethod"]
+        if not isinstance(raw_method, str) or not PAYMENT_METHOD_PATTERN.fullmatch(raw_method):
+            problems.add(
+                "paymentMethod",
+                "must be a Stripe PaymentMethod id: 'pm_' then 1-96 letters, digits or '_' (e.g. pm_card_visa); "
+                "leave it out to pay at pickup",
+            )
+        else:
+            payment_method = raw_method
+            if total is not None and total < MINIMUM_CHARGE:
+                problems.add(
+                    "totalAmount",
+                    f"a card payment must be at least {MINIMUM_CHARGE} {CURRENCY.upper()} (Stripe's minimum charge), "
+                    f"got {total}; leave out paymentMethod to pay at pickup",
+                )
+
     problems.raise_if_any()
     assert customer_name is not None and items is not None and total is not None  # guaranteed by no problems
-    return OrderRequest(customer_name=customer_name, snack_items=tuple(items), total_amount=total, idempotency_key=key)
+    return OrderRequest(
+        customer_name=customer_name,
+        snack_items=tuple(items),
+        total_amount=total,
+        idempotency_key=key,
+        payment_method=payment_method,
+    )
 
 
 def validate_snack_name(value: object, field: str = "name") -> str:

@@ -22,9 +22,10 @@ from order_service.adapters.deadline import bounded_by_invocation_deadline
 from order_service.adapters.dynamodb_inventory import DynamoDbStockLedger
 from order_service.adapters.dynamodb_orders import DynamoDbOrderRepository
 from order_service.adapters.eventbridge_publisher import EventBridgePublisher
-from order_service.domain.errors import CancelRequestInvalid
+from order_service.adapters.stripe_payments import StripePayments
+from order_service.domain.errors import CancelRequestInvalid, PaymentProviderUnavailable
 from order_service.domain.order import utc_timestamp
-from order_service.domain.order_cancellation import announce_cancellation, cancel_order
+from order_service.domain.order_cancellation import announce_cancellation, cancel_order, release_cancelled_payment
 from order_service.domain.serialization import to_jsonable
 from order_service.handlers.observability import traced_handler
 from order_service.handlers.responses import contract_responses
@@ -39,8 +40,14 @@ _dynamodb = dynamodb_client()
 orders = DynamoDbOrderRepository(_dynamodb, settings.orders_table_name)
 stock = DynamoDbStockLedger(_dynamodb, settings.orders_table_name, settings.inventory_table_name)
 status_events = EventBridgePublisher(events_client(), settings.event_bus_name)
+payments = StripePayments.from_settings(settings)  # connects on the first card payment only
 
 ORDER_ID_MAX_CHARS = 64
+PAYMENT_RELEASE_METRICS = {"canceled": "PaymentsVoided", "refunded": "PaymentsRefunded"}
+
+
+def _now() -> str:
+    return utc_timestamp(datetime.now(UTC))
 
 
 def order_id_of(event: Any) -> str:
@@ -69,11 +76,10 @@ def order_id_of(event: Any) -> str:
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     order_id = order_id_of(event)
     logger.append_keys(orderId=order_id)
-    result = cancel_order(order_id, orders, stock, lambda: utc_timestamp(datetime.now(UTC)))
-    record = result.order
+    result = cancel_order(order_id, orders, stock, _now)
     if result.changed:
         metrics.add_metric(name="OrdersCancelled", unit=MetricUnit.Count, value=1)
-        compensated = (record.extra.get("cancellation") or {}).get("compensated") or []
+        compensated = (result.order.extra.get("cancellation") or {}).get("compensated") or []
         if compensated:
             metrics.add_metric(name="Compensations", unit=MetricUnit.Count, value=len(compensated))
     announced = announce_cancellation(result, status_events)
@@ -81,6 +87,17 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         # The order stays CANCELLED (the customer's answer is 200); only the notification is missing.
         metrics.add_metric(name="StatusEventsNotPublished", unit=MetricUnit.Count, value=1)
         logger.warning("Order Cancelled event not published")
+    held_before = (result.order.payment or {}).get("status")
+    try:
+        result = release_cancelled_payment(result, orders, payments, _now)
+    except PaymentProviderUnavailable:
+        # The order stays CANCELLED holding its payment; the caller's retry of the cancel releases it (503).
+        metrics.add_metric(name="PaymentProviderErrors", unit=MetricUnit.Count, value=1)
+        raise
+    record = result.order
+    released = (record.payment or {}).get("status")
+    if released != held_before and released in PAYMENT_RELEASE_METRICS:
+        metrics.add_metric(name=PAYMENT_RELEASE_METRICS[released], unit=MetricUnit.Count, value=1)
     logger.info("order cancelled", extra={"changed": result.changed, "announced": announced})
     return {
         "statusCode": 200,

@@ -22,10 +22,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from order_service.adapters.clients import dynamodb_client
 from order_service.adapters.dynamodb_inventory import DynamoDbStockLedger
 from order_service.adapters.dynamodb_orders import DynamoDbOrderRepository
-from order_service.domain.errors import InvalidStepRequest
+from order_service.adapters.stripe_payments import StripePayments
+from order_service.domain.errors import InvalidStepRequest, PaymentProviderUnavailable
 from order_service.domain.fulfillment import parse_fault_plan
 from order_service.domain.order import utc_timestamp
-from order_service.domain.order_processing import REJECTED, OrderProcessor, StepContext
+from order_service.domain.order_processing import AUTHORIZED, DECLINED, REJECTED, OrderProcessor, StepContext
 from order_service.handlers.observability import traced_handler
 from order_service.settings import METRICS_NAMESPACE, PROCESSOR_SERVICE, Settings, service_name
 
@@ -43,6 +44,7 @@ processor = OrderProcessor(
     stock=DynamoDbStockLedger(_dynamodb, settings.orders_table_name, settings.inventory_table_name),
     fault_plan=parse_fault_plan(settings.fulfillment_faults),
     clock=lambda: utc_timestamp(datetime.now(UTC)),
+    payments=StripePayments.from_settings(settings),  # connects on the first card payment only
 )
 
 
@@ -95,8 +97,19 @@ def _fulfil(request: StepRequest) -> dict[str, Any]:
     return result
 
 
+def _authorize_payment(request: StepRequest) -> dict[str, Any]:
+    result = processor.authorize_payment(request.context)
+    if not result["repeated"] and result["outcome"] == AUTHORIZED:
+        metrics.add_metric(name="PaymentsAuthorized", unit=MetricUnit.Count, value=1)
+    if not result["repeated"] and result["outcome"] == DECLINED:
+        metrics.add_metric(name="PaymentsDeclined", unit=MetricUnit.Count, value=1)
+    return result
+
+
 def _mark_processed(request: StepRequest) -> dict[str, Any]:
     result = processor.mark_processed(request.context)
+    if result["changed"] and result.get("paymentCaptured"):
+        metrics.add_metric(name="PaymentsCaptured", unit=MetricUnit.Count, value=1)
     if result["changed"]:
         metrics.add_metric(name="OrdersProcessed", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="ProcessingLatency", unit=MetricUnit.Milliseconds, value=result["latencyMs"])
@@ -107,6 +120,10 @@ def _mark_processed(request: StepRequest) -> dict[str, Any]:
 
 def _record_failure(request: StepRequest) -> dict[str, Any]:
     result = processor.record_failure(request.context, request.failed_step, request.error, request.cause)
+    for compensation in result["compensated"]:
+        if compensation.get("kind") == "releasePayment":
+            name = "PaymentsRefunded" if compensation["outcome"] == "refunded" else "PaymentsVoided"
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
     if result["recorded"]:
         metrics.add_metric(name="OrdersFailed", unit=MetricUnit.Count, value=1)
         if result["compensated"]:
@@ -118,6 +135,7 @@ def _record_failure(request: StepRequest) -> dict[str, Any]:
 STEPS: dict[str, Callable[[StepRequest], dict[str, Any]]] = {
     "validate": _validate,
     "fulfil": _fulfil,
+    "authorizePayment": _authorize_payment,
     "markProcessed": _mark_processed,
     "recordFailure": _record_failure,
 }
@@ -132,7 +150,12 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     step = STEPS.get(request.step)
     if step is None:
         raise InvalidStepRequest(f"unknown step {request.step!r}; expected one of {sorted(STEPS)}")
-    result = step(request)
+    try:
+        result = step(request)
+    except PaymentProviderUnavailable:
+        # Retried by the workflow; counted for the provider-errors alarm.
+        metrics.add_metric(name="PaymentProviderErrors", unit=MetricUnit.Count, value=1)
+        raise
     logger.info(
         "step done", extra={"result": {k: v for k, v in result.items() if k not in ("fulfillment", "rejection")}}
     )

@@ -25,6 +25,8 @@ from order_service.domain.errors import (
     OrderNotCancellable,
     OrderValidationError,
     PayloadTooLargeError,
+    PaymentFailed,
+    PaymentProviderUnavailable,
     UnknownOrder,
 )
 
@@ -39,6 +41,9 @@ ERROR_RESPONSES: dict[type[Exception], tuple[int, str]] = {
     CancelRequestInvalid: (400, "ValidationError"),
     UnknownOrder: (404, "OrderNotFound"),
     OrderNotCancellable: (409, "OrderNotCancellable"),
+    # order-canceller: the order is CANCELLED, its card payment not yet released
+    PaymentProviderUnavailable: (503, "PaymentReleasePending"),
+    PaymentFailed: (502, "PaymentReleaseRefused"),
 }
 
 # Fixed wording where the exception's own text would say too little or too much.
@@ -46,6 +51,10 @@ MESSAGES = {
     "IdempotencyKeyReused": "This idempotencyKey was already used for a different order; use a new key.",
     "RequestInProgress": "An order with this idempotencyKey is being created right now; retry shortly.",
     "ServiceUnavailable": "A dependency is throttling or unavailable; nothing was created, retry shortly.",
+    "PaymentReleasePending": "The order is CANCELLED, but the payment provider is unavailable and its card "
+    "payment is not released yet; repeat the cancel to release it.",
+    "PaymentReleaseRefused": "The order is CANCELLED, but the payment provider refused to release its card "
+    "payment; see the order's payment and the function's logs.",
 }
 
 Handler = Callable[[Any, Any], dict[str, Any]]
