@@ -214,11 +214,31 @@ class Enforcer:
         except ValueError as error:
             self._note_unmapped(service, operation, error)
             return None
+        requests = [self._secret_by_its_full_arn(request) for request in requests]
         try:
             self.authorize(caller, [*requests, *self._key_requests(service, operation, requests)], service)
         except AccessDenied as denied:
             return DeniedError(denied.code, denied.status, str(denied))
         return None
+
+    def _secret_by_its_full_arn(self, request: ActionRequest) -> ActionRequest:
+        """A secret is authorized on its full ARN, whatever SecretId named it: Secrets Manager appends
+        "a hyphen and six random characters" to a secret's ARN, and a caller may name the secret by name
+        or partial ARN (AWS Secrets Manager User Guide, "Secret ARN" in "What's in a Secrets Manager
+        secret?"; policies grant the full ARN, as CDK's Secret.grantRead does). The template's secret
+        of that name is the one meant; moto's random six characters are not the template's."""
+        prefix = f"arn:aws:secretsmanager:{self.region}:{self.account}:secret:"
+        if not request.resource.startswith(prefix) or self.store.resource(request.resource) is not None:
+            return request
+        named = request.resource[len(prefix) :]
+        for resource in self.store.resources():
+            if resource.type != "AWS::SecretsManager::Secret":
+                continue
+            name = str(resource.properties.get("Name", ""))
+            if named == name or (named.startswith(f"{name}-") and len(named) == len(name) + 7):
+                context = {**request.context, "secretsmanager:SecretId": resource.arn}
+                return ActionRequest(request.action, resource.arn, context)
+        return request
 
     def _key_requests(self, service: str, operation: str, requests: list[ActionRequest]) -> list[ActionRequest]:
         """A producer to an SSE-KMS queue or topic needs the key too: "kms:GenerateDataKey and

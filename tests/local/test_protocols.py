@@ -25,6 +25,7 @@ CALLS: dict[str, Callable[[Any], Any]] = {
     "dynamodb": lambda client: client.list_tables(),
     "events": lambda client: client.list_rules(),
     "logs": lambda client: client.describe_log_groups(),
+    "secretsmanager": lambda client: client.list_secrets(),
     "sqs": lambda client: client.list_queues(),
     "stepfunctions": lambda client: client.list_state_machines(),
 }
