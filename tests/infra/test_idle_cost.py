@@ -29,12 +29,13 @@ def test_idle_cost_counts_each_billable_resource_of_the_template(synth: Synthesi
     cost = idle_cost.idle_cost(synth.raw)
     assert cost.kms_keys == len(synth.resources("AWS::KMS::Key")) == 2
     assert cost.alarm_metrics == len(synth.resources("AWS::CloudWatch::Alarm"))
-    assert cost.dashboards == 1 and cost.secrets == 0
+    assert cost.dashboards == 1
+    assert cost.secrets == len(synth.resources("AWS::SecretsManager::Secret")) == 1  # the Stripe secret key
     assert set(cost.pitr_tables) == {d.ORDERS_TABLE, d.INVENTORY_TABLE, d.IDEMPOTENCY_TABLE}
     reconciler = (d.LAMBDA_ASSET_DIR / "order_service" / "handlers" / "order_reconciler.py").read_text()
     emitted = set(re.findall(r'add_metric\(\s*name="(\w+)"', reconciler))
     assert set(idle_cost.RECONCILER_IDLE_METRICS) == emitted  # emitted on every scheduled run
-    assert cost.monthly == round(2 * 1.00 + cost.alarm_metrics * 0.10 + 3.00 + 2 * 0.30, 2)
+    assert cost.monthly == round(2 * 1.00 + cost.alarm_metrics * 0.10 + 3.00 + 2 * 0.30 + 1 * 0.40, 2)
 
 
 def test_a_metric_math_alarm_is_billed_per_metric() -> None:
