@@ -11,12 +11,18 @@ IDEMPOTENCY_TABLE_NAME = "IDEMPOTENCY_TABLE_NAME"
 INVENTORY_TABLE_NAME = "INVENTORY_TABLE_NAME"
 FULFILLMENT_FAULTS = "FULFILLMENT_FAULTS"
 STALE_AFTER_SECONDS = "STALE_AFTER_SECONDS"
+# Storefront: the WebSocket connections table and the WebSocket stage's callback (Management API) URL.
+CONNECTIONS_TABLE_NAME = "CONNECTIONS_TABLE_NAME"
+WEBSOCKET_CALLBACK_URL = "WEBSOCKET_CALLBACK_URL"
 
 METRICS_NAMESPACE = "ServerlessSnacks"
 CREATOR_SERVICE = "order-creator"
 PROCESSOR_SERVICE = "order-processor"
 RECONCILER_SERVICE = "order-reconciler"
 CANCELLER_SERVICE = "order-canceller"
+STOREFRONT_API_SERVICE = "storefront-api"
+STOREFRONT_SOCKETS_SERVICE = "storefront-sockets"
+STOREFRONT_PUSHER_SERVICE = "storefront-pusher"
 # Set by the stack to the function's (stage-specific) name, so two stages' metrics never mix.
 POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
 
@@ -34,6 +40,8 @@ class Settings:
     inventory_table_name: str
     fulfillment_faults: str
     stale_after_seconds: int
+    connections_table_name: str = ""
+    websocket_callback_url: str = ""
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -44,4 +52,6 @@ class Settings:
             inventory_table_name=os.environ.get(INVENTORY_TABLE_NAME, "Inventory"),
             fulfillment_faults=os.environ.get(FULFILLMENT_FAULTS, ""),
             stale_after_seconds=int(os.environ.get(STALE_AFTER_SECONDS, "300")),
+            connections_table_name=os.environ.get(CONNECTIONS_TABLE_NAME, ""),
+            websocket_callback_url=os.environ.get(WEBSOCKET_CALLBACK_URL, ""),
         )
