@@ -51,6 +51,7 @@ from snacks.local.moto_tuning import (
 )
 from snacks.local.provision import Provisioned, provision
 from snacks.local.sfn_semantics import start_sync_execution_served, states_runtime_is_fatal
+from snacks.local.storefront import LocalStorefront
 from snacks.local.virtual_time import VirtualClock, bind_handler_clock, virtual_workflow_time
 from stacks import definitions
 
@@ -111,6 +112,8 @@ class LocalStack:
         # Tests' time (snacks/local/virtual_time.py): retry backoffs and Wait states take no wall
         # time and are recorded here; people's stacks (`snacks local`) keep real time.
         self.clock: VirtualClock | None = VirtualClock() if virtual_time else None
+        # The storefront's HTTP and WebSocket APIs (snacks/local/storefront.py), next to this endpoint.
+        self.storefront = LocalStorefront(names=self.names, region=region, account_id=ACCOUNT_ID, host=host, port=port)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -205,12 +208,14 @@ class LocalStack:
             names=self.names,
             workflow_logging=self.workflow_logging,
         )
+        self.storefront.provision(self._client)
         if self.state_dir is not None:
             try:
                 self.restored = state.restore(self.state_dir, self._client)
             except (OSError, ValueError, RuntimeError) as error:
                 raise StartupError(f"cannot restore state from {self.state_dir}: {error}") from None
         self._load_handlers(stack)
+        stack.enter_context(self.storefront.serving(self._lambda))
 
         werkzeug_logger = logging.getLogger("werkzeug")  # one access-log line per request otherwise
         stack.callback(werkzeug_logger.setLevel, werkzeug_logger.level)
@@ -223,7 +228,8 @@ class LocalStack:
         assert self._lambda is not None
         lambda_client = self._client("lambda")
         configurations = {
-            name: lambda_client.get_function_configuration(FunctionName=name) for name in self.names.functions
+            name: lambda_client.get_function_configuration(FunctionName=name)
+            for name in (*self.names.functions, *self.storefront.functions)
         }
         environment: dict[str, str] = {"AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region}
         for configuration in configurations.values():
@@ -283,7 +289,7 @@ class LocalStack:
     def busy(self) -> int:
         """Work in flight: deliveries not yet started, Lambda invocations, running executions."""
         assert self._delivery is not None and self._lambda is not None
-        return self._delivery.pending + self._lambda.in_flight + self.running_executions()
+        return self._delivery.pending + self._lambda.in_flight + self.running_executions() + self.storefront.pending
 
     def running_executions(self) -> int:
         from moto.stepfunctions.parser.models import stepfunctions_parser_backends
@@ -345,6 +351,8 @@ class LocalStack:
             "virtualTime": self.clock is not None,
             "codeReloads": self._lambda.reloads if self._lambda else 0,
             "stateDir": str(self.state_dir) if self.state_dir is not None else None,
+            "httpApi": self.storefront.http_api_url if self._server is not None else None,
+            "webSocketApi": self.storefront.websocket_url if self._server is not None else None,
         }
 
     def stats(self) -> dict[str, int]:
