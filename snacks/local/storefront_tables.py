@@ -23,6 +23,9 @@ def create_connections_table(dynamodb: Any, names: definitions.ResourceNames = d
         ],
         SSESpecification={"Enabled": True, "SSEType": "KMS"},
     )
+    dynamodb.update_continuous_backups(
+        TableName=table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+    )
     dynamodb.update_time_to_live(
         TableName=table,
         TimeToLiveSpecification={"Enabled": True, "AttributeName": sf.CONNECTIONS_TTL_ATTRIBUTE},

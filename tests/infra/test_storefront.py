@@ -134,8 +134,11 @@ def test_the_local_connections_table_is_the_stacks(synth: Synthesized) -> None:
         create_connections_table(dynamodb)
         local = dynamodb.describe_table(TableName=STORE.connections_table)["Table"]
         ttl = dynamodb.describe_time_to_live(TableName=STORE.connections_table)["TimeToLiveDescription"]
+        backups = dynamodb.describe_continuous_backups(TableName=STORE.connections_table)
     assert local["KeySchema"] == table["Properties"]["KeySchema"]
     assert ttl["AttributeName"] == table["Properties"]["TimeToLiveSpecification"]["AttributeName"]
+    pitr = backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"]
+    assert (pitr == "ENABLED") is table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]
 
 
 def test_manage_connections_is_granted_on_this_apis_stage_only(synth: Synthesized) -> None:
