@@ -92,7 +92,7 @@ def _api_id() -> str:
 class _Connection:
     """One open WebSocket: its socket and the bounded queue a writer thread drains."""
 
-    def __init__(self, connection_id: str, socket: Any, on_drop: Callable[[str], None]) -> None:
+    def __init__(self, connection_id: str, socket: Any, on_drop: Callable[[str], object]) -> None:
         self.id = connection_id
         self.socket = socket
         self.outbound: queue.Queue[bytes | None] = queue.Queue(OUTBOUND_QUEUE_LIMIT)
