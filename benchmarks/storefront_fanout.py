@@ -119,10 +119,12 @@ def section(result: dict[str, float]) -> str:
             BEGIN,
             "## Live-status fan-out (storefront WebSocket, local stack)",
             "",
-            f"`python -m benchmarks.storefront_fanout --subscribers {result['subscribers']} --events {result['events']}`, "
-            f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, load average {load:.1f} on {os.cpu_count()} shared cores. "
-            "Latency: PutEvents of a status event -> the message on each subscriber's socket (rule -> storefront-pusher -> "
-            "PostToConnection per connection, one pusher environment).",
+            "`python -m benchmarks.storefront_fanout "
+            f"--subscribers {result['subscribers']} --events {result['events']}`, "
+            f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, "
+            f"load average {load:.1f} on {os.cpu_count()} shared cores. "
+            "Latency: PutEvents of a status event -> the message on each subscriber's socket "
+            "(rule -> storefront-pusher -> PostToConnection per connection, one pusher environment).",
             "",
             "| subscribers | events | subscribers that got every event | deliveries | p50 | p99 | max | "
             "connect + first status, all |",
