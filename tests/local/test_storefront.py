@@ -118,8 +118,7 @@ def test_a_cancelled_orders_subscribers_all_see_cancelled(stack: Any) -> None:
     placed = place(stack, DOOM)
     sockets = [subscribe(stack, placed["orderId"], placed["orderToken"]) for _ in range(3)]
     try:
-        for socket in sockets:
-            until(socket, "FAILED")
+        failed = [until(socket, "FAILED")[-1]["sequence"] for socket in sockets]
         status, _, body = call(
             stack,
             "POST",
@@ -128,7 +127,10 @@ def test_a_cancelled_orders_subscribers_all_see_cancelled(stack: Any) -> None:
         )
         assert (status, body["status"]) == (200, "CANCELLED")
         for socket in sockets:
-            assert until(socket, "CANCELLED")[-1]["orderId"] == placed["orderId"]
+            messages = until(socket, "CANCELLED")
+            assert messages[-1]["orderId"] == placed["orderId"]
+            # A client keeps the highest sequence: each change must carry a higher one than the last.
+            assert messages[-1]["sequence"] > failed[0] > 0
     finally:
         for socket in sockets:
             socket.close()

@@ -250,3 +250,19 @@ def test_post_to_a_closed_connection_is_gone_not_an_error() -> None:
         assert poster.post("open", b"{}") is True
         with pytest.raises(Exception, match="ForbiddenException"):
             poster.post("other", b"{}")
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "2026-12-07T00:51:00.123Z",  # the record's format (processedAt, cancelledAt)
+        # $$.State.EnteredTime, the Order Failed timestamp ("Context object", Step Functions Developer Guide,
+        # shows "2019-03-26T20:14:13.192Z"); other precisions and offsets parse to the same millisecond
+        "2026-12-07T00:51:00.123456Z",
+        "2026-12-07T00:51:00.123456+00:00",
+    ],
+)
+def test_every_status_timestamp_gives_its_millisecond_as_sequence(timestamp: str) -> None:
+    from order_service.domain.customer_view import sequence_of
+
+    assert sequence_of(timestamp) == 1796604660123

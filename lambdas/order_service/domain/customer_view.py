@@ -6,6 +6,7 @@ token's hash, the idempotency key) never reach the storefront, whatever is added
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from order_service.domain.order import OrderRecord, OrderStatus, parse_utc_timestamp
@@ -64,7 +65,13 @@ def sequence_of(timestamp: str) -> int:
     try:
         moment = parse_utc_timestamp(timestamp)
     except ValueError:
-        return 0
+        # Step Functions' $$.State.EnteredTime (the Order Failed timestamp) is ISO-8601 in its own precision.
+        try:
+            moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+        except ValueError:
+            return 0
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1000)
 
 
