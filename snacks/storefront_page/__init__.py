@@ -27,10 +27,10 @@ class PageServer:
         body = PAGE.read_text().replace("/*CONFIG*/{}", config).encode("utf-8")
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 if self.path.split("?", 1)[0] not in ("/", "/index.html"):
                     self.send_error(404)
                     return
