@@ -46,7 +46,7 @@ class PageServer:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
+        host, port = str(self._server.server_address[0]), int(self._server.server_address[1])
         return f"http://{'localhost' if host == '127.0.0.1' else host}:{port}"
 
     def __enter__(self) -> PageServer:
