@@ -26,7 +26,7 @@ from constructs import Construct
 
 from stacks import definitions as d
 from stacks import storefront_definitions as sf
-from stacks.checkov import LOGS_ENCRYPTED_BY_DEFAULT, skip_checkov
+from stacks.checkov import AWS_MANAGED_KEY, LOGS_ENCRYPTED_BY_DEFAULT, skip_checkov
 from stacks.constructs.functions import LOG_RETENTION, Functions
 from stacks.constructs.monitoring import Monitoring
 from stacks.constructs.topics import allow_service_to_publish
@@ -78,6 +78,7 @@ class Storefront(Construct):
             ),
             removal_policy=RemovalPolicy.DESTROY,  # connections live two hours at most
         )
+        skip_checkov(self.connections, {"CKV_AWS_119": AWS_MANAGED_KEY})
 
         # The APIs first: the functions' grants name them.
         self.http_api = apigw.HttpApi(
