@@ -140,6 +140,8 @@ class LocalStorefront:
         self._ws: Any = None
         self._threads: list[threading.Thread] = []
         self.pusher_arn = ""
+        self._stopping = False
+        self._sessions: set[threading.Thread] = set()
 
     # -- resources ---------------------------------------------------------------------------
 
@@ -220,7 +222,10 @@ class LocalStorefront:
 
         def send_to_targets(rule: Any, original_event: Any, transform_input: bool = True) -> None:
             ours = [t for t in rule.targets if t["Arn"] == storefront.pusher_arn]
-            if ours and rule.state == "ENABLED" and rule.event_pattern.matches_event(original_event):
+            # With no socket open the pusher would Query, find nothing and post nothing: skipped, so an
+            # order costs the local stack no extra invocation unless someone is listening.
+            listening = storefront.open_connections > 0
+            if ours and listening and rule.state == "ENABLED" and rule.event_pattern.matches_event(original_event):
                 storefront._enqueue_push(original_event)
             rest = [t for t in rule.targets if t["Arn"] != storefront.pusher_arn]
             if rest:
@@ -272,6 +277,7 @@ class LocalStorefront:
             ):
                 yield
         finally:
+            self._stopping = True
             self._pushes.put(None)
             self._http.shutdown()
             self._http.server_close()
@@ -282,6 +288,10 @@ class LocalStorefront:
                 connection = self._forget(connection_id)
                 if connection is not None:
                     connection.drop()
+            # Session threads end with their sockets; none may outlive the stack (they would run
+            # handlers, and import, while the next stack in this process starts).
+            for session in list(self._sessions):
+                session.join(timeout=5)
 
     # -- Lambda ------------------------------------------------------------------------------
 
@@ -364,6 +374,7 @@ class LocalStorefront:
         return None
 
     def _websocket_session(self, socket: Any) -> None:
+        self._sessions.add(threading.current_thread())
         try:
             for message in socket:
                 text = message if isinstance(message, str) else base64.b64encode(message).decode("ascii")
@@ -375,7 +386,9 @@ class LocalStorefront:
             if connection is not None:
                 with contextlib.suppress(queue.Full):
                     connection.outbound.put_nowait(None)
-            self.invoke(self.store.sockets_function, self._ws_event("DISCONNECT", "$disconnect", socket))
+            if not self._stopping:
+                self.invoke(self.store.sockets_function, self._ws_event("DISCONNECT", "$disconnect", socket))
+            self._sessions.discard(threading.current_thread())
 
 
 def _http_handler(storefront: LocalStorefront) -> type[BaseHTTPRequestHandler]:
