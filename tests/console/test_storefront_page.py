@@ -14,7 +14,7 @@ from snacks.storefront_page import PageServer
 
 CHROMIUM = Path(os.environ.get("SNACKS_CHROMIUM", "/usr/bin/chromium"))
 TIMEOUT_MS = 30_000
-DOOM = "Doom Donut"  # fails permanently here: FAILED, then the page cancels it
+DOOM = "Doom Donut"  # fails permanently under the demo faults: FAILED, then the page cancels it
 
 if not CHROMIUM.exists():
     pytest.skip(f"chromium is missing at {CHROMIUM}", allow_module_level=True)
@@ -23,14 +23,11 @@ expect = sync_api.expect
 
 
 @pytest.fixture(scope="module")
-def page_url() -> Iterator[str]:
-    from snacks.local import LocalStack
+def page_url(stack: Any) -> Iterator[str]:
+    """The console package's stack (its demo faults make Doom Donut fail permanently), the page on its own origin."""
     from snacks.local.storefront import CORS_ALLOWED_ORIGIN_ENV
 
-    with (
-        LocalStack(port=0, virtual_time=True, fulfillment_faults=f"{DOOM}=permanent") as stack,
-        PageServer(stack.storefront.http_api_url, stack.storefront.websocket_url, port=0) as page,
-    ):
+    with PageServer(stack.storefront.http_api_url, stack.storefront.websocket_url, port=0) as page:
         previous = os.environ.get(CORS_ALLOWED_ORIGIN_ENV)
         os.environ[CORS_ALLOWED_ORIGIN_ENV] = page.url  # the HTTP API's CORS origin, as -c storefrontOrigin sets it
         try:
