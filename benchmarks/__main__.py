@@ -25,6 +25,7 @@ from benchmarks import (
     execution_logs,
     local_pipeline,
     package_size,
+    storefront_fanout,
     warm_overhead,
 )
 from benchmarks.stats import median
@@ -269,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
             "",
             *profile_table,
             *cost_section(creator_ms, step_ms, volumes, args.log_orders),
+            # Measured on its own (python -m benchmarks.storefront_fanout); kept across runs.
+            *storefront_fanout.kept_section(RESULTS),
         ]
     )
     print(report)

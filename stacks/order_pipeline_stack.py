@@ -26,6 +26,8 @@ CONTEXT_SDK_TRACING = "sdkTracing"
 CONTEXT_POWERTOOLS_LAYER_VERSION = "powertoolsLayerVersion"
 CONTEXT_STAGE = "stage"
 CONTEXT_WORKFLOW_LOG_LEVEL = "workflowLogLevel"
+CONTEXT_STOREFRONT = "storefront"  # true: deploy the storefront APIs (stacks/constructs/storefront.py)
+CONTEXT_STOREFRONT_ORIGIN = "storefrontOrigin"  # the page origin the HTTP API's CORS allows
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -130,6 +132,26 @@ class OrderPipelineStack(Stack):
             status_dead_letter_queue=self.notifications.dead_letter_queue,
             alarm_email=options.alarm_email,
         )
+
+        if _text(self.node.try_get_context(CONTEXT_STOREFRONT)).strip().lower() in _TRUE:
+            from stacks import storefront_definitions
+            from stacks.constructs.storefront import Storefront
+
+            origin = _text(self.node.try_get_context(CONTEXT_STOREFRONT_ORIGIN)).strip()
+            self.storefront = Storefront(
+                self,
+                "Storefront",
+                names=names,
+                functions=self.functions,
+                orders=self.storage.orders,
+                idempotency=self.storage.idempotency,
+                inventory=self.storage.inventory,
+                bus=self.events.bus,
+                monitoring=self.monitoring,
+                allowed_origin=origin or storefront_definitions.DEFAULT_ALLOWED_ORIGIN,
+            )
+            CfnOutput(self, "StorefrontHttpApiUrl", value=self.storefront.http_api.api_endpoint)
+            CfnOutput(self, "StorefrontWebSocketUrl", value=self.storefront.websocket_stage.url)
 
         CfnOutput(self, "Stage", value=names.stage)
         CfnOutput(self, "OrdersTableName", value=self.storage.orders.table_name)

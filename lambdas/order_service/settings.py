@@ -15,12 +15,18 @@ STALE_AFTER_SECONDS = "STALE_AFTER_SECONDS"
 STRIPE_SECRET_NAME = "STRIPE_SECRET_NAME"
 # Where the Stripe SDK sends its calls; set by the local stack only (its Stripe emulator). Unset: Stripe itself.
 STRIPE_API_BASE = "STRIPE_API_BASE"
+# Storefront: the WebSocket connections table and the WebSocket stage's callback (Management API) URL.
+CONNECTIONS_TABLE_NAME = "CONNECTIONS_TABLE_NAME"
+WEBSOCKET_CALLBACK_URL = "WEBSOCKET_CALLBACK_URL"
 
 METRICS_NAMESPACE = "ServerlessSnacks"
 CREATOR_SERVICE = "order-creator"
 PROCESSOR_SERVICE = "order-processor"
 RECONCILER_SERVICE = "order-reconciler"
 CANCELLER_SERVICE = "order-canceller"
+STOREFRONT_API_SERVICE = "storefront-api"
+STOREFRONT_SOCKETS_SERVICE = "storefront-sockets"
+STOREFRONT_PUSHER_SERVICE = "storefront-pusher"
 # Set by the stack to the function's (stage-specific) name, so two stages' metrics never mix.
 POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
 
@@ -40,6 +46,8 @@ class Settings:
     stale_after_seconds: int
     stripe_secret_name: str = ""
     stripe_api_base: str | None = None
+    connections_table_name: str = ""
+    websocket_callback_url: str = ""
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -52,4 +60,6 @@ class Settings:
             stale_after_seconds=int(os.environ.get(STALE_AFTER_SECONDS, "300")),
             stripe_secret_name=os.environ.get(STRIPE_SECRET_NAME, ""),
             stripe_api_base=os.environ.get(STRIPE_API_BASE) or None,
+            connections_table_name=os.environ.get(CONNECTIONS_TABLE_NAME, ""),
+            websocket_callback_url=os.environ.get(WEBSOCKET_CALLBACK_URL, ""),
         )

@@ -57,6 +57,7 @@ from snacks.local.sfn_semantics import (
     start_sync_execution_served,
     states_runtime_is_fatal,
 )
+from snacks.local.storefront import LocalStorefront
 from snacks.local.stripe_emulator import StripeEmulator
 from snacks.local.template_source import TemplateUnavailable, load_template, synthesized_template
 from snacks.local.virtual_time import VirtualClock, bind_handler_clock, virtual_workflow_time
@@ -137,6 +138,8 @@ class LocalStack:
         self.template = Path(chosen) if chosen is not None else None
         self._workflow_log_level = workflow_log_level
         self.iam: Enforcer | None = None
+        # The storefront's HTTP and WebSocket APIs (snacks/local/storefront.py), next to this endpoint.
+        self.storefront = LocalStorefront(names=self.names, region=region, account_id=ACCOUNT_ID, host=host, port=port)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -242,12 +245,14 @@ class LocalStack:
         )
         if self.iam is not None and self.workflow_logging.has_destination:
             self._authorize_log_delivery(self.iam, self.resources.state_machine_arn)
+        self.storefront.provision(self._client)
         if self.state_dir is not None:
             try:
                 self.restored = state.restore(self.state_dir, self._client)
             except (OSError, ValueError, RuntimeError) as error:
                 raise StartupError(f"cannot restore state from {self.state_dir}: {error}") from None
         self._load_handlers(stack)
+        stack.enter_context(self.storefront.serving(self._lambda))
 
         werkzeug_logger = logging.getLogger("werkzeug")  # one access-log line per request otherwise
         stack.callback(werkzeug_logger.setLevel, werkzeug_logger.level)
@@ -282,7 +287,8 @@ class LocalStack:
         assert self._lambda is not None
         lambda_client = self._client("lambda")
         configurations = {
-            name: lambda_client.get_function_configuration(FunctionName=name) for name in self.names.functions
+            name: lambda_client.get_function_configuration(FunctionName=name)
+            for name in (*self.names.functions, *self.storefront.functions)
         }
         environment: dict[str, str] = {"AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region}
         for configuration in configurations.values():
@@ -343,7 +349,7 @@ class LocalStack:
     def busy(self) -> int:
         """Work in flight: deliveries not yet started, Lambda invocations, running executions."""
         assert self._delivery is not None and self._lambda is not None
-        return self._delivery.pending + self._lambda.in_flight + self.running_executions()
+        return self._delivery.pending + self._lambda.in_flight + self.running_executions() + self.storefront.pending
 
     def running_executions(self) -> int:
         from moto.stepfunctions.parser.models import stepfunctions_parser_backends
@@ -405,6 +411,8 @@ class LocalStack:
             "virtualTime": self.clock is not None,
             "codeReloads": self._lambda.reloads if self._lambda else 0,
             "stateDir": str(self.state_dir) if self.state_dir is not None else None,
+            "httpApi": self.storefront.http_api_url if self._server is not None else None,
+            "webSocketApi": self.storefront.websocket_url if self._server is not None else None,
             "iam": self.iam_mode,
             "template": str(self.template) if self.template is not None else None,
             "stripeEmulator": self.stripe.url if self.stripe.port else None,

@@ -54,7 +54,9 @@ def inputs_hash(stage: str | None, workflow_log_level: str | None, root: Path = 
 
 
 def context_arguments(stage: str | None, workflow_log_level: str | None) -> list[str]:
-    arguments: list[str] = []
+    # The local stack always serves the storefront's APIs (snacks/local/storefront.py), so the template
+    # its permissions come from has the storefront's functions and roles (opt-in on AWS: -c storefront=true).
+    arguments: list[str] = ["-c", "storefront=true"]
     if stage:
         arguments += ["-c", f"stage={stage}"]
     if workflow_log_level:

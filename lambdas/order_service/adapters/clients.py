@@ -88,3 +88,13 @@ def events_client() -> EventBridgeClient:
 
 def secretsmanager_client() -> SecretsManagerClient:
     return _client("secretsmanager")  # type: ignore[no-any-return]
+
+
+def management_client(endpoint_url: str) -> Any:
+    """API Gateway's Management API of one WebSocket stage (its callback URL is the endpoint)."""
+    global _session
+    if _session is None:
+        _session = boto3.session.Session()
+    client = _session.client("apigatewaymanagementapi", endpoint_url=endpoint_url, config=CLIENT_CONFIG)
+    client.meta.events.register("before-call", _refuse_calls_past_the_deadline)
+    return client

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from order_service.domain.events import OrderCreated
 from order_service.domain.order import OrderRecord, OrderRequest
@@ -27,14 +28,18 @@ def create_order(
     events: EventPublisher,
     new_order_id: Callable[[], str],
     now: Callable[[], datetime],
+    annotations: dict[str, Any] | None = None,
 ) -> CreatedOrder:
     """Write a validated order with status NEW, then publish ``Order Created``.
 
     The write comes first so that an event never names an order that does not exist; if
     publishing then fails the order is still accepted, because the reconciler re-publishes
-    NEW orders that were never processed.
+    NEW orders that were never processed. ``annotations`` are extra record fields written with the
+    order (the storefront's access-token hash), never published.
     """
     record = OrderRecord.new(new_order_id(), request, now())
+    if annotations:
+        record = replace(record, extra={**record.extra, **annotations})
     orders.create(record)
     try:
         event_id = events.publish_order_created(OrderCreated.from_record(record))

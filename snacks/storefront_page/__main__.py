@@ -1,0 +1,3 @@
+from snacks.storefront_page import main
+
+raise SystemExit(main())

@@ -1,0 +1,179 @@
+"""The storefront on the local stack: HTTP API and WebSocket API served with API Gateway's event formats,
+driving the real handlers (snacks/local/storefront.py).
+
+API Gateway's own answers pinned here: no matching route -> 404 {"message":"Not Found"}, a body over the
+10 MB payload quota -> 413 (Developer Guide, "Quotas for configuring and running an HTTP API in API
+Gateway"); a $connect integration answering non-2xx refuses the handshake with that status (Developer
+Guide, "Use $connect and $disconnect routes"); PostToConnection to a closed connection -> 410 GoneException.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+from snacks.aws import Aws
+
+DOOM = "Doom Donut"  # fails permanently under this module's fault plan: FAILED, then cancellable
+WAIT_SECONDS = 20.0  # a bound, not an expectation: the events arrive in milliseconds
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Any]:
+    from snacks.local import LocalStack
+
+    with LocalStack(port=0, virtual_time=True, fulfillment_faults=f"{DOOM}=permanent") as local:
+        yield local
+
+
+def call(
+    stack: Any, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], Any]:
+    request = urllib.request.Request(
+        stack.storefront.http_api_url + path, data=body, method=method, headers=headers or {}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), json.loads(error.read() or b"null")
+
+
+def place(stack: Any, snack: str = "Chips") -> dict[str, Any]:
+    order = {
+        "customerName": "Wendy Websocket",
+        "snackItems": [{"name": snack, "quantity": 1, "price": 2.0}],
+        "totalAmount": 2.0,
+    }
+    status, headers, body = call(
+        stack, "POST", "/orders", json.dumps(order).encode(), {"content-type": "application/json"}
+    )
+    assert status == 201, body
+    assert headers["location"] == f"/orders/{body['orderId']}"
+    return body  # type: ignore[no-any-return]
+
+
+def subscribe(stack: Any, order_id: str, token: str) -> ClientConnection:
+    socket = connect(
+        f"{stack.storefront.websocket_url}/?{urlencode({'orderId': order_id, 'token': token})}",
+        open_timeout=30,
+        legacy=True,
+    )
+    socket.send("{}")  # any message: the current status comes back
+    return socket
+
+
+def until(socket: ClientConnection, status: str) -> list[dict[str, Any]]:
+    seen: list[dict[str, Any]] = []
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not seen or seen[-1]["status"] != status:
+        seen.append(json.loads(socket.recv(timeout=max(0.01, deadline - time.monotonic()))))
+    return seen
+
+
+def test_health_reports_both_apis(aws: Aws, stack: Any) -> None:
+    health = json.loads(urllib.request.urlopen(f"{stack.endpoint_url}/_snacks/health", timeout=10).read())
+    assert health["httpApi"].startswith("http://127.0.0.1:") and health["webSocketApi"].startswith("ws://127.0.0.1:")
+
+
+def test_an_order_placed_over_http_is_seen_processed_over_the_websocket(stack: Any) -> None:
+    placed_at = time.perf_counter()
+    placed = place(stack)
+    with subscribe(stack, placed["orderId"], placed["orderToken"]) as socket:
+        messages = until(socket, "PROCESSED")
+    print(f"\nPOST /orders -> PROCESSED on the socket: {(time.perf_counter() - placed_at) * 1000:.0f} ms")
+    assert messages[-1]["orderId"] == placed["orderId"] and isinstance(messages[-1]["sequence"], int)
+    assert all(set(message) == {"orderId", "status", "timestamp", "sequence"} for message in messages)
+    status, _, body = call(
+        stack, "GET", f"/orders/{placed['orderId']}", headers={"authorization": f"Bearer {placed['orderToken']}"}
+    )
+    assert (status, body["order"]["status"]) == (200, "PROCESSED")
+    assert [step["status"] for step in body["order"]["history"]] == ["NEW", "PROCESSED"]
+
+
+def test_another_orders_token_is_refused_at_the_handshake(stack: Any) -> None:
+    mine, other = place(stack), place(stack)
+    for order_id, token, status in (
+        (mine["orderId"], other["orderToken"], 404),
+        ("no-such-order", other["orderToken"], 404),
+        (mine["orderId"], "", 401),
+    ):
+        with pytest.raises(InvalidStatus) as refused:
+            connect(
+                f"{stack.storefront.websocket_url}/?{urlencode({'orderId': order_id, 'token': token})}", open_timeout=30
+            )
+        assert refused.value.response.status_code == status
+
+
+def test_a_cancelled_orders_subscribers_all_see_cancelled(stack: Any) -> None:
+    placed = place(stack, DOOM)
+    sockets = [subscribe(stack, placed["orderId"], placed["orderToken"]) for _ in range(3)]
+    try:
+        failed = [until(socket, "FAILED")[-1]["sequence"] for socket in sockets]
+        status, _, body = call(
+            stack,
+            "POST",
+            f"/orders/{placed['orderId']}/cancel",
+            headers={"authorization": f"Bearer {placed['orderToken']}"},
+        )
+        assert (status, body["status"]) == (200, "CANCELLED")
+        for socket in sockets:
+            messages = until(socket, "CANCELLED")
+            assert messages[-1]["orderId"] == placed["orderId"]
+            # A client keeps the highest sequence: each change must carry a higher one than the last.
+            assert messages[-1]["sequence"] > failed[0] > 0
+    finally:
+        for socket in sockets:
+            socket.close()
+
+
+def test_api_gateways_own_answers(stack: Any) -> None:
+    status, _, body = call(stack, "GET", "/nowhere")
+    assert (status, body) == (404, {"message": "Not Found"})
+    status, _, body = call(stack, "DELETE", "/orders")
+    assert (status, body) == (404, {"message": "Not Found"})
+    status, _, body = call(stack, "POST", "/orders", b"{oops", {"content-type": "application/json"})
+    assert (status, body["error"]) == (400, "ValidationError")
+    status, _, body = call(stack, "POST", "/orders", b"{}", {"content-type": "text/plain"})
+    assert (status, body["error"]) == (415, "UnsupportedMediaType")
+    status, _, body = call(stack, "GET", "/orders/x")
+    assert (status, body["error"]) == (401, "Unauthorized")
+
+
+def test_a_body_over_the_payload_quota_is_refused_before_the_function(stack: Any) -> None:
+    import socket as sockets
+
+    host, port = stack.storefront.http_api_url.removeprefix("http://").split(":")
+    with sockets.create_connection((host, int(port)), timeout=10) as raw:
+        raw.sendall(
+            b"POST /orders HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 10485761\r\n\r\n"
+        )
+        chunks = []
+        while chunk := raw.recv(4096):  # the answer, then the close (API Gateway does not read the rest)
+            chunks.append(chunk)
+        answer = b"".join(chunks).decode()
+    assert answer.startswith("HTTP/1.1 413") and '{"message": "Request Entity Too Large"}' in answer
+
+
+def test_a_client_that_never_reads_is_dropped_not_leaked(stack: Any) -> None:
+    placed = place(stack)
+    before = stack.storefront.open_connections
+    socket = subscribe(stack, placed["orderId"], placed["orderToken"])
+    connection_id = next(reversed(stack.storefront._connections))
+    from snacks.local.storefront import OUTBOUND_QUEUE_LIMIT, GoneException
+
+    payload = b"x" * 100_000
+    with pytest.raises(GoneException):
+        for _ in range(OUTBOUND_QUEUE_LIMIT * 20):  # the client reads nothing: TCP buffers fill, then the queue
+            stack.storefront.post(connection_id, payload)
+    assert stack.storefront.open_connections == before
+    socket.close()
