@@ -73,14 +73,32 @@ class Flows:
         record = operations.get_order(self.aws, order_id)
         return record.status.value if record else "MISSING"
 
-    def processed_and_notified(self) -> str | None:
+    def status_watcher(self) -> str:
+        """An SQS queue subscribed to the order-status topic (created once; subscribing again is a no-op)."""
         sqs, sns = self.aws.client("sqs"), self.aws.client("sns")
-        url = sqs.create_queue(QueueName="mutation-status-watcher")["QueueUrl"]
+        url: str = sqs.create_queue(QueueName="mutation-status-watcher")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         topic = next(
             t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(self.names.order_status_topic)
         )
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+        return url
+
+    def notified(self, url: str, order_id: str, status: str) -> bool:
+        """Whether the status topic delivered that order's status event (SNS envelope -> EventBridge event)."""
+        sqs = self.aws.client("sqs")
+        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            for message in messages:
+                envelope = json.loads(message["Body"])
+                event = json.loads(envelope["Message"]) if "Message" in envelope else envelope
+                detail = event.get("detail", {})
+                if detail.get("orderId") == order_id and detail.get("status") == status:
+                    return True
+        return False
+
+    def processed_and_notified(self) -> str | None:
+        sqs = self.aws.client("sqs")
+        url = self.status_watcher()
         reply = operations.invoke_creator(self.aws, {**order(), "idempotencyKey": "mutation-flow-1"})
         self.stack.wait_until_idle()
         missing = self.without_logs(self.names.order_creator, self.names.order_processor)
@@ -107,6 +125,7 @@ class Flows:
         return None if status == "REJECTED" else f"order {status}"
 
     def failure_dead_lettered_then_cancelled(self) -> str | None:
+        watcher = self.status_watcher()
         reply = operations.invoke_creator(self.aws, order("Doom Donut"))
         self.stack.wait_until_idle()
         status = self.status(reply["orderId"])
@@ -119,6 +138,9 @@ class Flows:
         status = self.status(reply["orderId"])
         if status != "CANCELLED":
             return f"cancel answered {cancelled.get('statusCode')}, order {status}"
+        # The canceller announces what it did (Order Cancelled); a refused publish still answers 200.
+        if not self.notified(watcher, reply["orderId"], "CANCELLED"):
+            return "no CANCELLED notification"
         return self.without_logs(self.names.order_canceller)
 
     def reconciled(self) -> str | None:
