@@ -23,6 +23,7 @@ from benchmarks import (
     cost_model,
     cpu_profile,
     execution_logs,
+    iam_overhead,
     local_pipeline,
     package_size,
     storefront_fanout,
@@ -40,6 +41,7 @@ TARGETS = {
     "init_ratio": 1.2,  # handler init / floor
     "warm_ms": 2.0,  # our code's warm overhead per invocation
     "asset_kb": 100.0,
+    "iam_overhead": 0.05,  # CPU per order with --iam enforce over --iam off, less one
 }
 
 
@@ -199,6 +201,18 @@ def main(argv: list[str] | None = None) -> int:
     pipeline_rows, profile_table, startup_ms = _pipeline(args)
     rows += pipeline_rows
     rows.append(("local stack start-up", f"{startup_ms:.0f} ms", "", ""))
+
+    print("IAM enforcement overhead ...", file=sys.stderr)
+    iam = iam_overhead.run(orders=min(300, args.orders[0]), rounds=1 if args.smoke else 3)
+    rows.append(
+        (
+            "IAM enforcement (issue 18)",
+            f"CPU per order {iam.enforce_cpu_ms:.1f} ms enforce vs {iam.off_cpu_ms:.1f} ms off = {iam.overhead:+.1%} "
+            f"(median of {iam.rounds} alternated runs of {iam.orders} orders)",
+            "< 5 %",
+            _mark(iam.overhead < TARGETS["iam_overhead"]),
+        )
+    )
 
     print("cold start ...", file=sys.stderr)
     for init in cold_start.measure(runs=args.init_runs):

@@ -19,6 +19,7 @@ SECTIONS = (
     "our overhead over bare moto",
     "local latency at ",
     "local stack start-up",
+    "IAM enforcement (issue 18)",
     "init order-creator",
     "init order-processor",
     "warm overhead order-creator",
