@@ -142,6 +142,7 @@ class Enforcer:
         self.used: dict[str, set[str]] = defaultdict(set)
         self.denials: list[Decision] = []
         self._unmapped: set[tuple[str, str]] = set()
+        self._api_aliases: dict[str, str] = {}
 
     # -- principals -------------------------------------------------------------------------
 
@@ -207,19 +208,38 @@ class Enforcer:
                 if error is not None:
                     raise AccessDenied(error, decision)
 
-    def check_call(self, caller: Caller, service: str, operation: str, params: Mapping[str, Any]) -> DeniedError | None:
+    def check_call(
+        self, caller: Caller, service: str, operation: str, params: Mapping[str, Any], endpoint: str | None = None
+    ) -> DeniedError | None:
         """What an in-process SDK call needs authorized: the error to answer, or None to go on."""
         try:
-            requests = requests_for(service, operation, params, region=self.region, account=self.account)
+            requests = requests_for(
+                service, operation, params, region=self.region, account=self.account, endpoint=endpoint
+            )
         except ValueError as error:
             self._note_unmapped(service, operation, error)
             return None
-        requests = [self._secret_by_its_full_arn(request) for request in requests]
+        requests = [self._api_by_its_template_id(self._secret_by_its_full_arn(request)) for request in requests]
         try:
             self.authorize(caller, [*requests, *self._key_requests(service, operation, requests)], service)
         except AccessDenied as denied:
             return DeniedError(denied.code, denied.status, str(denied))
         return None
+
+    def alias_api(self, local_api_id: str, template_api_id: str) -> None:
+        """The local stack's API id (moto makes one up) stands for the template's API, whose id AWS
+        assigns at deploy time (here its logical id, what the template's policies resolve ``Ref`` to)."""
+        self._api_aliases[local_api_id] = template_api_id
+
+    def _api_by_its_template_id(self, request: ActionRequest) -> ActionRequest:
+        prefix = f"arn:aws:execute-api:{self.region}:{self.account}:"
+        if not request.resource.startswith(prefix):
+            return request
+        api, _, rest = request.resource[len(prefix) :].partition("/")
+        template_api = self._api_aliases.get(api)
+        if template_api is None:
+            return request
+        return ActionRequest(request.action, f"{prefix}{template_api}/{rest}", request.context)
 
     def _secret_by_its_full_arn(self, request: ActionRequest) -> ActionRequest:
         """A secret is authorized on its full ARN, whatever SecretId named it: Secrets Manager appends
@@ -401,7 +421,7 @@ def _authorize_call(
         # thread it runs on (a test's hook inside the workflow, say), not the principal of that thread.
         return None
     service = model.service_model.service_name
-    error = enforcer.check_call(caller, service, model.name, context.get(_PARAMS_KEY) or {})
+    error = enforcer.check_call(caller, service, model.name, context.get(_PARAMS_KEY) or {}, str(params.get("url", "")))
     if error is None:
         return None
     response = AWSResponse(url="", status_code=error.status, headers=HTTPHeaders(), raw=None)

@@ -246,6 +246,8 @@ class LocalStack:
         if self.iam is not None and self.workflow_logging.has_destination:
             self._authorize_log_delivery(self.iam, self.resources.state_machine_arn)
         self.storefront.provision(self._client)
+        if self.iam is not None:
+            self._alias_storefront_apis(self.iam)
         if self.state_dir is not None:
             try:
                 self.restored = state.restore(self.state_dir, self._client)
@@ -273,6 +275,15 @@ class LocalStack:
             raise StartupError(str(error)) from None
         self.template = path
         return Enforcer(store, mode=self.iam_mode, account=self.account_id, region=self.region)  # type: ignore[arg-type]
+
+    def _alias_storefront_apis(self, enforcer: Enforcer) -> None:
+        """The storefront's API ids here are made up locally; the template's APIs get theirs from AWS."""
+        local_ids = {"WEBSOCKET": self.storefront.websocket_api_id, "HTTP": self.storefront.http_api_id}
+        for resource in enforcer.store.resources():
+            if resource.type == "AWS::ApiGatewayV2::Api":
+                local_id = local_ids.get(str(resource.properties.get("ProtocolType")))
+                if local_id is not None:
+                    enforcer.alias_api(local_id, resource.logical_id)
 
     @staticmethod
     def _authorize_log_delivery(enforcer: Enforcer, state_machine_arn: str) -> None:

@@ -25,6 +25,7 @@ in a call's parameters each ARN's variables are, and the cases AWS documents apa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -46,8 +47,17 @@ _LOG_TAGGING = {
 class _Call:
     """One call's parameters with the account and region that fill its ARNs."""
 
-    def __init__(self, service: str, operation: str, params: Mapping[str, Any], region: str, account: str) -> None:
+    def __init__(
+        self,
+        service: str,
+        operation: str,
+        params: Mapping[str, Any],
+        region: str,
+        account: str,
+        endpoint: str | None = None,
+    ) -> None:
         self.prefix = _PREFIX.get(service, service)
+        self.endpoint = endpoint
         self.operation = operation
         self.params = params
         self.region = region
@@ -329,7 +339,35 @@ def _cloudwatch(call: _Call) -> list[ActionRequest]:
     raise ValueError(f"cloudwatch:{call.operation} is not mapped")
 
 
+# The Management API's operations and the HTTP method each is authorized as (API Gateway Developer
+# Guide, "Use @connections commands in your backend service": POST / GET / DELETE @connections/{id}).
+_CONNECTION_METHODS = {"PostToConnection": "POST", "GetConnection": "GET", "DeleteConnection": "DELETE"}
+# https://{api-id}.execute-api.{region}.amazonaws.com/{stage}[/@connections/...]: the callback URL.
+_CALLBACK_URL = re.compile(r"^https://(?P<api>[^./]+)\.execute-api\.[^/]+/(?P<stage>[^/]+)(/|$)")
+
+
+def _apigateway_management(call: _Call) -> list[ActionRequest]:
+    """execute-api:ManageConnections on arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/METHOD/@connections/ID
+    (API Gateway Developer Guide, "Use @connections commands in your backend service", its IAM policy
+    example). The API and stage are the client's endpoint (the stage's callback URL), not a parameter."""
+    method = _CONNECTION_METHODS.get(call.operation)
+    if method is None:
+        raise ValueError(f"apigatewaymanagementapi:{call.operation} is not mapped")
+    match = _CALLBACK_URL.match(call.endpoint or "")
+    if match is None:
+        raise ValueError(
+            f"apigatewaymanagementapi:{call.operation} without a callback URL endpoint ({call.endpoint!r})"
+        )
+    connection = str(call.param("ConnectionId"))
+    resource = (
+        f"arn:{call.partition}:execute-api:{call.region}:{call.account}:"
+        f"{match['api']}/{match['stage']}/{method}/@connections/{connection}"
+    )
+    return [call.request("execute-api:ManageConnections", resource)]
+
+
 _SERVICES: dict[str, Callable[[_Call], list[ActionRequest]]] = {
+    "apigatewaymanagementapi": _apigateway_management,
     "dynamodb": _dynamodb,
     "events": _events,
     "sqs": _sqs,
@@ -345,13 +383,14 @@ _SERVICES: dict[str, Callable[[_Call], list[ActionRequest]]] = {
 
 
 def requests_for(
-    service: str, operation: str, params: Mapping[str, Any], *, region: str, account: str
+    service: str, operation: str, params: Mapping[str, Any], *, region: str, account: str, endpoint: str | None = None
 ) -> list[ActionRequest]:
     """The authorizations one call needs. ``service`` is the botocore service name ("dynamodb",
     "events", "sqs", "sns", "lambda", "stepfunctions", "logs", "kms", "secretsmanager",
     "cloudwatch"), ``operation`` the API name ("TransactWriteItems"), ``params`` botocore's request
-    params. Raises ValueError for an operation it cannot map (never guesses)."""
+    params, ``endpoint`` the request's URL where it names the resource (the API Gateway Management
+    API's callback URL). Raises ValueError for an operation it cannot map (never guesses)."""
     handler = _SERVICES.get(service)
     if handler is None:
         raise ValueError(f"service {service!r} is not mapped")
-    return handler(_Call(service, operation, params, region, account))
+    return handler(_Call(service, operation, params, region, account, endpoint))
