@@ -27,6 +27,8 @@ import re
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +43,7 @@ from snacks.local.service_steps import authorize_alarm_action, authorize_schedul
 from snacks.local.stack import StartupError
 from snacks.local.template_source import synthesized_template
 from stacks import definitions as d
+from stacks import storefront_definitions as sf
 from tests.support.iam_templates import without_empty_policies
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -187,8 +190,74 @@ class Flows:
                 )
         return None
 
+    def card_order_captured(self) -> str | None:
+        """A card order (Stripe test card, the local emulator) ends PROCESSED with its payment captured."""
+        card = {**order(), "paymentMethod": "pm_card_visa"}
+        reply = operations.invoke_creator(self.aws, card)
+        if reply.get("statusCode") != 201:
+            return f"create answered {reply.get('statusCode')}"
+        self.stack.wait_until_idle()
+        record = operations.get_order(self.aws, reply["orderId"])
+        payment = (record.payment if record else None) or {}
+        if record is None or record.status.value != "PROCESSED" or payment.get("status") != "captured":
+            return f"order {self.status(reply['orderId'])}, payment {payment.get('status')}"
+        return None
+
+    def storefront_http(self, method: str, path: str, body: Any = None, token: str = "") -> tuple[int, Any]:
+        headers = {"content-type": "application/json"}
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            self.stack.storefront.http_api_url + path, data=data, method=method, headers=headers
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+    def storefront_live(self) -> str | None:
+        """The storefront: place over HTTP, subscribe on the WebSocket, see PROCESSED pushed, read it."""
+        from urllib.parse import urlencode
+
+        from websockets.sync.client import connect
+
+        status, placed = self.storefront_http("POST", "/orders", order())
+        if status != 201:
+            return f"POST /orders answered {status}: {placed}"
+        query = urlencode({"orderId": placed["orderId"], "token": placed["orderToken"]})
+        try:
+            with connect(f"{self.stack.storefront.websocket_url}/?{query}", open_timeout=30) as socket:
+                socket.send("{}")  # the current status comes back, then every change
+                deadline = time.monotonic() + 20
+                while json.loads(socket.recv(timeout=max(0.01, deadline - time.monotonic())))["status"] != "PROCESSED":
+                    pass
+        except (OSError, TimeoutError, ValueError) as error:
+            return f"no PROCESSED on the socket ({type(error).__name__}: {error})"
+        self.stack.wait_until_idle()
+        status, view = self.storefront_http("GET", f"/orders/{placed['orderId']}", token=placed["orderToken"])
+        if status != 200 or view.get("order", {}).get("status") != "PROCESSED":
+            return f"GET answered {status}: {view}"
+        store = sf.storefront_names(self.names)
+        return self.without_logs(store.api_function, store.sockets_function, store.pusher_function)
+
+    def storefront_cancel(self) -> str | None:
+        """A failed order cancelled over HTTP with its token ends CANCELLED."""
+        status, placed = self.storefront_http("POST", "/orders", order("Doom Donut"))
+        if status != 201:
+            return f"POST /orders answered {status}: {placed}"
+        self.stack.wait_until_idle()
+        order_id, token = placed["orderId"], placed["orderToken"]
+        status, body = self.storefront_http("POST", f"/orders/{order_id}/cancel", token=token)
+        self.stack.wait_until_idle()
+        return None if status == 200 and self.status(order_id) == "CANCELLED" else f"cancel answered {status}: {body}"
+
     def checks(self) -> list[tuple[str, Callable[[], str | None]]]:
         return [
+            ("card order captured", self.card_order_captured),
+            ("storefront: placed, pushed live, read", self.storefront_live),
+            ("storefront: failed order cancelled", self.storefront_cancel),
             ("order processed + status notification", self.processed_and_notified),
             ("out of stock → REJECTED", self.out_of_stock_rejected),
             ("permanent failure → DLQ, then cancelled", self.failure_dead_lettered_then_cancelled),
