@@ -231,6 +231,10 @@ class Enforcer:
         assigns at deploy time (here its logical id, what the template's policies resolve ``Ref`` to)."""
         self._api_aliases[local_api_id] = template_api_id
 
+    def template_api_id(self, local_api_id: str) -> str:
+        """The template's id for a local API (its own id if the template names no such API)."""
+        return self._api_aliases.get(local_api_id, local_api_id)
+
     def _api_by_its_template_id(self, request: ActionRequest) -> ActionRequest:
         prefix = f"arn:aws:execute-api:{self.region}:{self.account}:"
         if not request.resource.startswith(prefix):

@@ -41,7 +41,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from moto.core.exceptions import JsonRESTError
 
+from snacks.local import iam_enforcement
 from snacks.local.api_gateway_events import http_api_event, websocket_event
+from snacks.local.iam import ActionRequest
 from snacks.local.lambda_runtime import InProcessLambda
 from snacks.local.moto_tuning import patched
 from snacks.local.provision import LAMBDA_TRUST, function_environment, lambda_asset_zip
@@ -79,6 +81,10 @@ def match_route(method: str, path: str) -> tuple[str, dict[str, str]] | None:
         if found and route_method == method:
             return route, found.groupdict()
     return None
+
+
+API_GATEWAY_PRINCIPAL = "apigateway.amazonaws.com"
+EVENTS_PRINCIPAL = "events.amazonaws.com"
 
 
 def callback_url(api_id: str, region: str) -> str:
@@ -131,6 +137,9 @@ class LocalStorefront:
         self._ports = (port, port) if port == 0 else (port + 1, port + 2)
         self.http_api_id, self.websocket_api_id = _api_id(), _api_id()
         self.definitions = sf.function_definitions(names, callback_url(self.websocket_api_id, region))
+        # The status rule invokes the pusher (EventBridge -> Lambda: the function's permission, SourceArn the rule).
+        rule_arn = f"arn:aws:events:{region}:{account_id}:rule/{names.event_bus}/{self.store.status_push_rule}"
+        self._push_rule_source = (EVENTS_PRINCIPAL, rule_arn)
         self._runtime: InProcessLambda | None = None
         self._connections: dict[str, _Connection] = {}
         self._lock = threading.Lock()
@@ -295,10 +304,16 @@ class LocalStorefront:
 
     # -- Lambda ------------------------------------------------------------------------------
 
-    def invoke(self, function_name: str, event: dict[str, Any]) -> tuple[bool, Any]:
-        """Run one of the storefront's functions; (errored, parsed payload)."""
+    def invoke(
+        self, function_name: str, event: dict[str, Any], invoked_by: tuple[str, str] | None = None
+    ) -> tuple[bool, Any]:
+        """Run one of the storefront's functions as the service that invokes it on AWS; (errored, parsed
+        payload). ``invoked_by`` is (service principal, aws:SourceArn); an API Gateway event names its own."""
         from moto.awslambda.utils import get_backend
 
+        caller = invoked_by or self._api_gateway_source(event)
+        if caller is not None and not self._may_invoke(function_name, *caller):
+            return True, None  # the service could not invoke the function (API Gateway: a 500)
         assert self._runtime is not None
         function = self._runtime.function(function_name)
         assert function is not None, function_name
@@ -309,6 +324,40 @@ class LocalStorefront:
         except ValueError:
             payload = None
         return result.errored, payload
+
+    def _api_gateway_source(self, event: dict[str, Any]) -> tuple[str, str] | None:
+        """API Gateway invokes a route's function with ``aws:SourceArn``
+        ``arn:aws:execute-api:REGION:ACCOUNT:API_ID/STAGE/METHOD/PATH`` (HTTP API: the route's path, e.g.
+        ``/orders/{id}``) or ``API_ID/STAGE/ROUTE_KEY`` (WebSocket), which the function's permission must
+        allow (API Gateway Developer Guide, "Control access to an HTTP API with IAM" / "Lambda
+        integrations"; Lambda Developer Guide, "Using resource-based policies", API Gateway example)."""
+        context = event.get("requestContext") or {}
+        api_id, stage, route = (
+            context.get("apiId"),
+            context.get("stage"),
+            event.get("routeKey") or context.get("routeKey"),
+        )
+        if not (api_id and stage and route):
+            return None
+        enforcer = iam_enforcement.active()
+        api = enforcer.template_api_id(api_id) if enforcer is not None else api_id
+        method, _, path = str(route).partition(" ")
+        resource = f"{stage}/{method}{path}" if path else f"{stage}/{route}"
+        return API_GATEWAY_PRINCIPAL, f"arn:aws:execute-api:{self.region}:{self.account_id}:{api}/{resource}"
+
+    def _may_invoke(self, function_name: str, principal: str, source_arn: str) -> bool:
+        """``lambda:InvokeFunction`` by the service, checked against the function's resource policy."""
+        enforcer = iam_enforcement.active()
+        if enforcer is None:
+            return True
+        function_arn = f"arn:aws:lambda:{self.region}:{self.account_id}:function:{function_name}"
+        context = {"aws:SourceArn": source_arn, "aws:SourceAccount": self.account_id}
+        request = ActionRequest("lambda:InvokeFunction", function_arn, context)
+        try:
+            enforcer.authorize(iam_enforcement.Caller(enforcer.service(principal)), [request], "lambda")
+        except iam_enforcement.AccessDenied:
+            return False
+        return True
 
     def _enqueue_push(self, event: Any) -> None:
         from snacks.local.event_delivery import _as_delivered
@@ -322,7 +371,7 @@ class LocalStorefront:
             try:
                 # Async invocation: EventBridge retries a failed one (RetryPolicy); two tries here.
                 for _ in range(2):
-                    errored, _payload = self.invoke(self.store.pusher_function, event)
+                    errored, _payload = self.invoke(self.store.pusher_function, event, self._push_rule_source)
                     if not errored:
                         break
             finally:
