@@ -205,7 +205,8 @@ def test_cloudfront_caches_the_order_read_per_token_and_origin_only(synth: Synth
 
     CloudFront Developer Guide, "Control the cache key with a policy" / "Understand cache policies": values in
     the cache key are included in origin requests; the Authorization header cannot be forwarded by an origin
-    request policy ("Control origin requests with a policy"), so it must be in the cache key to reach the
+    request policy (https://repost.aws/knowledge-center/cloudfront-authorization-header: CloudFront answers 400
+    to such a policy), so it must be in the cache key to reach the
     function at all, and with it each token is its own cache entry.
     """
     behavior = _order_read_behavior(synth)
