@@ -74,8 +74,9 @@ lint-templates: $(INSTALLED) $(LINT_INSTALLED) $(NODE_INSTALLED)
 	PATH="$(CURDIR)/$(BIN):$$PATH" npx cdk synth --quiet --output $(CDK_OUT)/lint/default
 	PATH="$(CURDIR)/$(BIN):$$PATH" npx cdk synth --quiet --output $(CDK_OUT)/lint/dev -c stage=dev
 	PATH="$(CURDIR)/$(BIN):$$PATH" npx cdk synth --quiet --output $(CDK_OUT)/lint/longest -c stage=$(LONGEST_STAGE)
-	$(LINT_VENV)/bin/cfn-lint --config-file .cfnlintrc.yaml -- $(CDK_OUT)/lint/default/*.template.json $(CDK_OUT)/lint/dev/*.template.json $(CDK_OUT)/lint/longest/*.template.json
-	$(LINT_VENV)/bin/checkov --quiet --compact --config-file .checkov.yaml -f $(CDK_OUT)/lint/default/ServerlessSnacks.template.json -f $(CDK_OUT)/lint/dev/ServerlessSnacks-dev.template.json
+	PATH="$(CURDIR)/$(BIN):$$PATH" npx cdk synth --quiet --output $(CDK_OUT)/lint/storefront -c stage=store -c storefront=true
+	$(LINT_VENV)/bin/cfn-lint --config-file .cfnlintrc.yaml -- $(CDK_OUT)/lint/default/*.template.json $(CDK_OUT)/lint/dev/*.template.json $(CDK_OUT)/lint/longest/*.template.json $(CDK_OUT)/lint/storefront/*.template.json
+	$(LINT_VENV)/bin/checkov --quiet --compact --config-file .checkov.yaml -f $(CDK_OUT)/lint/default/ServerlessSnacks.template.json -f $(CDK_OUT)/lint/dev/ServerlessSnacks-dev.template.json -f $(CDK_OUT)/lint/storefront/ServerlessSnacks-store.template.json
 
 ## make demo: the order flow on the embedded local stack (no AWS account, no Docker)
 demo: $(INSTALLED) $(NODE_INSTALLED)

@@ -27,6 +27,7 @@ from benchmarks import (
     local_pipeline,
     package_size,
     storefront_fanout,
+    storefront_polls,
     warm_overhead,
 )
 from benchmarks.stats import median
@@ -286,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
             *cost_section(creator_ms, step_ms, volumes, args.log_orders),
             # Measured on its own (python -m benchmarks.storefront_fanout); kept across runs.
             *storefront_fanout.kept_section(RESULTS),
+            # Measured on its own (python -m benchmarks.storefront_polls); kept across runs.
+            *storefront_polls.kept_section(RESULTS),
         ]
     )
     print(report)

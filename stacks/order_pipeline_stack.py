@@ -152,6 +152,12 @@ class OrderPipelineStack(Stack):
             )
             CfnOutput(self, "StorefrontHttpApiUrl", value=self.storefront.http_api.api_endpoint)
             CfnOutput(self, "StorefrontWebSocketUrl", value=self.storefront.websocket_stage.url)
+            CfnOutput(
+                self,
+                "StorefrontDistributionUrl",
+                value=f"https://{self.storefront.distribution.distribution_domain_name}",
+                description="The HTTP API through CloudFront (GET /orders/{id} cached a second per token)",
+            )
 
         CfnOutput(self, "Stage", value=names.stage)
         CfnOutput(self, "OrdersTableName", value=self.storage.orders.table_name)

@@ -33,8 +33,15 @@ THROTTLE_BURST = 100
 # The body limit is the creator's (validation.MAX_PAYLOAD_BYTES); API Gateway's own is 10 MB.
 # CORS: the storefront page's origin, `cdk deploy -c storefrontOrigin=https://shop.example`.
 DEFAULT_ALLOWED_ORIGIN = "http://localhost:8765"
-# Cached read: CloudFront keeps GET /orders/{id} this long per (path, Authorization) key.
+# Cached read: CloudFront keeps GET /orders/{id} this long per cache key (path + the headers below).
+# The origin's Cache-Control (max-age=ORDER_READ_CACHE_SECONDS) is honoured between MIN and MAX.
 ORDER_READ_CACHE_SECONDS = 1
+ORDER_READ_CACHE_MIN_SECONDS = 0
+ORDER_READ_CACHE_MAX_SECONDS = 5
+ORDER_READ_CACHE_PATH = "/orders/*"
+# Authorization: one order's token never serves another's view. Origin: the HTTP API answers CORS
+# (Access-Control-Allow-Origin) per request Origin, so a response without it must not serve a page's.
+ORDER_READ_CACHE_HEADERS = ("Authorization", "Origin")
 
 
 @dataclass(frozen=True)

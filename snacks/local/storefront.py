@@ -41,7 +41,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from moto.core.exceptions import JsonRESTError
 
-from snacks.local import iam_enforcement
+from snacks.local import edge_cache, iam_enforcement
 from snacks.local.api_gateway_events import http_api_event, websocket_event
 from snacks.local.iam import ActionRequest
 from snacks.local.lambda_runtime import InProcessLambda
@@ -151,6 +151,8 @@ class LocalStorefront:
         self.pusher_arn = ""
         self._stopping = False
         self._sessions: set[threading.Thread] = set()
+        # CloudFront's cached read, emulated only when asked for (snacks/local/edge_cache.py).
+        self.edge_cache: edge_cache.EdgeCache | None = edge_cache.EdgeCache() if edge_cache.enabled() else None
 
     # -- resources ---------------------------------------------------------------------------
 
@@ -471,10 +473,20 @@ def _http_handler(storefront: LocalStorefront) -> type[BaseHTTPRequestHandler]:
             if self.command == "OPTIONS" and cors:
                 self._answer(204, b"", {**cors, **CORS_PREFLIGHT})
                 return
+            cache = storefront.edge_cache
+            cache_key = cache.key(self.command, split.path, self.headers.items()) if cache else None
+            if cache is None or cache_key is None:
+                answer = self._origin(split, body, cors)
+            else:
+                answer, hit = cache.lookup(cache_key, lambda: self._origin(split, body, cors))
+                answer = edge_cache.Answer(answer.status, answer.body, {**answer.headers, **edge_cache.x_cache(hit)})
+            self._answer(answer.status, answer.body, answer.headers)
+
+        def _origin(self, split: Any, body: bytes, cors: dict[str, str]) -> edge_cache.Answer:
+            """The HTTP API's answer: the route's integration, or API Gateway's own 404/500."""
             matched = match_route(self.command, split.path)
             if matched is None:
-                self._message(404, "Not Found")
-                return
+                return _json_message(404, "Not Found")
             route, parameters = matched
             event = http_api_event(
                 method=self.command,
@@ -492,8 +504,7 @@ def _http_handler(storefront: LocalStorefront) -> type[BaseHTTPRequestHandler]:
             )
             errored, payload = storefront.invoke(storefront.store.api_function, event)
             if errored or not isinstance(payload, dict):
-                self._message(500, "Internal Server Error")
-                return
+                return _json_message(500, "Internal Server Error")
             if "statusCode" not in payload:  # payload 2.0: a bare object is a 200 JSON body
                 payload = {
                     "statusCode": 200,
@@ -503,11 +514,15 @@ def _http_handler(storefront: LocalStorefront) -> type[BaseHTTPRequestHandler]:
             raw = payload.get("body") or ""
             data = base64.b64decode(raw) if payload.get("isBase64Encoded") else str(raw).encode("utf-8")
             headers = {str(k).lower(): str(v) for k, v in (payload.get("headers") or {}).items()}
-            self._answer(int(payload["statusCode"]), data, {**headers, **cors})
+            return edge_cache.Answer(int(payload["statusCode"]), data, {**headers, **cors})
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _serve
 
     return Handler
+
+
+def _json_message(status: int, message: str) -> edge_cache.Answer:
+    return edge_cache.Answer(status, json.dumps({"message": message}).encode(), {"content-type": "application/json"})
 
 
 CORS_ALLOWED_ORIGIN_ENV = "SNACKS_STOREFRONT_ORIGIN"

@@ -3,10 +3,11 @@
 Opt-in with ``cdk deploy -c storefront=true`` (a public API is a new exposure; the pipeline alone stays
 as it was). CORS allows the one origin of ``-c storefrontOrigin=https://shop.example``.
 
-The read the storefront page repeats, GET /orders/{id}, is answered with ``Cache-Control: max-age=1``;
-the WebSocket push makes polling unnecessary, and API Gateway's stage throttling bounds a storm
-(THROTTLE_RATE_PER_SECOND). A CloudFront distribution in front of the HTTP API (cache key: path +
-Authorization) is the next step; see docs/storefront.md.
+The read the storefront page repeats, GET /orders/{id}, is answered with ``Cache-Control: max-age=1``
+and served through a CloudFront distribution in front of the HTTP API: HTTPS only, GET/HEAD of
+``/orders/*`` cached for that second per (path, Authorization, Origin), nothing else cached, POSTs
+forwarded with every viewer header but Host. A storm of polls of one order costs the function (and
+DynamoDB) about one read a second per edge location; see docs/storefront.md.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -190,8 +193,96 @@ class Storefront(Construct):
             ),
             targets=[targets.LambdaFunction(self.pusher_function, retry_attempts=4, max_event_age=Duration.minutes(5))],
         )
+        self.distribution = self._distribution(store)
         self._alarms_and_widgets(store, monitoring)
         self._suppressions()
+
+    def _distribution(self, store: sf.StorefrontNames) -> cloudfront.Distribution:
+        """CloudFront in front of the HTTP API, caching only the order read.
+
+        CloudFront's "Control the cache key with a policy" (Developer Guide): headers in the cache key are
+        forwarded to the origin, and the Authorization header reaches the origin only that way (an origin
+        request policy cannot forward it), so the read and the cancel carry the token to the function
+        because it is in ``/orders/*``'s key, and no two tokens share a cached view.
+        """
+        origin = origins.HttpOrigin(
+            f"{self.http_api.api_id}.execute-api.{Aws.REGION}.{Aws.URL_SUFFIX}",
+            protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+            origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
+        )
+        forward_all_but_host = cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER
+        order_read = cloudfront.CachePolicy(
+            self,
+            "OrderReadCache",
+            cache_policy_name=f"{store.http_api}-order-read",
+            comment="GET /orders/{id}: a second per order token (Authorization) and page Origin",
+            default_ttl=Duration.seconds(sf.ORDER_READ_CACHE_SECONDS),
+            min_ttl=Duration.seconds(sf.ORDER_READ_CACHE_MIN_SECONDS),
+            max_ttl=Duration.seconds(sf.ORDER_READ_CACHE_MAX_SECONDS),
+            header_behavior=cloudfront.CacheHeaderBehavior.allow_list(*sf.ORDER_READ_CACHE_HEADERS),
+            query_string_behavior=cloudfront.CacheQueryStringBehavior.none(),
+            cookie_behavior=cloudfront.CacheCookieBehavior.none(),
+            enable_accept_encoding_gzip=True,
+            enable_accept_encoding_brotli=True,
+        )
+        distribution = cloudfront.Distribution(
+            self,
+            "Distribution",
+            comment=f"{store.http_api}: cached order reads",
+            price_class=cloudfront.PriceClass.PRICE_CLASS_100,
+            http_version=cloudfront.HttpVersion.HTTP2_AND_3,
+            default_behavior=cloudfront.BehaviorOptions(
+                origin=origin,
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+                allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
+                cached_methods=cloudfront.CachedMethods.CACHE_GET_HEAD,
+                cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+                origin_request_policy=forward_all_but_host,
+            ),
+            additional_behaviors={
+                sf.ORDER_READ_CACHE_PATH: cloudfront.BehaviorOptions(
+                    origin=origin,
+                    viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+                    allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,  # the cancel is a POST
+                    cached_methods=cloudfront.CachedMethods.CACHE_GET_HEAD,
+                    cache_policy=order_read,
+                    origin_request_policy=forward_all_but_host,
+                )
+            },
+        )
+        NagSuppressions.add_resource_suppressions(
+            distribution,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-CFR1",
+                    reason="A shop sells wherever its customers are; no country is excluded by requirement.",
+                ),
+                NagPackSuppression(
+                    id="AwsSolutions-CFR2",
+                    reason="The origin HTTP API's stage throttling bounds request rates and every read needs the "
+                    "order's token; a WAF web ACL (cost per rule and request) is left to the shop that deploys it.",
+                ),
+                NagPackSuppression(
+                    id="AwsSolutions-CFR3",
+                    reason="The HTTP API stage keeps the access log of every request that reaches the origin; "
+                    "CloudFront standard logs need an ACL-enabled S3 bucket and would add cached hits only.",
+                ),
+                NagPackSuppression(
+                    id="AwsSolutions-CFR4",
+                    reason="The default *.cloudfront.net certificate cannot set a minimum protocol version; "
+                    "a deployment with its own domain sets TLSv1.2_2021 with its certificate.",
+                ),
+            ],
+        )
+        skip_checkov(
+            distribution,
+            {
+                "CKV_AWS_68": "No WAF web ACL: see the AwsSolutions-CFR2 suppression (stage throttling, tokens).",
+                "CKV_AWS_86": "No CloudFront access logs: the origin HTTP API stage logs every origin request.",
+                "CKV_AWS_174": "Default CloudFront certificate: no minimum protocol can be set without a domain.",
+            },
+        )
+        return distribution
 
     def _suppressions(self) -> None:
         for function in (self.sockets_function, self.pusher_function):

@@ -185,3 +185,65 @@ def test_alarms_on_5xx_latency_and_integration_errors_and_dashboard_widgets(synt
     (dashboard,) = synth.resources("AWS::CloudWatch::Dashboard").values()
     body = json.dumps(dashboard["Properties"]["DashboardBody"])
     assert "Storefront HTTP API" in body and "Storefront live status" in body
+
+
+def _distribution(synth: Synthesized) -> dict[str, Any]:
+    (distribution,) = synth.resources("AWS::CloudFront::Distribution").values()
+    config: dict[str, Any] = distribution["Properties"]["DistributionConfig"]
+    return config
+
+
+def _order_read_behavior(synth: Synthesized) -> dict[str, Any]:
+    (behavior,) = [
+        b for b in _distribution(synth).get("CacheBehaviors", []) if b["PathPattern"] == sf.ORDER_READ_CACHE_PATH
+    ]
+    return behavior
+
+
+def test_cloudfront_caches_the_order_read_per_token_and_origin_only(synth: Synthesized) -> None:
+    """The cache key is path + Authorization (+ Origin, for CORS): one order's token never serves another's view.
+
+    CloudFront Developer Guide, "Control the cache key with a policy" / "Understand cache policies": values in
+    the cache key are included in origin requests; the Authorization header cannot be forwarded by an origin
+    request policy (https://repost.aws/knowledge-center/cloudfront-authorization-header: CloudFront answers 400
+    to such a policy), so it must be in the cache key to reach the
+    function at all, and with it each token is its own cache entry.
+    """
+    behavior = _order_read_behavior(synth)
+    policies = synth.resources("AWS::CloudFront::CachePolicy")
+    policy = policies[behavior["CachePolicyId"]["Ref"]]["Properties"]["CachePolicyConfig"]
+    key = policy["ParametersInCacheKeyAndForwardedToOrigin"]
+    assert key["HeadersConfig"]["HeaderBehavior"] == "whitelist"
+    headers = {h.lower() for h in key["HeadersConfig"]["Headers"]}
+    assert "authorization" in headers and "origin" in headers, headers
+    assert key["QueryStringsConfig"]["QueryStringBehavior"] == "none"
+    assert key["CookiesConfig"]["CookieBehavior"] == "none"
+    # Short TTL, the origin's Cache-Control (max-age=1) honoured within [min, max].
+    assert policy["DefaultTTL"] == sf.ORDER_READ_CACHE_SECONDS and policy["MinTTL"] == 0
+    assert 1 <= policy["MaxTTL"] <= 5
+    assert behavior["ViewerProtocolPolicy"] == "https-only"
+
+
+ALL_METHODS = ("GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE")
+
+
+def test_cloudfront_never_caches_posts_and_forwards_what_they_need(synth: Synthesized) -> None:
+    """POSTs (place, cancel) pass through: AllowedMethods all, CachedMethods GET/HEAD only (CloudFront
+    Developer Guide, "Values that you specify when you create or update a distribution": Allowed HTTP methods,
+    Cached HTTP methods); the default behaviour caches nothing and forwards every viewer header but Host
+    (managed policies CachingDisabled and AllViewerExceptHostHeader, "Use managed cache policies" /
+    "Use managed origin request policies")."""
+    config = _distribution(synth)
+    caching_disabled = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+    all_viewer_except_host = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+    default = config["DefaultCacheBehavior"]
+    assert default["CachePolicyId"] == caching_disabled
+    for behavior in (default, _order_read_behavior(synth)):
+        assert sorted(behavior["AllowedMethods"]) == sorted(ALL_METHODS)
+        assert sorted(behavior.get("CachedMethods", ["GET", "HEAD"])) == ["GET", "HEAD"]
+        assert behavior["OriginRequestPolicyId"] == all_viewer_except_host
+        assert behavior["ViewerProtocolPolicy"] == "https-only"
+    (origin,) = config["Origins"]
+    assert origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+    assert origin["CustomOriginConfig"]["OriginSSLProtocols"] == ["TLSv1.2"]
+    assert "StorefrontDistributionUrl" in synth.raw["Outputs"]

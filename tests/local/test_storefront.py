@@ -177,3 +177,30 @@ def test_a_client_that_never_reads_is_dropped_not_leaked(stack: Any) -> None:
             stack.storefront.post(connection_id, payload)
     assert stack.storefront.open_connections == before
     socket.close()
+
+
+def test_the_emulated_cloudfront_cache_serves_a_token_its_own_order_and_never_caches_the_cancel(stack: Any) -> None:
+    """snacks/local/edge_cache.py in front of the local HTTP API (SNACKS_EDGE_CACHE=1 turns it on for a stack);
+    a frozen clock keeps every entry fresh, so only the cache key decides what is served."""
+    from snacks.local.edge_cache import EdgeCache
+
+    mine, other = place(stack, DOOM), place(stack)
+    frozen = time.monotonic()
+    previous, stack.storefront.edge_cache = stack.storefront.edge_cache, EdgeCache(lambda: frozen)
+    try:
+        path = f"/orders/{mine['orderId']}"
+        bearer = {"authorization": f"Bearer {mine['orderToken']}"}
+        first = call(stack, "GET", path, headers=bearer)
+        second = call(stack, "GET", path, headers=bearer)
+        assert first[0] == second[0] == 200 and first[2] == second[2]
+        assert (first[1]["x-cache"], second[1]["x-cache"]) == ("Miss from cloudfront", "Hit from cloudfront")
+        # Another order's token on the same path: its own answer from the function, not the cached view.
+        status, headers, _ = call(stack, "GET", path, headers={"authorization": f"Bearer {other['orderToken']}"})
+        assert (status, headers["x-cache"]) == (404, "Miss from cloudfront")
+        # The cancel (a POST under /orders/*) always reaches the function; the doomed order is cancellable once FAILED.
+        with subscribe(stack, mine["orderId"], mine["orderToken"]) as socket:
+            until(socket, "FAILED")
+        status, headers, body = call(stack, "POST", f"{path}/cancel", headers=bearer)
+        assert (status, body["status"]) == (200, "CANCELLED") and "x-cache" not in headers
+    finally:
+        stack.storefront.edge_cache = previous
