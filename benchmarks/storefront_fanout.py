@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode
 
+from benchmarks import kept_sections
 from benchmarks.stats import percentile
 from order_service.domain.events import ORDER_EVENT_SOURCE, ORDER_FAILED_DETAIL_TYPE
 from order_service.domain.order import utc_timestamp
@@ -30,10 +31,7 @@ BEGIN, END = "<!-- storefront-fanout -->", "<!-- /storefront-fanout -->"
 
 def kept_section(path: Path = RESULTS) -> list[str]:
     """The fan-out section of the current results, for ``make bench`` to carry over."""
-    text = path.read_text() if path.exists() else ""
-    if BEGIN not in text or END not in text:
-        return []
-    return ["", text[text.index(BEGIN) : text.index(END) + len(END)]]
+    return kept_sections.kept_section(path, BEGIN, END)
 
 
 def run(subscribers: int, events: int) -> dict[str, float]:
@@ -151,10 +149,7 @@ def main() -> int:
     text = section(run(args.subscribers, args.events))
     print(text)
     if not args.no_write:
-        current = RESULTS.read_text() if RESULTS.exists() else ""
-        if BEGIN in current and END in current:
-            current = current[: current.index(BEGIN)].rstrip("\n") + current[current.index(END) + len(END) :]
-        RESULTS.write_text(current.rstrip("\n") + "\n\n" + text + "\n")
+        kept_sections.write_section(RESULTS, BEGIN, END, text)
     return 0
 
 

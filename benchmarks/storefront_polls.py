@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from benchmarks import kept_sections
 from snacks.local import edge_cache
 
 RESULTS = Path(__file__).with_name("results.md")
@@ -32,10 +33,7 @@ BEGIN, END = "<!-- storefront-polls -->", "<!-- /storefront-polls -->"
 
 def kept_section(path: Path = RESULTS) -> list[str]:
     """The poll-storm section of the current results, for ``make bench`` to carry over."""
-    text = path.read_text() if path.exists() else ""
-    if BEGIN not in text or END not in text:
-        return []
-    return ["", text[text.index(BEGIN) : text.index(END) + len(END)]]
+    return kept_sections.kept_section(path, BEGIN, END)
 
 
 class GetItemCounter:
@@ -176,10 +174,7 @@ def main() -> int:
     text = section(results)
     print(text)
     if not args.no_write:
-        current = RESULTS.read_text() if RESULTS.exists() else ""
-        if BEGIN in current and END in current:
-            current = current[: current.index(BEGIN)].rstrip("\n") + current[current.index(END) + len(END) :]
-        RESULTS.write_text(current.rstrip("\n") + "\n\n" + text + "\n")
+        kept_sections.write_section(RESULTS, BEGIN, END, text)
     return 0
 
 
