@@ -107,7 +107,7 @@ def test_processor_task_catches_everything_into_the_dlq_then_fail(asl: dict[str,
     task = processor_tasks(asl)[name]
     (catch,) = task["Catch"]
     assert catch["ErrorEquals"] == ["States.ALL"]
-    assert catch["ResultPath"] != "$"  # keep the original event for the DLQ message
+    assert catch["ResultPath"] != "$"  # the state's data stays beside the error (the DLQ reads $$.Execution.Input)
     send_name, _ = send_to_dlq(asl)
     path = [catch["Next"]]
     while path[-1] != send_name:

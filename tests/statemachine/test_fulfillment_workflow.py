@@ -28,14 +28,13 @@ from stacks import definitions
 FAULTS = "Flaky Fries=transient:1; Broken Biscuit=transient; Doom Donut=permanent"
 
 
-# The states an order that is in stock and not cancelled passes through, in order.
+# The states an order paid at pickup, in stock and not cancelled passes through, in order (a card order also
+# passes AuthorizePayment and Paid between InStock and MarkProcessed: test_payment_workflow).
 HAPPY_PATH = [
     "Validate",
     "NeedsProcessing",
     "Fulfil",
-    "InStock",
-    "AuthorizePayment",  # an order paid at pickup passes: nothing to authorize
-    "Paid",
+    "InStock",  # paid at pickup: nothing to authorize, no AuthorizePayment invocation
     "MarkProcessed",
     "ProcessedOrCancelled",
     "PublishProcessed",
@@ -147,7 +146,7 @@ def test_happy_path_runs_validate_fulfil_mark_processed_once_each(sfn: Any, aws:
 
     assert execution["status"] == "SUCCEEDED"
     assert entered(history) == HAPPY_PATH
-    assert task_attempts(history) == Counter({"Validate": 1, "Fulfil": 1, "AuthorizePayment": 1, "MarkProcessed": 1})
+    assert task_attempts(history) == Counter({"Validate": 1, "Fulfil": 1, "MarkProcessed": 1})
     record = operations.get_order(aws, order_id)
     assert record is not None and record.status is OrderStatus.PROCESSED and record.processed_at
     assert record.execution_arn == execution["executionArn"]
@@ -355,9 +354,9 @@ def test_out_of_stock_ends_the_order_rejected_without_dlq_or_reservation(
     assert execution["status"] == "SUCCEEDED"
     assert entered(history) == ["Validate", "NeedsProcessing", "Fulfil", "InStock", "PublishRejected", "OrderRejected"]
     output = json.loads(execution["output"])
-    # The execution's data is the last step's result (Fulfil's, then PublishRejected's at $.statusEvent).
-    assert output["outcome"] == "rejected"
-    assert output["rejection"]["lines"] == [{"name": snack, "requested": 2, "available": 1}]
+    # The execution's data: Validate's selected result, Fulfil's at $.fulfil (and PublishRejected's).
+    assert output["fulfil"]["outcome"] == "rejected"
+    assert output["fulfil"]["rejection"]["lines"] == [{"name": snack, "requested": 2, "available": 1}]
     record = operations.get_order(aws, order_id)
     assert record is not None and record.status is OrderStatus.REJECTED
     assert record.rejection is not None and record.rejection["reason"] == "OutOfStock"
@@ -628,7 +627,7 @@ def test_a_failed_publish_neither_fails_nor_reruns_the_order(
     assert attempts == ["Order Processed"] * 3  # the first attempt and 2 retries
     output = json.loads(execution["output"])
     assert output["statusEventError"]["Error"] == "EventBridge.FailedEntry"
-    assert task_attempts(history) == Counter({"Validate": 1, "Fulfil": 1, "AuthorizePayment": 1, "MarkProcessed": 1})
+    assert task_attempts(history) == Counter({"Validate": 1, "Fulfil": 1, "MarkProcessed": 1})
     record = operations.get_order(aws, order_id)
     assert record is not None and record.status is OrderStatus.PROCESSED
 
@@ -881,8 +880,8 @@ def test_two_executions_racing_to_mark_processed_announce_it_once(
     assert_status_event(event_received, order_id, "Order Processed", "PROCESSED", "Fulfilled")
     paths = sorted(entered(history)[-4:] for _, history in results)
     assert paths == [  # both wrote (or tried to) in MarkProcessed; one announced
+        ["InStock", "MarkProcessed", "ProcessedOrCancelled", "OrderProcessed"],
         ["MarkProcessed", "ProcessedOrCancelled", "PublishProcessed", "OrderProcessed"],
-        ["Paid", "MarkProcessed", "ProcessedOrCancelled", "OrderProcessed"],
     ]
     record = operations.get_order(aws, order_id)
     assert record is not None and record.status is OrderStatus.PROCESSED
