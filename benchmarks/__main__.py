@@ -43,6 +43,8 @@ TARGETS = {
     "warm_ms": 2.0,  # our code's warm overhead per invocation
     "asset_kb": 100.0,
     "iam_overhead": 0.05,  # CPU per order with --iam enforce over --iam off, less one
+    "processed_log_kb": 10.0,  # execution log of a processed order at level ALL (issue 21)
+    "cost_per_million": 12.0,  # $ per million orders, this design at level ALL, the model's mix (issue 21)
 }
 
 
@@ -266,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     volumes = execution_logs.measure(orders_per_scenario=args.log_orders)
     creator_ms = warm[0].ours_ms + 6 * 2  # our overhead + 2 AWS calls at ~6 ms each on AWS
     step_ms = warm[1].ours_ms + 6 * 1.7  # ~1.7 AWS calls per step on average
+    rows += log_target_rows(creator_ms, step_ms, volumes)
 
     table = ["| measure | value | target | verdict |", "|---|---|---|---|"]
     table += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
@@ -298,16 +301,64 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _level_costs(
+    creator_ms: float, step_ms: float, bytes_of: dict[tuple[str, str], float]
+) -> tuple[cost_model.Inputs, list[cost_model.LevelCost]]:
+    """The model's inputs (log bytes: the mix at level ALL) and this design's cost at each log level."""
+    mix = cost_model.Inputs(creator_ms=creator_ms, step_ms=step_ms)
+    log_bytes = {
+        level: execution_logs.per_order(bytes_of, level, mix.rejection_rate, mix.failure_rate, mix.card_share)
+        for level in definitions.WORKFLOW_LOG_LEVELS
+    }
+    return dataclasses.replace(mix, sfn_log_bytes=log_bytes["ALL"]), cost_model.by_log_level(mix, log_bytes)
+
+
+def log_target_rows(
+    creator_ms: float, step_ms: float, volumes: list[execution_logs.LogVolume]
+) -> list[tuple[str, str, str, str]]:
+    """Issue 21's two rows: a processed order's execution log at level ALL, and the cost per million at ALL;
+    each beside the figures measured at commit 3a397b6 (execution_logs.BEFORE)."""
+    at_all = {volume.scenario: volume for volume in volumes if volume.level == "ALL"}
+    before = execution_logs.BEFORE
+    processed = " / ".join(
+        f"{scenario.removeprefix('processed ')} {at_all[scenario].bytes / 1000:.1f} KB "
+        f"({at_all[scenario].events:.0f} ev; floor {at_all[scenario].floor / 1000:.1f} KB)"
+        for scenario in execution_logs.PROCESSED
+    )
+    was = " / ".join(
+        f"{scenario.removeprefix('processed ')} {before[('ALL', scenario)][0] / 1000:.1f} KB "
+        f"({before[('ALL', scenario)][1]:.0f} ev)"
+        for scenario in execution_logs.PROCESSED
+    )
+    largest = max(at_all[scenario].bytes for scenario in execution_logs.PROCESSED) / 1000
+    _, now = _level_costs(creator_ms, step_ms, execution_logs.bytes_by(volumes))
+    _, then = _level_costs(creator_ms, step_ms, execution_logs.before_bytes())
+    # The same events with empty details, and no execution log at all: what payload shaping cannot go below.
+    _, floor = _level_costs(creator_ms, step_ms, {(v.level, v.scenario): v.floor for v in volumes})
+    return [
+        (
+            "execution log per processed order, level ALL (issue 21)",
+            f"{processed}; at {execution_logs.BEFORE_COMMIT}: {was}",
+            f"<= {TARGETS['processed_log_kb']:.0f} KB",
+            _mark(largest <= TARGETS["processed_log_kb"]),
+        ),
+        (
+            "cost per million orders, level ALL (issue 21)",
+            f"${now[0].total:,.2f}; at {execution_logs.BEFORE_COMMIT}: ${then[0].total:,.2f} "
+            f"(the same model and inputs, that commit's log bytes); floor: ${floor[0].total:,.2f} with these "
+            f"events' details empty, ${now[-1].total:,.2f} with no execution log (level OFF)",
+            f"<= ${TARGETS['cost_per_million']:.0f}",
+            _mark(now[0].total <= TARGETS["cost_per_million"]),
+        ),
+    ]
+
+
 def cost_section(
     creator_ms: float, step_ms: float, volumes: list[execution_logs.LogVolume], log_orders: int
 ) -> list[str]:
     """The "Cost per million orders" section: the designs at level ALL, then this design per log level."""
-    mix = cost_model.Inputs(creator_ms=creator_ms, step_ms=step_ms)
-    log_bytes = {
-        level: execution_logs.per_order(volumes, level, mix.rejection_rate, mix.failure_rate)
-        for level in definitions.WORKFLOW_LOG_LEVELS
-    }
-    inputs = dataclasses.replace(mix, sfn_log_bytes=log_bytes["ALL"])
+    inputs, by_level = _level_costs(creator_ms, step_ms, execution_logs.bytes_by(volumes))
+    _, before_by_level = _level_costs(creator_ms, step_ms, execution_logs.before_bytes())
     costs = cost_model.estimate(inputs)
     cost_table = ["| design | cost per million orders | dominant cost |", "|---|---|---|"]
     cost_table += [
@@ -319,17 +370,16 @@ def cost_section(
         breakdown.append(f"| {item} | " + " | ".join(f"${d.per_million.get(item, 0):.2f}" for d in costs) + " |")
     per_scenario = {(volume.level, volume.scenario): volume for volume in volumes}
     level_table = [
-        "| workflowLogLevel | log per order: processed / rejected / failed | mix | "
+        "| workflowLogLevel | log per order: " + " / ".join(execution_logs.SCENARIOS) + " | mix | "
         "execution logs per million | total per million |",
         "|---|---|---|---|---|",
     ]
-    by_level = cost_model.by_log_level(inputs, log_bytes)
     full = by_level[0]
     savings = "; ".join(
         f"{cost.level} saves ${full.total - cost.total:,.2f} ({(full.total - cost.total) / full.total:.0%})"
         for cost in by_level[1:]
     )
-    for cost in by_level:
+    for cost, was in zip(by_level, before_by_level, strict=True):
         cells = " / ".join(
             f"{per_scenario[(cost.level, scenario)].bytes / 1000:.1f} KB "
             f"({per_scenario[(cost.level, scenario)].events:.0f} ev)"
@@ -338,6 +388,21 @@ def cost_section(
         level_table.append(
             f"| {cost.level} | {cells} | {cost.log_bytes / 1000:.2f} KB | ${cost.logs:,.3f} | ${cost.total:,.2f} |"
         )
+        before = execution_logs.BEFORE
+        was_cells = " / ".join(
+            f"{before[(cost.level, scenario)][0] / 1000:.1f} KB ({before[(cost.level, scenario)][1]:.0f} ev)"
+            for scenario in execution_logs.SCENARIOS
+        )
+        level_table.append(
+            f"| {cost.level} at {execution_logs.BEFORE_COMMIT} | {was_cells} | {was.log_bytes / 1000:.2f} KB | "
+            f"${was.logs:,.3f} | ${was.total:,.2f} |"
+        )
+    floors = "; ".join(
+        f"{scenario} {per_scenario[('ALL', scenario)].events:.0f} events x "
+        f"{per_scenario[('ALL', scenario)].floor / max(per_scenario[('ALL', scenario)].events, 1):.0f} B = "
+        f"{per_scenario[('ALL', scenario)].floor / 1000:.1f} KB"
+        for scenario in execution_logs.PROCESSED
+    )
     return [
         "## Cost per million orders (model: benchmarks/cost_model.py, us-east-1 list prices, no free tier)",
         "",
@@ -354,15 +419,22 @@ def cost_section(
         "",
         f"Measured on the local stack (benchmarks/execution_logs.py, {log_orders} order(s) per scenario and "
         "level): message bytes + 26 per event, as PutLogEvents sizes a batch. Mix: "
-        f"{1 - inputs.rejection_rate - inputs.failure_rate:.1%} processed, {inputs.rejection_rate:.1%} "
+        f"{1 - inputs.rejection_rate - inputs.failure_rate:.1%} processed ({inputs.card_share:.0%} of them by "
+        f"card, the rest at pickup), {inputs.rejection_rate:.1%} "
         f"rejected (assumed), {inputs.failure_rate:.1%} failed. CloudWatch Logs ingestion "
         f"${cost_model.PRICES['logs_ingest_gb']:.2f} per GB (Amazon CloudWatch pricing, us-east-1; vended "
-        "logs, first 10 TB a month). ALL: full traces; ERROR: failed steps only; OFF: no trace.",
+        "logs, first 10 TB a month). ALL: full traces; ERROR: failed steps only; OFF: no trace. "
+        f"Rows '... at {execution_logs.BEFORE_COMMIT}': the log bytes measured at that commit "
+        "(before the state payloads were shaped), priced with this run's model and inputs.",
         "",
         *level_table,
         "",
         f"Against level ALL, per million orders: {savings}; at ALL the workflow's execution logs are "
         f"{full.logs / full.total:.0%} of this design's cost (the first model assumed 12 KB per order).",
+        "",
+        "Floor at level ALL: every log event costs its ids, type, timestamps and the ~140-character execution "
+        "ARN even with empty details; the events alone of a processed order weigh "
+        f"{floors} (benchmarks/execution_logs.py, event_floor). Below it only fewer states help.",
         "",
     ]
 

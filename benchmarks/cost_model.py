@@ -4,7 +4,8 @@ Prices: us-east-1, on-demand, list prices as published when this was written (20
 free tiers. Inputs that we measure (Lambda durations, AWS calls, log bytes per execution) are
 passed in; everything else is stated here. Three designs are compared:
 
-* ``express`` (this one): creator Lambda -> EventBridge -> EXPRESS workflow, 4 Lambda steps;
+* ``express`` (this one): creator Lambda -> EventBridge -> EXPRESS workflow, 3 Lambda steps (4 for a card
+  order: authorizePayment);
 * ``standard``: the same workflow as a STANDARD state machine (billed per state transition);
 * ``lambda-chain``: creator Lambda -> EventBridge -> one processor Lambda (the seed's first
   sketch): no workflow, no per-step retries or console trace.
@@ -44,10 +45,12 @@ class Inputs:
     creator_ms: float  # billed duration of one creator invocation
     step_ms: float  # billed duration of one processor step
     memory_mb: int = 256
-    steps: int = 4  # Lambda steps per execution (validate, fulfil, authorizePayment, markProcessed)
+    steps: int = 3  # Lambda steps per execution (validate, fulfil, markProcessed)
+    card_steps: int = 1  # a card order's one more (authorizePayment); an order paid at pickup skips it
     workflow_ms: float = 300.0  # Express execution duration (measured locally, rounded up to 100 ms)
     workflow_memory_chunks: int = 1  # 64 MB chunks: small definition and payload
     # Validate, NeedsProcessing, Fulfil, InStock, AuthorizePayment, Paid, MarkProcessed, OrderProcessed + start/end
+    # (a card order's; one paid at pickup skips AuthorizePayment and Paid: kept at the card order's count)
     standard_transitions: int = 10
     table_writes: int = 3  # PutItem (create), UpdateItem (fulfil), UpdateItem (processed)
     gsi_writes: int = 3  # the status index (projection ALL) is written with each of them
@@ -101,7 +104,8 @@ def estimate(inputs: Inputs, orders: float = 1e6) -> list[CostBreakdown]:
     events = orders * PRICES["eventbridge_event"]
     dlq = orders * inputs.failure_rate * 3 * PRICES["sqs_request"]
     creator = _lambda(orders, inputs.creator_ms, inputs.memory_mb)
-    steps = _lambda(orders * inputs.steps, inputs.step_ms, inputs.memory_mb)
+    step_invocations = orders * (inputs.steps + inputs.card_share * inputs.card_steps)
+    steps = _lambda(step_invocations, inputs.step_ms, inputs.memory_mb)
     lambda_logs = _logs(inputs.lambda_log_bytes, orders)
 
     express_seconds = math.ceil(inputs.workflow_ms / 100) / 10
@@ -140,7 +144,7 @@ def estimate(inputs: Inputs, orders: float = 1e6) -> list[CostBreakdown]:
             {
                 **shared,
                 # one processor invocation doing the three steps' work
-                "Lambda steps": _lambda(orders, inputs.step_ms * inputs.steps * 0.8, inputs.memory_mb),
+                "Lambda steps": _lambda(orders, inputs.step_ms * step_invocations / orders * 0.8, inputs.memory_mb),
                 "Step Functions": 0.0,
                 "CloudWatch Logs": lambda_logs * 0.6,
             },

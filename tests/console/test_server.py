@@ -164,9 +164,7 @@ def test_api_shows_each_states_outcome_attempts_and_errors(client: FlaskClient, 
         "NeedsProcessing",
         "Fulfil",
         "InStock",
-        "AuthorizePayment",
-        "Paid",
-        "MarkProcessed",
+        "MarkProcessed",  # paid at pickup: no AuthorizePayment
         "ProcessedOrCancelled",
         "PublishProcessed",
     ]

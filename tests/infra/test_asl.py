@@ -107,7 +107,7 @@ def test_processor_task_catches_everything_into_the_dlq_then_fail(asl: dict[str,
     task = processor_tasks(asl)[name]
     (catch,) = task["Catch"]
     assert catch["ErrorEquals"] == ["States.ALL"]
-    assert catch["ResultPath"] != "$"  # keep the original event for the DLQ message
+    assert catch["ResultPath"] != "$"  # the state's data stays beside the error (the DLQ reads $$.Execution.Input)
     send_name, _ = send_to_dlq(asl)
     path = [catch["Next"]]
     while path[-1] != send_name:
@@ -161,7 +161,8 @@ def test_status_event_task_never_fails_or_reruns_the_order(asl: dict[str, Any], 
     assert entry["Source"] == d.RULE_EVENT_SOURCE
     assert entry["DetailType"] in d.STATUS_EVENT_DETAIL_TYPES
     assert {key.removesuffix(".$") for key in entry["Detail"]} == {"orderId", "status", "reason", "timestamp"}
-    assert entry["Detail"]["orderId.$"] == "$.detail.orderId"
+    # The order id announced is the execution input's (the Order Created event), whatever the state's data.
+    assert entry["Detail"]["orderId.$"] == "$$.Execution.Input.detail.orderId"
     assert task["ResultPath"] not in (None, "$")  # the execution's data stays the order's
     (retry,) = task["Retry"]
     (catch,) = task["Catch"]

@@ -22,20 +22,19 @@ import pytest
 from order_service.domain.order import OrderRecord, OrderRequest, OrderStatus, SnackItem
 from snacks import operations
 from snacks.aws import Aws
-from snacks.trace import fetch_history
+from snacks.trace import build_trace, fetch_history
 from stacks import definitions
 
 FAULTS = "Flaky Fries=transient:1; Broken Biscuit=transient; Doom Donut=permanent"
 
 
-# The states an order that is in stock and not cancelled passes through, in order.
+# The states an order paid at pickup, in stock and not cancelled passes through, in order (a card order also
+# passes AuthorizePayment and Paid between InStock and MarkProcessed: test_payment_workflow).
 HAPPY_PATH = [
     "Validate",
     "NeedsProcessing",
     "Fulfil",
-    "InStock",
-    "AuthorizePayment",  # an order paid at pickup passes: nothing to authorize
-    "Paid",
+    "InStock",  # paid at pickup: nothing to authorize, no AuthorizePayment invocation
     "MarkProcessed",
     "ProcessedOrCancelled",
     "PublishProcessed",
@@ -61,14 +60,16 @@ def sfn(aws: Aws) -> Any:
     return aws.client("stepfunctions")
 
 
-def new_order(aws: Aws, item: str, quantities: tuple[int, ...] = (2,)) -> str:
-    """A NEW order of ``item``: one line per quantity (two lines of one snack: ``(1, 1)``), 1.50 a unit."""
+def new_order(aws: Aws, item: str, quantities: tuple[int, ...] = (2,), payment_method: str | None = None) -> str:
+    """A NEW order of ``item``: one line per quantity (two lines of one snack: ``(1, 1)``), 1.50 a unit; paid
+    at pickup unless a ``payment_method`` (the local Stripe emulator's test cards) is given."""
     order_id = str(uuid.uuid4())
     lines = tuple(SnackItem(name=item, quantity=quantity, price=Decimal("1.50")) for quantity in quantities)
     request = OrderRequest(
         customer_name="State Machine Test",
         snack_items=lines,
         total_amount=sum((line.line_total for line in lines), Decimal("0.00")),
+        payment_method=payment_method,
     )
     operations.repository(aws).create(OrderRecord.new(order_id, request, datetime.now(UTC)))
     return order_id
@@ -145,11 +146,70 @@ def test_happy_path_runs_validate_fulfil_mark_processed_once_each(sfn: Any, aws:
 
     assert execution["status"] == "SUCCEEDED"
     assert entered(history) == HAPPY_PATH
-    assert task_attempts(history) == Counter({"Validate": 1, "Fulfil": 1, "AuthorizePayment": 1, "MarkProcessed": 1})
+    assert task_attempts(history) == Counter({"Validate": 1, "Fulfil": 1, "MarkProcessed": 1})
     record = operations.get_order(aws, order_id)
     assert record is not None and record.status is OrderStatus.PROCESSED and record.processed_at
     assert record.execution_arn == execution["executionArn"]
     assert dead_letters_for(aws, order_id) == []
+
+
+# Small state payloads (issue 21). "Processing input and output in Step Functions" (Step Functions Developer
+# Guide, https://docs.aws.amazon.com/step-functions/latest/dg/concepts-input-output-filtering.html): Parameters
+# build a task's input, ResultSelector shapes its result, and ResultPath "$" makes that result the state's
+# output, replacing its input (input-output-resultpath.html, "Use ResultPath to replace input with the task
+# result"); a "$$." path reads the context object, whose $$.Execution.Input is the execution's input
+# (input-output-contextobject.html). So each step reads the order id from the Order Created event without the
+# event being carried from state to state. Best practices (sfn-best-practices.html, "Use Amazon S3 ARNs
+# instead of passing large payloads") say to pass only what the next state needs; at log level ALL every
+# state's input and output is logged, so whatever is carried is paid for on every event.
+MAX_STATE_DATA = 512  # bytes of any state's logged input or output (before: the envelope + results, ~1.4 KB)
+
+
+def state_data(history: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """(event type, state, text) of every logged state input and output, and of the execution's output."""
+    data = []
+    for event in history:
+        details = event["details"]
+        if event["type"].endswith("StateEntered"):
+            data.append((event["type"], details["name"], str(details["input"])))
+        elif event["type"].endswith("StateExited") or event["type"] == "ExecutionSucceeded":
+            data.append((event["type"], details.get("name", ""), str(details["output"])))
+    return data
+
+
+@pytest.mark.parametrize(
+    ("item", "payment_method", "status"),
+    [
+        ("Shaped Shortbread", None, OrderStatus.PROCESSED),
+        ("Shaped Shortbread", "pm_card_visa", OrderStatus.PROCESSED),
+        ("Shaped Scones", None, OrderStatus.REJECTED),  # out of stock: PublishRejected reads Fulfil's result
+        ("Doom Donut", None, OrderStatus.FAILED),  # the catch path: RecordFailure, PublishFailed, SendToDLQ
+    ],
+    ids=["processed-pickup", "processed-card", "rejected", "failed"],
+)
+def test_no_state_carries_the_event_envelope_or_earlier_results(
+    sfn: Any, aws: Aws, item: str, payment_method: str | None, status: OrderStatus
+) -> None:
+    if status is OrderStatus.REJECTED:
+        operations.set_stock(aws, item, 0)
+    order_id = new_order(aws, item, payment_method=payment_method)
+    event = order_created_event(order_id)
+    execution, history = run(sfn, aws, event)
+    record = operations.get_order(aws, order_id)
+    assert record is not None and record.status is status
+
+    (first, *rest) = state_data(history)
+    # The first state's input is the execution's input, the envelope EventBridge delivers; nothing after it is.
+    assert first[:2] == ("TaskStateEntered", "Validate") and json.loads(first[2]) == event
+    for kind, name, text in rest:
+        assert event["id"] not in text and "detail-type" not in text, (kind, name, text)
+        if status is not OrderStatus.FAILED:  # a failure's data holds its cause, as long as the error made it
+            assert len(text.encode()) <= MAX_STATE_DATA, (kind, name, len(text.encode()), text)
+    # The trace keeps, per state, what went in and what came out (snacks trace, the console).
+    steps = build_trace(execution["executionArn"], history).steps
+    assert [step.name for step in steps] == entered(history)
+    assert all(step.input is not None for step in steps)
+    assert all(step.output is not None for step in steps if step.kind != "Fail" and not step.caught)
 
 
 def test_step_failing_once_is_retried_and_the_order_processed(sfn: Any, aws: Aws) -> None:
@@ -294,8 +354,9 @@ def test_out_of_stock_ends_the_order_rejected_without_dlq_or_reservation(
     assert execution["status"] == "SUCCEEDED"
     assert entered(history) == ["Validate", "NeedsProcessing", "Fulfil", "InStock", "PublishRejected", "OrderRejected"]
     output = json.loads(execution["output"])
-    assert output["fulfillment"]["outcome"] == "rejected"
-    assert output["fulfillment"]["rejection"]["lines"] == [{"name": snack, "requested": 2, "available": 1}]
+    # The execution's data: Validate's selected result, Fulfil's at $.fulfil (and PublishRejected's).
+    assert output["fulfil"]["outcome"] == "rejected"
+    assert output["fulfil"]["rejection"]["lines"] == [{"name": snack, "requested": 2, "available": 1}]
     record = operations.get_order(aws, order_id)
     assert record is not None and record.status is OrderStatus.REJECTED
     assert record.rejection is not None and record.rejection["reason"] == "OutOfStock"
@@ -566,7 +627,7 @@ def test_a_failed_publish_neither_fails_nor_reruns_the_order(
     assert attempts == ["Order Processed"] * 3  # the first attempt and 2 retries
     output = json.loads(execution["output"])
     assert output["statusEventError"]["Error"] == "EventBridge.FailedEntry"
-    assert task_attempts(history) == Counter({"Validate": 1, "Fulfil": 1, "AuthorizePayment": 1, "MarkProcessed": 1})
+    assert task_attempts(history) == Counter({"Validate": 1, "Fulfil": 1, "MarkProcessed": 1})
     record = operations.get_order(aws, order_id)
     assert record is not None and record.status is OrderStatus.PROCESSED
 
@@ -771,7 +832,7 @@ def test_a_cancel_while_the_execution_is_held_before_mark_processed_ends_it_canc
 
     assert result["execution"]["status"] == "SUCCEEDED"
     assert entered(result["history"])[-3:] == ["MarkProcessed", "ProcessedOrCancelled", "Cancelled"]
-    assert json.loads(result["execution"]["output"])["result"]["status"] == "CANCELLED"
+    assert json.loads(result["execution"]["output"])["status"] == "CANCELLED"  # MarkProcessed's result
     record = operations.get_order(aws, order_id)
     assert record is not None and record.status is OrderStatus.CANCELLED
     assert dict(operations.list_stock(aws))[snack] == 5  # given back exactly once
@@ -819,8 +880,8 @@ def test_two_executions_racing_to_mark_processed_announce_it_once(
     assert_status_event(event_received, order_id, "Order Processed", "PROCESSED", "Fulfilled")
     paths = sorted(entered(history)[-4:] for _, history in results)
     assert paths == [  # both wrote (or tried to) in MarkProcessed; one announced
+        ["InStock", "MarkProcessed", "ProcessedOrCancelled", "OrderProcessed"],
         ["MarkProcessed", "ProcessedOrCancelled", "PublishProcessed", "OrderProcessed"],
-        ["Paid", "MarkProcessed", "ProcessedOrCancelled", "OrderProcessed"],
     ]
     record = operations.get_order(aws, order_id)
     assert record is not None and record.status is OrderStatus.PROCESSED

@@ -29,7 +29,15 @@ from order_service.domain.errors import (
 )
 from order_service.domain.fulfillment import FaultRule, parse_fault_plan, tracking_id
 from order_service.domain.order import OrderRecord, OrderRequest, OrderStatus, SnackItem, utc_timestamp
-from order_service.domain.order_processing import MAX_CAUSE_CHARS, PROCESS, SKIP, OrderProcessor, StepContext
+from order_service.domain.order_processing import (
+    CARD,
+    MAX_CAUSE_CHARS,
+    PICKUP,
+    PROCESS,
+    SKIP,
+    OrderProcessor,
+    StepContext,
+)
 from order_service.domain.validation import MAX_ITEMS
 from order_service.settings import FULFILLMENT_FAULTS
 from stacks import definitions
@@ -112,7 +120,7 @@ def test_happy_path_takes_the_order_from_new_to_processed(
     put_order(repository, "o-1")
 
     validation = step("validate", "o-1")
-    assert validation == {"action": PROCESS, "orderId": "o-1", "status": "NEW", "itemCount": 3}
+    assert validation == {"action": PROCESS, "orderId": "o-1", "status": "NEW", "itemCount": 3, "paidBy": "pickup"}
     assert stored(repository, "o-1").status is OrderStatus.NEW
 
     fulfilled = step("fulfil", "o-1")
@@ -244,7 +252,7 @@ def test_validate_on_a_settled_order_skips_it(
 
     result = step("validate", "o-4")
 
-    assert result == {"action": SKIP, "orderId": "o-4", "status": status.value}
+    assert result == {"action": SKIP, "orderId": "o-4", "status": status.value, "paidBy": "pickup"}
     assert stored(repository, "o-4") == before
 
 
@@ -252,9 +260,24 @@ def test_the_state_machine_fulfils_only_on_the_process_action() -> None:
     """The validate step's actions match the ASL Choice: only "process" leads to Fulfil."""
     choice = definitions.load_asl()["States"]["NeedsProcessing"]
     [rule] = choice["Choices"]
-    assert rule == {"Variable": "$.validation.action", "StringEquals": PROCESS, "Next": "Fulfil"}
+    assert rule == {"Variable": "$.action", "StringEquals": PROCESS, "Next": "Fulfil"}
     assert choice["Default"] == "AlreadySettled"
     assert rule["StringEquals"] != SKIP  # a skipped (settled) order falls through to the Default
+    # Validate's ResultSelector keeps what NeedsProcessing and InStock read from its result.
+    assert definitions.load_asl()["States"]["Validate"]["ResultSelector"] == {
+        "orderId.$": "$.orderId",
+        "action.$": "$.action",
+        "paidBy.$": "$.paidBy",
+    }
+
+
+def test_only_an_order_paid_at_pickup_skips_authorize_payment() -> None:
+    """validate's paidBy matches InStock's rule: pickup goes straight to MarkProcessed; a card order, or any
+    other value, takes the Default through AuthorizePayment (which passes an order paid at pickup anyway)."""
+    states = definitions.load_asl()["States"]
+    skip = [rule for rule in states["InStock"]["Choices"] if rule.get("Variable") == "$.paidBy"]
+    assert skip == [{"Variable": "$.paidBy", "StringEquals": PICKUP, "Next": "MarkProcessed"}]
+    assert states["InStock"]["Default"] == "AuthorizePayment" and CARD != PICKUP
 
 
 @pytest.mark.parametrize("name", ["validate", "fulfil", "markProcessed"])

@@ -22,6 +22,9 @@ MAX_CAUSE_CHARS = 2000
 
 PROCESS = "process"
 SKIP = "skip"
+# How the order pays (validate's result): the workflow sends only card orders through authorizePayment.
+CARD = "card"
+PICKUP = "pickup"
 
 # Outcomes of the fulfil step, for the workflow's Choice after it.
 FULFILLED = "fulfilled"
@@ -70,9 +73,11 @@ class OrderProcessor:
     def validate(self, step: StepContext) -> dict[str, Any]:
         """Decide whether the order needs processing; reject an order that breaks the rules."""
         order = self._load(step.order_id)
+        # Set when the order is created and never changed, so any execution of it may route on it.
+        paid_by = PICKUP if order.payment_method is None else CARD
         if order.status is not OrderStatus.NEW:
             # PROCESSED is done; FAILED already went to the DLQ. A duplicate event changes neither.
-            return {"action": SKIP, "orderId": order.order_id, "status": order.status.value}
+            return {"action": SKIP, "orderId": order.order_id, "status": order.status.value, "paidBy": paid_by}
         if not 1 <= len(order.snack_items) <= MAX_ITEMS:
             raise OrderInvalid(f"order {order.order_id} has {len(order.snack_items)} items")
         expected = items_total(order.snack_items)
@@ -83,6 +88,7 @@ class OrderProcessor:
             "orderId": order.order_id,
             "status": order.status.value,
             "itemCount": sum(item.quantity for item in order.snack_items),
+            "paidBy": paid_by,
         }
 
     def fulfil(self, step: StepContext) -> dict[str, Any]:
