@@ -163,7 +163,11 @@ def test_status_event_task_never_fails_or_reruns_the_order(asl: dict[str, Any], 
     assert {key.removesuffix(".$") for key in entry["Detail"]} == {"orderId", "status", "reason", "timestamp"}
     # The order id announced is the execution input's (the Order Created event), whatever the state's data.
     assert entry["Detail"]["orderId.$"] == "$$.Execution.Input.detail.orderId"
-    assert task["ResultPath"] not in (None, "$")  # the execution's data stays the order's
+    # "ResultPath": null discards the task's result and keeps its input ("Use ResultPath to discard the
+    # result and keep the original input", Step Functions Developer Guide, input-output-resultpath.html):
+    # the execution's data stays the order's, and PutEvents' answer is not carried to later states (the
+    # trace keeps it in TaskSucceeded). A failed publish is still kept, by the Catch's own ResultPath.
+    assert "ResultPath" in task and task["ResultPath"] is None
     (retry,) = task["Retry"]
     (catch,) = task["Catch"]
     assert retry["ErrorEquals"] == catch["ErrorEquals"] == ["States.ALL"]
