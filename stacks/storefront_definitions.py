@@ -117,6 +117,7 @@ def function_definitions(names: d.ResourceNames = d.NAMES, callback_url: str = "
             memory_mb=256,
             timeout_seconds=PUSHER_TIMEOUT_SECONDS,
             environment={
+                env.ORDERS_TABLE_NAME: names.orders_table,  # one GetItem per event: the payment state
                 env.CONNECTIONS_TABLE_NAME: store.connections_table,
                 env.WEBSOCKET_CALLBACK_URL: callback_url,
             },

@@ -218,7 +218,8 @@ class Flows:
             return error.code, json.loads(error.read() or b"null")
 
     def storefront_live(self) -> str | None:
-        """The storefront: place over HTTP, subscribe on the WebSocket, see PROCESSED pushed, read it."""
+        """The storefront: place over HTTP, subscribe on the WebSocket, see PROCESSED pushed with the order's
+        payment (the pusher's GetItem on Orders), read it."""
         from urllib.parse import urlencode
 
         from websockets.sync.client import connect
@@ -231,10 +232,13 @@ class Flows:
             with connect(f"{self.stack.storefront.websocket_url}/?{query}", open_timeout=30) as socket:
                 socket.send("{}")  # the current status comes back, then every change
                 deadline = time.monotonic() + 20
-                while json.loads(socket.recv(timeout=max(0.01, deadline - time.monotonic())))["status"] != "PROCESSED":
-                    pass
+                message: dict[str, Any] = {}
+                while message.get("status") != "PROCESSED":
+                    message = json.loads(socket.recv(timeout=max(0.01, deadline - time.monotonic())))
         except (OSError, TimeoutError, ValueError) as error:
             return f"no PROCESSED on the socket ({type(error).__name__}: {error})"
+        if "payment" not in message:  # the pusher reads the order for it (its GetItem on Orders)
+            return f"PROCESSED pushed without the payment: {message}"
         self.stack.wait_until_idle()
         status, view = self.storefront_http("GET", f"/orders/{placed['orderId']}", token=placed["orderToken"])
         if status != 200 or view.get("order", {}).get("status") != "PROCESSED":

@@ -160,6 +160,8 @@ class Storefront(Construct):
             "StorefrontPusher",
             definitions[sf.PUSHER],
             [
+                # One strongly consistent GetItem per status event: the order's payment state for the message.
+                iam.PolicyStatement(sid="ReadOrderPayment", actions=["dynamodb:GetItem"], resources=[orders.table_arn]),
                 iam.PolicyStatement(
                     sid="FindAndForgetConnections",
                     actions=["dynamodb:Query", "dynamodb:DeleteItem"],

@@ -163,8 +163,13 @@ def test_each_storefront_role_holds_only_what_its_handler_calls(synth: Synthesiz
     assert sorted(sockets) == sorted(["ReadOrders", "RememberConnections", "PostToOwnConnections", "WriteOwnLogs"])
     assert actions(sockets["ReadOrders"]) == ["dynamodb:GetItem"]
     pusher = role_statements(synth, STORE.pusher_function)
-    assert sorted(pusher) == sorted(["FindAndForgetConnections", "PostToOwnConnections", "WriteOwnLogs"])
+    assert sorted(pusher) == sorted(
+        ["ReadOrderPayment", "FindAndForgetConnections", "PostToOwnConnections", "WriteOwnLogs"]
+    )
     assert actions(pusher["FindAndForgetConnections"]) == ["dynamodb:DeleteItem", "dynamodb:Query"]
+    # One GetItem per status event (the payment state for the message), on the Orders table only.
+    assert actions(pusher["ReadOrderPayment"]) == ["dynamodb:GetItem"]
+    assert pusher["ReadOrderPayment"]["Resource"] == sockets["ReadOrders"]["Resource"]
 
 
 def test_status_events_reach_the_pusher(synth: Synthesized) -> None:
