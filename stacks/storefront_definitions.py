@@ -97,6 +97,8 @@ def function_definitions(names: d.ResourceNames = d.NAMES, callback_url: str = "
                 env.INVENTORY_TABLE_NAME: names.inventory_table,
                 env.EVENT_BUS_NAME: names.event_bus,
                 env.IDEMPOTENCY_TABLE_NAME: names.idempotency_table,
+                # A cancel gives a card payment back, as order-canceller does (the SDK layer comes with it).
+                env.STRIPE_SECRET_NAME: names.stripe_secret,
             },
         ),
         SOCKETS: d.FunctionDefinition(

@@ -257,11 +257,30 @@ class Flows:
         self.stack.wait_until_idle()
         return None if status == 200 and self.status(order_id) == "CANCELLED" else f"cancel answered {status}: {body}"
 
+    def storefront_card_cancel(self) -> str | None:
+        """An authorized card order (its capture held at the Stripe emulator) cancelled over HTTP: voided."""
+        fault = self.stack.stripe.hold("capture", work_first=False)
+        try:
+            status, placed = self.storefront_http("POST", "/orders", {**order(), "paymentMethod": "pm_card_visa"})
+            if status != 201:
+                return f"POST /orders answered {status}: {placed}"
+            if not fault.reached.wait(20):
+                return f"never reached the capture (order {self.status(placed['orderId'])})"
+            status, body = self.storefront_http(
+                "POST", f"/orders/{placed['orderId']}/cancel", token=placed["orderToken"]
+            )
+        finally:
+            self.stack.stripe.release("capture")
+        self.stack.wait_until_idle()
+        state = ((body.get("order") or {}).get("payment") or {}).get("state") if isinstance(body, dict) else None
+        return None if status == 200 and state == "voided" else f"cancel answered {status}: {body}"
+
     def checks(self) -> list[tuple[str, Callable[[], str | None]]]:
         return [
             ("card order captured", self.card_order_captured),
             ("storefront: placed, pushed live, read", self.storefront_live),
             ("storefront: failed order cancelled", self.storefront_cancel),
+            ("storefront: authorized card order cancelled, voided", self.storefront_card_cancel),
             ("order processed + status notification", self.processed_and_notified),
             ("out of stock → REJECTED", self.out_of_stock_rejected),
             ("permanent failure → DLQ, then cancelled", self.failure_dead_lettered_then_cancelled),

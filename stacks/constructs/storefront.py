@@ -131,6 +131,11 @@ class Storefront(Construct):
                     sid="GiveStockBack", actions=["dynamodb:UpdateItem"], resources=[inventory.table_arn]
                 ),
                 iam.PolicyStatement(
+                    sid="ReadStripeSecretKey",  # a cancel voids or refunds a card payment, as order-canceller does
+                    actions=["secretsmanager:GetSecretValue"],
+                    resources=[functions.payments.secret.secret_arn],
+                ),
+                iam.PolicyStatement(
                     sid="PublishCreatedAndCancelled",
                     actions=["events:PutEvents"],
                     resources=[bus.event_bus_arn],

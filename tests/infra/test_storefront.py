@@ -157,8 +157,15 @@ def test_each_storefront_role_holds_only_what_its_handler_calls(synth: Synthesiz
         d.RULE_DETAIL_TYPE, d.ORDER_CANCELLED_DETAIL_TYPE_NAME,
     ]  # fmt: skip
     assert sorted(api) == sorted(
-        ["CreateReadCancelOrders", "IdempotencyRecords", "GiveStockBack", "PublishCreatedAndCancelled", "WriteOwnLogs"]
-    )
+        [
+            "CreateReadCancelOrders", "IdempotencyRecords", "GiveStockBack", "PublishCreatedAndCancelled",
+            "ReadStripeSecretKey", "WriteOwnLogs",
+        ]
+    )  # fmt: skip
+    # A cancel releases a card payment, as order-canceller does: the one secret, and nothing else of Stripe's.
+    assert actions(api["ReadStripeSecretKey"]) == ["secretsmanager:GetSecretValue"]
+    (secret_id,) = synth.resources("AWS::SecretsManager::Secret")
+    assert api["ReadStripeSecretKey"]["Resource"] == {"Ref": secret_id}
     sockets = role_statements(synth, STORE.sockets_function)
     assert sorted(sockets) == sorted(["ReadOrders", "RememberConnections", "PostToOwnConnections", "WriteOwnLogs"])
     assert actions(sockets["ReadOrders"]) == ["dynamodb:GetItem"]

@@ -195,9 +195,13 @@ def test_a_card_order_failed_before_authorization_is_pushed_not_charged_then_can
     assert cancelled["payment"]["state"] == "not_charged" and cancelled["sequence"] > failed["sequence"]
 
 
-def test_cancelling_an_authorized_card_order_pushes_cancelled_with_the_payment_voided(stack: Any) -> None:
-    """The order is NEW holding an authorization (its capture held at the provider); order-canceller cancels it,
-    voids the authorization, then announces Order Cancelled: the pushed CANCELLED says voided, not a hold."""
+@pytest.mark.parametrize("canceller", ["order-canceller", "storefront"])
+def test_cancelling_an_authorized_card_order_pushes_cancelled_with_the_payment_voided(
+    stack: Any, canceller: str
+) -> None:
+    """The order is NEW holding an authorization (its capture held at the provider); order-canceller (an
+    operator) or the storefront's POST /orders/{id}/cancel (the customer) cancels it, voids the authorization,
+    then announces Order Cancelled: the pushed CANCELLED says voided, not a hold."""
     from snacks import operations
 
     fault = stack.stripe.hold("capture", work_first=False)
@@ -207,9 +211,13 @@ def test_cancelling_an_authorized_card_order_pushes_cancelled_with_the_payment_v
         with subscribe(stack, placed["orderId"], placed["orderToken"]) as socket:
             current = json.loads(socket.recv(timeout=WAIT_SECONDS))
             assert (current["status"], current["payment"]["state"]) == ("NEW", "authorized")
-            reply = operations.invoke_canceller(
-                Aws(endpoint_url=stack.endpoint_url, region=stack.region), placed["orderId"]
-            )
+            if canceller == "order-canceller":
+                aws = Aws(endpoint_url=stack.endpoint_url, region=stack.region)
+                reply = operations.invoke_canceller(aws, placed["orderId"])
+            else:
+                bearer = {"authorization": f"Bearer {placed['orderToken']}"}
+                reply = call(stack, "POST", f"/orders/{placed['orderId']}/cancel", headers=bearer)[2]
+                assert reply["order"]["payment"]["state"] == "voided"
             assert (reply["statusCode"], reply["status"]) == (200, "CANCELLED")
             cancelled = until(socket, "CANCELLED")[-1]
     finally:
