@@ -97,6 +97,8 @@ def function_definitions(names: d.ResourceNames = d.NAMES, callback_url: str = "
                 env.INVENTORY_TABLE_NAME: names.inventory_table,
                 env.EVENT_BUS_NAME: names.event_bus,
                 env.IDEMPOTENCY_TABLE_NAME: names.idempotency_table,
+                # A cancel gives a card payment back, as order-canceller does (the SDK layer comes with it).
+                env.STRIPE_SECRET_NAME: names.stripe_secret,
             },
         ),
         SOCKETS: d.FunctionDefinition(
@@ -117,6 +119,7 @@ def function_definitions(names: d.ResourceNames = d.NAMES, callback_url: str = "
             memory_mb=256,
             timeout_seconds=PUSHER_TIMEOUT_SECONDS,
             environment={
+                env.ORDERS_TABLE_NAME: names.orders_table,  # one GetItem per event: the payment state
                 env.CONNECTIONS_TABLE_NAME: store.connections_table,
                 env.WEBSOCKET_CALLBACK_URL: callback_url,
             },

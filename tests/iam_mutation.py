@@ -218,7 +218,8 @@ class Flows:
             return error.code, json.loads(error.read() or b"null")
 
     def storefront_live(self) -> str | None:
-        """The storefront: place over HTTP, subscribe on the WebSocket, see PROCESSED pushed, read it."""
+        """The storefront: place over HTTP, subscribe on the WebSocket, see PROCESSED pushed with the order's
+        payment (the pusher's GetItem on Orders), read it."""
         from urllib.parse import urlencode
 
         from websockets.sync.client import connect
@@ -231,10 +232,13 @@ class Flows:
             with connect(f"{self.stack.storefront.websocket_url}/?{query}", open_timeout=30) as socket:
                 socket.send("{}")  # the current status comes back, then every change
                 deadline = time.monotonic() + 20
-                while json.loads(socket.recv(timeout=max(0.01, deadline - time.monotonic())))["status"] != "PROCESSED":
-                    pass
+                message: dict[str, Any] = {}
+                while message.get("status") != "PROCESSED":
+                    message = json.loads(socket.recv(timeout=max(0.01, deadline - time.monotonic())))
         except (OSError, TimeoutError, ValueError) as error:
             return f"no PROCESSED on the socket ({type(error).__name__}: {error})"
+        if "payment" not in message:  # the pusher reads the order for it (its GetItem on Orders)
+            return f"PROCESSED pushed without the payment: {message}"
         self.stack.wait_until_idle()
         status, view = self.storefront_http("GET", f"/orders/{placed['orderId']}", token=placed["orderToken"])
         if status != 200 or view.get("order", {}).get("status") != "PROCESSED":
@@ -253,11 +257,30 @@ class Flows:
         self.stack.wait_until_idle()
         return None if status == 200 and self.status(order_id) == "CANCELLED" else f"cancel answered {status}: {body}"
 
+    def storefront_card_cancel(self) -> str | None:
+        """An authorized card order (its capture held at the Stripe emulator) cancelled over HTTP: voided."""
+        fault = self.stack.stripe.hold("capture", work_first=False)
+        try:
+            status, placed = self.storefront_http("POST", "/orders", {**order(), "paymentMethod": "pm_card_visa"})
+            if status != 201:
+                return f"POST /orders answered {status}: {placed}"
+            if not fault.reached.wait(20):
+                return f"never reached the capture (order {self.status(placed['orderId'])})"
+            status, body = self.storefront_http(
+                "POST", f"/orders/{placed['orderId']}/cancel", token=placed["orderToken"]
+            )
+        finally:
+            self.stack.stripe.release("capture")
+        self.stack.wait_until_idle()
+        state = ((body.get("order") or {}).get("payment") or {}).get("state") if isinstance(body, dict) else None
+        return None if status == 200 and state == "voided" else f"cancel answered {status}: {body}"
+
     def checks(self) -> list[tuple[str, Callable[[], str | None]]]:
         return [
             ("card order captured", self.card_order_captured),
             ("storefront: placed, pushed live, read", self.storefront_live),
             ("storefront: failed order cancelled", self.storefront_cancel),
+            ("storefront: authorized card order cancelled, voided", self.storefront_card_cancel),
             ("order processed + status notification", self.processed_and_notified),
             ("out of stock → REJECTED", self.out_of_stock_rejected),
             ("permanent failure → DLQ, then cancelled", self.failure_dead_lettered_then_cancelled),

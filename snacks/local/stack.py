@@ -245,7 +245,7 @@ class LocalStack:
         )
         if self.iam is not None and self.workflow_logging.has_destination:
             self._authorize_log_delivery(self.iam, self.resources.state_machine_arn)
-        self.storefront.provision(self._client)
+        self.storefront.provision(self._client, stripe_api_base=self.stripe.url)
         if self.iam is not None:
             self._alias_storefront_apis(self.iam)
         if self.state_dir is not None:

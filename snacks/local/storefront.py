@@ -156,8 +156,9 @@ class LocalStorefront:
 
     # -- resources ---------------------------------------------------------------------------
 
-    def provision(self, client: Callable[[str], Any]) -> None:
-        """The connections table, the three functions and the status rule targeting the pusher."""
+    def provision(self, client: Callable[[str], Any], stripe_api_base: str | None = None) -> None:
+        """The connections table, the three functions and the status rule targeting the pusher (storefront-api
+        cancels card orders, so it is pointed at the Stripe emulator like order-canceller)."""
         create_connections_table(client("dynamodb"), self.names)
         lambda_, logs, iam = client("lambda"), client("logs"), client("iam")
         code = lambda_asset_zip()
@@ -178,7 +179,7 @@ class LocalStorefront:
                 MemorySize=definition.memory_mb,
                 Timeout=definition.timeout_seconds,
                 Code={"ZipFile": code},
-                Environment={"Variables": function_environment(definition, "", definition.name)},
+                Environment={"Variables": function_environment(definition, "", definition.name, stripe_api_base)},
                 TracingConfig={"Mode": "Active"},
             )
             if definition.name == self.store.pusher_function:

@@ -82,9 +82,9 @@ class Payments(Construct):
             self.secret,
             {
                 "CKV2_AWS_57": rotation,
-                "CKV_AWS_149": "Encrypted with Secrets Manager's AWS managed key (aws/secretsmanager); only the two "
-                "payment functions' roles may read the secret, and a customer managed key would add cost and key "
-                "policy upkeep without narrowing that.",
+                "CKV_AWS_149": "Encrypted with Secrets Manager's AWS managed key (aws/secretsmanager); only the "
+                "payment callers' roles (processor, canceller, storefront-api) may read the secret, and a customer "
+                "managed key would add cost and key policy upkeep without narrowing that.",
             },
         )
         self.stripe_layer = lambda_.LayerVersion(

@@ -131,6 +131,11 @@ class Storefront(Construct):
                     sid="GiveStockBack", actions=["dynamodb:UpdateItem"], resources=[inventory.table_arn]
                 ),
                 iam.PolicyStatement(
+                    sid="ReadStripeSecretKey",  # a cancel voids or refunds a card payment, as order-canceller does
+                    actions=["secretsmanager:GetSecretValue"],
+                    resources=[functions.payments.secret.secret_arn],
+                ),
+                iam.PolicyStatement(
                     sid="PublishCreatedAndCancelled",
                     actions=["events:PutEvents"],
                     resources=[bus.event_bus_arn],
@@ -160,6 +165,8 @@ class Storefront(Construct):
             "StorefrontPusher",
             definitions[sf.PUSHER],
             [
+                # One strongly consistent GetItem per status event: the order's payment state for the message.
+                iam.PolicyStatement(sid="ReadOrderPayment", actions=["dynamodb:GetItem"], resources=[orders.table_arn]),
                 iam.PolicyStatement(
                     sid="FindAndForgetConnections",
                     actions=["dynamodb:Query", "dynamodb:DeleteItem"],

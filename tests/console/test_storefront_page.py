@@ -60,6 +60,30 @@ def test_an_order_placed_on_the_page_shows_processed_live(browser: Any, page_url
     page.click("#place")
     expect(page.locator("#status")).to_have_attribute("data-status", "PROCESSED", timeout=TIMEOUT_MS)
     expect(page.locator("#error")).to_have_text("")
+    expect(page.locator("#payment")).to_have_attribute("data-state", "due_at_pickup")
+    expect(page.locator("#payment")).to_have_text("Payment: Pay at pickup, due at pickup, 2.50 USD")
+    page.close()
+
+
+def test_a_card_order_on_the_page_shows_its_payment_captured_live(browser: Any, page_url: str) -> None:
+    page = browser.new_page()
+    page.goto(page_url)
+    page.select_option("#payment-method", "pm_card_visa")
+    page.click("#place")
+    expect(page.locator("#status")).to_have_attribute("data-status", "PROCESSED", timeout=TIMEOUT_MS)
+    # The PROCESSED message carries the payment: the line follows the pushed state, not a reload.
+    expect(page.locator("#payment")).to_have_attribute("data-state", "captured")
+    expect(page.locator("#payment")).to_have_text("Payment: Card, captured, 2.50 USD")
+    page.close()
+
+
+def test_a_declined_card_shows_rejected_and_the_reason(browser: Any, page_url: str) -> None:
+    page = browser.new_page()
+    page.goto(page_url)
+    page.select_option("#payment-method", "pm_card_chargeDeclined")
+    page.click("#place")
+    expect(page.locator("#status")).to_have_attribute("data-status", "REJECTED", timeout=TIMEOUT_MS)
+    expect(page.locator("#payment")).to_have_text("Payment: Card, declined (card declined), 2.50 USD")
     page.close()
 
 
@@ -67,8 +91,12 @@ def test_the_page_cancels_a_failed_order_and_sees_cancelled(browser: Any, page_u
     page = browser.new_page()
     page.goto(page_url)
     page.fill("#snack", DOOM)
+    page.select_option("#payment-method", "pm_card_visa")
     page.click("#place")
     expect(page.locator("#status")).to_have_attribute("data-status", "FAILED", timeout=TIMEOUT_MS)
+    # Doom Donut fails in the reservation, before its card is authorized: nothing held, nothing to give back.
+    expect(page.locator("#payment")).to_have_attribute("data-state", "not_charged")
     page.click("#cancel")
     expect(page.locator("#status")).to_have_attribute("data-status", "CANCELLED", timeout=TIMEOUT_MS)
+    expect(page.locator("#payment")).to_have_text("Payment: Card, not charged, 2.50 USD")
     page.close()

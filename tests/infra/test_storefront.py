@@ -157,14 +157,26 @@ def test_each_storefront_role_holds_only_what_its_handler_calls(synth: Synthesiz
         d.RULE_DETAIL_TYPE, d.ORDER_CANCELLED_DETAIL_TYPE_NAME,
     ]  # fmt: skip
     assert sorted(api) == sorted(
-        ["CreateReadCancelOrders", "IdempotencyRecords", "GiveStockBack", "PublishCreatedAndCancelled", "WriteOwnLogs"]
-    )
+        [
+            "CreateReadCancelOrders", "IdempotencyRecords", "GiveStockBack", "PublishCreatedAndCancelled",
+            "ReadStripeSecretKey", "WriteOwnLogs",
+        ]
+    )  # fmt: skip
+    # A cancel releases a card payment, as order-canceller does: the one secret, and nothing else of Stripe's.
+    assert actions(api["ReadStripeSecretKey"]) == ["secretsmanager:GetSecretValue"]
+    (secret_id,) = synth.resources("AWS::SecretsManager::Secret")
+    assert api["ReadStripeSecretKey"]["Resource"] == {"Ref": secret_id}
     sockets = role_statements(synth, STORE.sockets_function)
     assert sorted(sockets) == sorted(["ReadOrders", "RememberConnections", "PostToOwnConnections", "WriteOwnLogs"])
     assert actions(sockets["ReadOrders"]) == ["dynamodb:GetItem"]
     pusher = role_statements(synth, STORE.pusher_function)
-    assert sorted(pusher) == sorted(["FindAndForgetConnections", "PostToOwnConnections", "WriteOwnLogs"])
+    assert sorted(pusher) == sorted(
+        ["ReadOrderPayment", "FindAndForgetConnections", "PostToOwnConnections", "WriteOwnLogs"]
+    )
     assert actions(pusher["FindAndForgetConnections"]) == ["dynamodb:DeleteItem", "dynamodb:Query"]
+    # One GetItem per status event (the payment state for the message), on the Orders table only.
+    assert actions(pusher["ReadOrderPayment"]) == ["dynamodb:GetItem"]
+    assert pusher["ReadOrderPayment"]["Resource"] == sockets["ReadOrders"]["Resource"]
 
 
 def test_status_events_reach_the_pusher(synth: Synthesized) -> None:

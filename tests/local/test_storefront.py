@@ -48,12 +48,14 @@ def call(
         return error.code, dict(error.headers), json.loads(error.read() or b"null")
 
 
-def place(stack: Any, snack: str = "Chips") -> dict[str, Any]:
-    order = {
+def place(stack: Any, snack: str = "Chips", payment_method: str | None = None) -> dict[str, Any]:
+    order: dict[str, Any] = {
         "customerName": "Wendy Websocket",
         "snackItems": [{"name": snack, "quantity": 1, "price": 2.0}],
         "totalAmount": 2.0,
     }
+    if payment_method:
+        order["paymentMethod"] = payment_method  # one of Stripe's test PaymentMethods (the local emulator's)
     status, headers, body = call(
         stack, "POST", "/orders", json.dumps(order).encode(), {"content-type": "application/json"}
     )
@@ -92,7 +94,13 @@ def test_an_order_placed_over_http_is_seen_processed_over_the_websocket(stack: A
         messages = until(socket, "PROCESSED")
     print(f"\nPOST /orders -> PROCESSED on the socket: {(time.perf_counter() - placed_at) * 1000:.0f} ms")
     assert messages[-1]["orderId"] == placed["orderId"] and isinstance(messages[-1]["sequence"], int)
-    assert all(set(message) == {"orderId", "status", "timestamp", "sequence"} for message in messages)
+    assert all(set(message) == {"orderId", "status", "timestamp", "sequence", "payment"} for message in messages)
+    assert messages[-1]["payment"] == {
+        "method": "pay_at_pickup",
+        "state": "due_at_pickup",
+        "amount": 2,
+        "currency": "usd",
+    }
     status, _, body = call(
         stack, "GET", f"/orders/{placed['orderId']}", headers={"authorization": f"Bearer {placed['orderToken']}"}
     )
@@ -134,6 +142,88 @@ def test_a_cancelled_orders_subscribers_all_see_cancelled(stack: Any) -> None:
     finally:
         for socket in sockets:
             socket.close()
+
+
+def read(stack: Any, placed: dict[str, Any]) -> dict[str, Any]:
+    status, _, body = call(
+        stack, "GET", f"/orders/{placed['orderId']}", headers={"authorization": f"Bearer {placed['orderToken']}"}
+    )
+    assert status == 200, body
+    return body["order"]  # type: ignore[no-any-return]
+
+
+PROVIDER_SECRETS = ("pi_", "pm_card", "stripe", "snacks-", "secret", "generation", "declineCode")
+
+
+def test_a_card_orders_subscribers_see_processed_with_the_payment_captured(stack: Any) -> None:
+    placed = place(stack, payment_method="pm_card_visa")
+    with subscribe(stack, placed["orderId"], placed["orderToken"]) as socket:
+        messages = until(socket, "PROCESSED")
+    # The first message is the current status (NEW: awaiting authorization or authorized, or already PROCESSED).
+    assert all(message["payment"]["method"] == "card" for message in messages)
+    assert messages[-1]["payment"]["state"] == "captured"
+    assert (messages[-1]["payment"]["amount"], messages[-1]["payment"]["currency"]) == (2, "usd")
+    view = read(stack, placed)
+    assert view["payment"]["state"] == "captured" and view["payment"]["since"] <= view["processedAt"]
+    assert [step.get("status") or step["payment"] for step in view["history"]] == [
+        "NEW", "authorized", "captured", "PROCESSED"
+    ]  # fmt: skip
+    for secret in PROVIDER_SECRETS:
+        assert secret not in json.dumps(messages) + json.dumps(view), secret
+
+
+def test_a_declined_card_is_pushed_rejected_with_a_customer_safe_reason(stack: Any) -> None:
+    placed = place(stack, payment_method="pm_card_chargeDeclined")
+    with subscribe(stack, placed["orderId"], placed["orderToken"]) as socket:
+        rejected = until(socket, "REJECTED")[-1]
+    assert rejected["payment"] == {
+        "method": "card", "state": "declined", "amount": 2, "currency": "usd",
+        "since": rejected["payment"]["since"], "reason": "card_declined",
+    }  # fmt: skip
+
+
+def test_a_card_order_failed_before_authorization_is_pushed_not_charged_then_cancelled(stack: Any) -> None:
+    """Doom Donut fails in the reservation, before AuthorizePayment: nothing was held. A cancel of the FAILED
+    order over the HTTP API pushes CANCELLED, still not charged, with a higher sequence."""
+    placed = place(stack, DOOM, payment_method="pm_card_visa")
+    with subscribe(stack, placed["orderId"], placed["orderToken"]) as socket:
+        failed = until(socket, "FAILED")[-1]
+        assert failed["payment"] == {"method": "card", "state": "not_charged", "amount": 2, "currency": "usd"}
+        bearer = {"authorization": f"Bearer {placed['orderToken']}"}
+        assert call(stack, "POST", f"/orders/{placed['orderId']}/cancel", headers=bearer)[0] == 200
+        cancelled = until(socket, "CANCELLED")[-1]
+    assert cancelled["payment"]["state"] == "not_charged" and cancelled["sequence"] > failed["sequence"]
+
+
+@pytest.mark.parametrize("canceller", ["order-canceller", "storefront"])
+def test_cancelling_an_authorized_card_order_pushes_cancelled_with_the_payment_voided(
+    stack: Any, canceller: str
+) -> None:
+    """The order is NEW holding an authorization (its capture held at the provider); order-canceller (an
+    operator) or the storefront's POST /orders/{id}/cancel (the customer) cancels it, voids the authorization,
+    then announces Order Cancelled: the pushed CANCELLED says voided, not a hold."""
+    from snacks import operations
+
+    fault = stack.stripe.hold("capture", work_first=False)
+    try:
+        placed = place(stack, payment_method="pm_card_visa")
+        assert fault.reached.wait(WAIT_SECONDS), "never reached the capture"
+        with subscribe(stack, placed["orderId"], placed["orderToken"]) as socket:
+            current = json.loads(socket.recv(timeout=WAIT_SECONDS))
+            assert (current["status"], current["payment"]["state"]) == ("NEW", "authorized")
+            if canceller == "order-canceller":
+                aws = Aws(endpoint_url=stack.endpoint_url, region=stack.region)
+                reply = operations.invoke_canceller(aws, placed["orderId"])
+            else:
+                bearer = {"authorization": f"Bearer {placed['orderToken']}"}
+                reply = call(stack, "POST", f"/orders/{placed['orderId']}/cancel", headers=bearer)[2]
+                assert reply["order"]["payment"]["state"] == "voided"
+            assert (reply["statusCode"], reply["status"]) == (200, "CANCELLED")
+            cancelled = until(socket, "CANCELLED")[-1]
+    finally:
+        stack.stripe.release("capture")
+    assert cancelled["payment"]["state"] == "voided" and cancelled["sequence"] > current["sequence"]
+    assert read(stack, placed)["payment"]["state"] == "voided"
 
 
 def test_api_gateways_own_answers(stack: Any) -> None:

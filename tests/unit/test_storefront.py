@@ -100,8 +100,13 @@ def test_reading_with_the_token_shows_the_customer_view_only(store: dict[str, Mo
     status, headers, body = request(api, "GET", f"/orders/{placed['orderId']}", headers=bearer(placed["orderToken"]))
     assert status == 200
     assert headers["cache-control"] == "max-age=1"
-    assert set(body["order"]) == {"orderId", "status", "snackItems", "totalAmount", "createdAt", "updatedAt", "history"}
+    assert set(body["order"]) == {
+        "orderId", "status", "snackItems", "totalAmount", "createdAt", "updatedAt", "history", "payment"
+    }  # fmt: skip
     assert body["order"]["history"] == [{"status": "NEW", "at": body["order"]["createdAt"]}]
+    assert body["order"]["payment"] == {
+        "method": "pay_at_pickup", "state": "due_at_pickup", "amount": 2.5, "currency": "usd"
+    }  # fmt: skip
     assert "Stella" not in json.dumps(body)
 
 

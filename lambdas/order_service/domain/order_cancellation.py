@@ -65,8 +65,9 @@ def release_cancelled_payment(
 ) -> Cancelled:
     """Give back the cancelled order's card payment: void the authorization, or refund a capture that won a race
     with this cancel. After the cancel's write (a payment is released only for an order that can no longer be
-    PROCESSED) and after its announcement; if the provider is down this raises (503) and the order stays
-    CANCELLED holding its payment: repeating the cancel releases it."""
+    PROCESSED) and before its announcement (so the pushed CANCELLED carries the released payment; the
+    canceller announces whatever this comes to); if the provider is down this raises (503) and the order
+    stays CANCELLED holding its payment: repeating the cancel releases it."""
     if release_held_payment(result.order, payments, orders, clock) is None:
         return result
     return Cancelled(orders.get(result.order.order_id) or result.order, result.changed)

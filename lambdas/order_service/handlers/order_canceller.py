@@ -82,18 +82,22 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         compensated = (result.order.extra.get("cancellation") or {}).get("compensated") or []
         if compensated:
             metrics.add_metric(name="Compensations", unit=MetricUnit.Count, value=len(compensated))
-    announced = announce_cancellation(result, status_events)
-    if announced is False:
-        # The order stays CANCELLED (the customer's answer is 200); only the notification is missing.
-        metrics.add_metric(name="StatusEventsNotPublished", unit=MetricUnit.Count, value=1)
-        logger.warning("Order Cancelled event not published")
     held_before = (result.order.payment or {}).get("status")
+    # The payment is released before Order Cancelled is announced, so the storefront's pushed CANCELLED says
+    # "voided"/"refunded" (its pusher reads the order on the event) rather than a hold about to go; the
+    # announcement waits for one provider call. It is made whatever the release comes to (finally).
     try:
         result = release_cancelled_payment(result, orders, payments, _now)
     except PaymentProviderUnavailable:
         # The order stays CANCELLED holding its payment; the caller's retry of the cancel releases it (503).
         metrics.add_metric(name="PaymentProviderErrors", unit=MetricUnit.Count, value=1)
         raise
+    finally:
+        announced = announce_cancellation(result, status_events)
+        if announced is False:
+            # The order stays CANCELLED (the customer's answer is 200); only the notification is missing.
+            metrics.add_metric(name="StatusEventsNotPublished", unit=MetricUnit.Count, value=1)
+            logger.warning("Order Cancelled event not published")
     record = result.order
     released = (record.payment or {}).get("status")
     if released != held_before and released in PAYMENT_RELEASE_METRICS:

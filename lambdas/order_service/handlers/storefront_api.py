@@ -30,11 +30,12 @@ from order_service.adapters.deadline import bounded_by_invocation_deadline
 from order_service.adapters.dynamodb_inventory import DynamoDbStockLedger
 from order_service.adapters.dynamodb_orders import DynamoDbOrderRepository
 from order_service.adapters.eventbridge_publisher import EventBridgePublisher
+from order_service.adapters.stripe_payments import StripePayments
 from order_service.domain.customer_view import customer_view
-from order_service.domain.errors import FieldProblem, OrderValidationError
+from order_service.domain.errors import FieldProblem, OrderValidationError, PaymentProviderUnavailable
 from order_service.domain.order import OrderRecord, utc_timestamp
 from order_service.domain.order_access import TOKEN_HASH_ATTRIBUTE, bearer_token, may_access, new_token, token_hash
-from order_service.domain.order_cancellation import announce_cancellation, cancel_order
+from order_service.domain.order_cancellation import announce_cancellation, cancel_order, release_cancelled_payment
 from order_service.domain.order_creation import create_order
 from order_service.domain.validation import canonical_numbers, decode_payload, validate_order
 from order_service.handlers.http_api import contract, header, http_responses, json_body, path_parameter
@@ -52,6 +53,7 @@ orders = DynamoDbOrderRepository(_dynamodb, settings.orders_table_name)
 stock = DynamoDbStockLedger(_dynamodb, settings.orders_table_name, settings.inventory_table_name)
 created_events = EventBridgePublisher(_events, settings.event_bus_name, calls_kept_after=1)
 status_events = EventBridgePublisher(_events, settings.event_bus_name)
+payments = StripePayments.from_settings(settings)  # connects on the first card payment only
 
 ROUTE_CREATE = "POST /orders"
 ROUTE_READ = "GET /orders/{id}"
@@ -165,9 +167,18 @@ def cancel(event: dict[str, Any]) -> dict[str, Any]:
     result = cancel_order(record.order_id, orders, stock, lambda: utc_timestamp(_now()))
     if result.changed:
         metrics.add_metric(name="OrdersCancelled", unit=MetricUnit.Count, value=1)
-    if announce_cancellation(result, status_events) is False:
-        metrics.add_metric(name="StatusEventsNotPublished", unit=MetricUnit.Count, value=1)
-        logger.warning("Order Cancelled event not published")
+    # As order-canceller: give the card payment back, then announce (whatever the release comes to), so the
+    # pushed CANCELLED carries the released payment. Provider down: 503 PaymentReleasePending, the order stays
+    # CANCELLED holding its payment, and repeating the cancel releases it.
+    try:
+        result = release_cancelled_payment(result, orders, payments, lambda: utc_timestamp(_now()))
+    except PaymentProviderUnavailable:
+        metrics.add_metric(name="PaymentProviderErrors", unit=MetricUnit.Count, value=1)
+        raise
+    finally:
+        if announce_cancellation(result, status_events) is False:
+            metrics.add_metric(name="StatusEventsNotPublished", unit=MetricUnit.Count, value=1)
+            logger.warning("Order Cancelled event not published")
     current = result.order
     return contract(
         200,
