@@ -13,10 +13,9 @@ from typing import Any
 from order_service.domain import fulfillment, inventory
 from order_service.domain import payment as pay
 from order_service.domain.errors import OrderInvalid, OrderNotFound, OrderStateConflict, TransientStepError
-from order_service.domain.order import OrderRecord, OrderStatus, items_total, parse_utc_timestamp
+from order_service.domain.order import MAX_ITEMS, OrderRecord, OrderStatus, items_total, parse_utc_timestamp
 from order_service.domain.payment_release import release_held_payment, release_payment
 from order_service.domain.ports import OrderRepository, PaymentGateway, StockLedger
-from order_service.domain.validation import MAX_ITEMS
 
 MAX_CAUSE_CHARS = 2000
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from order_service.domain.events import OrderCreated, OrderStatusChanged
-from order_service.domain.inventory import Compensation, ReservationPlan
-from order_service.domain.order import OrderRecord, OrderStatus
-from order_service.domain.payment import Authorization
+if TYPE_CHECKING:  # annotations only: a function importing the ports loads none of these for them
+    from order_service.domain.events import OrderCreated, OrderStatusChanged
+    from order_service.domain.inventory import Compensation, ReservationPlan
+    from order_service.domain.order import OrderRecord, OrderStatus
+    from order_service.domain.payment import Authorization
 
 
 class OrderAlreadyExists(Exception):
