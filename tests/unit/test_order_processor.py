@@ -28,7 +28,7 @@ from order_service.domain.errors import (
     OrderStateConflict,
 )
 from order_service.domain.fulfillment import FaultRule, parse_fault_plan, tracking_id
-from order_service.domain.order import OrderRecord, OrderRequest, OrderStatus, SnackItem, utc_timestamp
+from order_service.domain.order import MAX_ITEMS, OrderRecord, OrderRequest, OrderStatus, SnackItem, utc_timestamp
 from order_service.domain.order_processing import (
     CARD,
     MAX_CAUSE_CHARS,
@@ -38,7 +38,6 @@ from order_service.domain.order_processing import (
     OrderProcessor,
     StepContext,
 )
-from order_service.domain.validation import MAX_ITEMS
 from order_service.settings import FULFILLMENT_FAULTS
 from stacks import definitions
 from tests.support.handler_calls import recorded_calls

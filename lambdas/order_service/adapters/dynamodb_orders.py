@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from order_service.adapters.aws_errors import error_code, transient_errors_as
 from order_service.domain.order import OrderRecord, OrderStatus
-from order_service.domain.ports import OrderAlreadyExists
+from order_service.domain.ports import OrderAlreadyExists, Transition
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -80,12 +80,47 @@ class DynamoDbOrderRepository:
         requires: tuple[str, ...] = (),
         payment_as_read: dict[str, Any] | None = None,
     ) -> OrderRecord | None:
+        outcome = self._transition(order_id, current, target, now, updates, removals, requires, (), payment_as_read)
+        return outcome.order if outcome.written else None
+
+    def try_transition(
+        self,
+        order_id: str,
+        current: OrderStatus,
+        target: OrderStatus,
+        now: str,
+        updates: dict[str, Any] | None = None,
+        requires: tuple[str, ...] = (),
+        lacks: tuple[str, ...] = (),
+        payment_as_read: dict[str, Any] | None = None,
+    ) -> Transition:
+        return self._transition(order_id, current, target, now, updates, (), requires, lacks, payment_as_read)
+
+    def _transition(
+        self,
+        order_id: str,
+        current: OrderStatus,
+        target: OrderStatus,
+        now: str,
+        updates: dict[str, Any] | None,
+        removals: tuple[str, ...],
+        requires: tuple[str, ...],
+        lacks: tuple[str, ...],
+        payment_as_read: dict[str, Any] | None,
+    ) -> Transition:
         values = {"status": target.value, "updatedAt": now, **(updates or {})}
         names = {f"#f{index}": key for index, key in enumerate(values)}
         names.update({f"#r{index}": key for index, key in enumerate(removals)})
         names.update({f"#q{index}": key for index, key in enumerate(requires)})
+        names.update({f"#l{index}": key for index, key in enumerate(lacks)})
         names["#status"] = "status"
-        condition = " AND ".join(["#status = :current", *(f"attribute_exists(#q{i})" for i in range(len(requires)))])
+        condition = " AND ".join(
+            [
+                "#status = :current",
+                *(f"attribute_exists(#q{i})" for i in range(len(requires))),
+                *(f"attribute_not_exists(#l{i})" for i in range(len(lacks))),
+            ]
+        )
         expression = "SET " + ", ".join(f"#f{index} = :f{index}" for index in range(len(values)))
         if removals:
             expression += " REMOVE " + ", ".join(f"#r{index}" for index in range(len(removals)))
@@ -105,12 +140,16 @@ class DynamoDbOrderRepository:
                     ExpressionAttributeNames=names,
                     ExpressionAttributeValues=attribute_values,
                     ReturnValues="ALL_NEW",
+                    # A failed condition returns the item it was checked against (no item: no such order), so
+                    # the caller needs no read to tell why (DynamoDB API Reference, UpdateItem).
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
             except ClientError as error:
                 if _is_condition_failure(error):
-                    return None
+                    found: dict[str, Any] | None = error.response.get("Item")  # type: ignore[assignment]
+                    return Transition(False, OrderRecord.from_item(from_attributes(found)) if found else None)
                 raise
-        return OrderRecord.from_item(from_attributes(response["Attributes"]))
+        return Transition(True, OrderRecord.from_item(from_attributes(response["Attributes"])))
 
     def record_fulfillment(
         self, order_id: str, fulfillment: dict[str, Any], execution_arn: str | None, now: str

@@ -36,6 +36,7 @@ def can_transition(current: OrderStatus, target: OrderStatus) -> bool:
 
 
 CENT = Decimal("0.01")
+MAX_ITEMS = 50  # lines per order (the creator's validation and the processor's check)
 
 
 @dataclass(frozen=True)

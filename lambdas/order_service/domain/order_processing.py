@@ -7,16 +7,15 @@ already done reports so and succeeds, and no step ever overwrites a PROCESSED or
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from order_service.domain import fulfillment, inventory
 from order_service.domain import payment as pay
 from order_service.domain.errors import OrderInvalid, OrderNotFound, OrderStateConflict, TransientStepError
-from order_service.domain.order import OrderRecord, OrderStatus, items_total, parse_utc_timestamp
+from order_service.domain.order import MAX_ITEMS, OrderRecord, OrderStatus, items_total, parse_utc_timestamp
 from order_service.domain.payment_release import release_held_payment, release_payment
 from order_service.domain.ports import OrderRepository, PaymentGateway, StockLedger
-from order_service.domain.validation import MAX_ITEMS
 
 MAX_CAUSE_CHARS = 2000
 
@@ -149,8 +148,11 @@ class OrderProcessor:
                     return rejected, True
             else:
                 plan = inventory.plan_reservation(order, levels)
-                if self._stock.reserve(plan, plan.marker(now, step.execution_arn), now):
-                    return self._load(step.order_id), False
+                marker = plan.marker(now, step.execution_arn)
+                if self._stock.reserve(plan, marker, now):
+                    # No read back: the transaction's condition held (NEW, no reservation), so the order is the one
+                    # read plus the two attributes it set; the fulfillment's own write is conditional again.
+                    return replace(order, reservation=marker, updated_at=now), False
             # A condition failed: the order or the stock changed since the read. Look again.
         raise TransientStepError(f"stock for order {step.order_id} kept changing; try the step again")
 
@@ -245,28 +247,41 @@ class OrderProcessor:
         """NEW -> PROCESSED, conditionally; a duplicate is a successful no-op.
 
         Only an order holding its reservation: a stale execution of a failed-then-replayed order (NEW again,
-        stock given back, not yet reserved) must not mark it PROCESSED without its stock."""
-        captured = self._capture(step)
+        stock given back, not yet reserved) must not mark it PROCESSED without its stock.
+
+        No read first: the step tries the write an order paid at pickup needs (its condition checks all the
+        read would: NEW, reserved, no card). When that condition fails, DynamoDB hands back the order as it
+        found it, which tells a card order (capture, then write), a duplicate (already PROCESSED), a racing
+        cancel and a missing order apart. Cancel and MarkProcessed still race on one conditional write each."""
         now = self._clock()
-        updates: dict[str, Any] = {"processedAt": now}
-        if step.execution_arn:
-            updates["executionArn"] = step.execution_arn
-        as_read: dict[str, Any] | None = None
-        if captured is not None:
-            as_read, updates["payment"] = captured
-        order = (
-            None
-            if captured is VOIDED_MEANWHILE
-            else self._orders.transition(
-                step.order_id,
-                OrderStatus.NEW,
-                OrderStatus.PROCESSED,
-                now,
-                updates,
-                requires=("reservation",),
-                payment_as_read=as_read,
-            )
+        attempt = self._orders.try_transition(
+            step.order_id,
+            OrderStatus.NEW,
+            OrderStatus.PROCESSED,
+            now,
+            self._processed_updates(step, now),
+            requires=("reservation",),
+            lacks=("paymentMethod",),
         )
+        captured: tuple[dict[str, Any], dict[str, Any]] | None = None
+        if not attempt.written:
+            if attempt.order is None:
+                raise OrderNotFound(f"order {step.order_id} does not exist")
+            captured = self._capture(attempt.order)
+            if captured is not None and captured is not VOIDED_MEANWHILE:
+                now = self._clock()
+                updates = self._processed_updates(step, now)
+                as_read, updates["payment"] = captured
+                attempt = self._orders.try_transition(
+                    step.order_id,
+                    OrderStatus.NEW,
+                    OrderStatus.PROCESSED,
+                    now,
+                    updates,
+                    requires=("reservation",),
+                    payment_as_read=as_read,
+                )
+        order = attempt.order if attempt.written else None
         if order is not None:
             latency_ms = (parse_utc_timestamp(now) - parse_utc_timestamp(order.created_at)).total_seconds() * 1000
             return {
@@ -277,7 +292,8 @@ class OrderProcessor:
                 "changed": True,
                 "paymentCaptured": captured is not None,
             }
-        current = self._load(step.order_id)
+        # As the failed condition found it; after a voided capture, read again: the void's writer moved it.
+        current = self._load(step.order_id) if captured is VOIDED_MEANWHILE or attempt.order is None else attempt.order
         if current.status is OrderStatus.PROCESSED:
             return {
                 "orderId": step.order_id,
@@ -293,10 +309,16 @@ class OrderProcessor:
             return {"orderId": step.order_id, "status": current.status.value, "changed": False}
         raise OrderStateConflict(f"order {step.order_id} is {current.status.value}; cannot mark it PROCESSED")
 
-    def _capture(self, step: StepContext) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    @staticmethod
+    def _processed_updates(step: StepContext, now: str) -> dict[str, Any]:
+        updates: dict[str, Any] = {"processedAt": now}
+        if step.execution_arn:
+            updates["executionArn"] = step.execution_arn
+        return updates
+
+    def _capture(self, order: OrderRecord) -> tuple[dict[str, Any], dict[str, Any]] | None:
         """Capture a card order's authorization before it is marked PROCESSED: (payment as read, as captured).
-        None for an order paid at pickup, or one no longer NEW (the conditional write then tells)."""
-        order = self._load(step.order_id)
+        None for an order paid at pickup, or one no longer NEW (the caller then reports what it found)."""
         if order.payment_method is None or order.status is not OrderStatus.NEW:
             return None
         payment = order.payment

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
-from order_service.domain.events import OrderCreated, OrderStatusChanged
-from order_service.domain.inventory import Compensation, ReservationPlan
-from order_service.domain.order import OrderRecord, OrderStatus
-from order_service.domain.payment import Authorization
+if TYPE_CHECKING:  # annotations only: a function importing the ports loads none of these for them
+    from order_service.domain.events import OrderCreated, OrderStatusChanged
+    from order_service.domain.inventory import Compensation, ReservationPlan
+    from order_service.domain.order import OrderRecord, OrderStatus
+    from order_service.domain.payment import Authorization
 
 
 class OrderAlreadyExists(Exception):
@@ -17,6 +19,15 @@ class OrderAlreadyExists(Exception):
 
 class EventPublishFailed(Exception):
     """Publishing failed after the adapter's own retries; the order is left for the reconciler."""
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A conditional transition's outcome: the order after the write if ``written``; otherwise the order as the
+    failed condition found it (None: there is no such order)."""
+
+    written: bool
+    order: OrderRecord | None
 
 
 class OrderRepository(Protocol):
@@ -43,6 +54,20 @@ class OrderRepository(Protocol):
 
         Returns the order as it is after the write, or None if it was not in ``current``.
         """
+
+    def try_transition(
+        self,
+        order_id: str,
+        current: OrderStatus,
+        target: OrderStatus,
+        now: str,
+        updates: dict[str, Any] | None = None,
+        requires: tuple[str, ...] = (),
+        lacks: tuple[str, ...] = (),
+        payment_as_read: dict[str, Any] | None = None,
+    ) -> Transition:
+        """``transition``, also conditional on the order having none of the attributes in ``lacks``, in one
+        write and no read: when a condition fails, the result carries the order as the write found it."""
 
     def record_fulfillment(
         self, order_id: str, fulfillment: dict[str, Any], execution_arn: str | None, now: str

@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from order_service.domain.errors import FieldProblem, OrderValidationError, PayloadTooLargeError
-from order_service.domain.order import CENT, OrderRequest, SnackItem, items_total
+from order_service.domain.order import CENT, MAX_ITEMS, OrderRequest, SnackItem, items_total
 from order_service.domain.payment import CURRENCY, MINIMUM_CHARGE
 
 MAX_PAYLOAD_BYTES = 64 * 1024
@@ -25,7 +25,6 @@ MAX_REPORTED_PROBLEMS = 25
 
 CUSTOMER_NAME_MAX_CHARS = 100
 ITEM_NAME_MAX_CHARS = 100
-MAX_ITEMS = 50
 MAX_QUANTITY = 1000
 MIN_PRICE = Decimal("0.01")
 MAX_PRICE = Decimal("10000.00")

@@ -13,11 +13,10 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_service.adapters.clients import dynamodb_client
 from order_service.adapters.dynamodb_inventory import DynamoDbStockLedger
@@ -29,6 +28,9 @@ from order_service.domain.order import utc_timestamp
 from order_service.domain.order_processing import AUTHORIZED, DECLINED, REJECTED, OrderProcessor, StepContext
 from order_service.handlers.observability import traced_handler
 from order_service.settings import METRICS_NAMESPACE, PROCESSOR_SERVICE, Settings, service_name
+
+if TYPE_CHECKING:  # an annotation only: importing it costs the init a module
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 # Validate and fulfil record no metric of their own; Powertools would warn on every such step.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
