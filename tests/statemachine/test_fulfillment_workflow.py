@@ -886,3 +886,54 @@ def test_two_executions_racing_to_mark_processed_announce_it_once(
     record = operations.get_order(aws, order_id)
     assert record is not None and record.status is OrderStatus.PROCESSED
     assert event_received["detail"]["timestamp"] == record.processed_at
+
+
+def test_a_cancel_while_the_execution_is_held_before_fulfil_ends_it_cancelled(
+    stack: Any, sfn: Any, aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Validate passed, then the cancel wins before Fulfil runs: the released Fulfil finds CANCELLED,
+    reserves nothing, and the workflow ends in its Cancelled state. Fulfil's cancelled answer goes through
+    the state's ResultSelector, whose paths must all be in the result: a path that selects nothing fails the
+    execution with States.Runtime, which "isn't retriable" and which "a retry or catch on States.ALL won't
+    catch" (Step Functions Developer Guide, Error handling, concepts-error-handling.html; the local stack's
+    wording of that error is pinned in tests/local/test_express.py). Planted: Fulfil's cancelled answer
+    without "rejection" -> this execution FAILS."""
+    from snacks.local.lambda_runtime import DirectInvokeClient
+
+    held, release = threading.Event(), threading.Event()
+    real_invoke = DirectInvokeClient.invoke
+    order_id = ""
+
+    def invoke(client: Any, **parameters: Any) -> Any:
+        request = json.loads(parameters.get("Payload") or b"{}")
+        if request.get("orderId") == order_id and request.get("step") == "fulfil":
+            with stack.clock.holding():
+                held.set()
+                assert release.wait(60), "never released"
+        return real_invoke(client, **parameters)
+
+    monkeypatch.setattr(DirectInvokeClient, "invoke", invoke)
+    snack = f"Held Hummus {uuid.uuid4().hex[:8]}"
+    operations.set_stock(aws, snack, 5)
+    order_id = new_order(aws, snack)
+    result: dict[str, Any] = {}
+    worker = threading.Thread(
+        target=lambda: result.update(
+            zip(("execution", "history"), run(sfn, aws, order_created_event(order_id)), strict=True)
+        )
+    )
+    worker.start()
+    try:
+        assert held.wait(30), "the execution never reached Fulfil"
+        reply = operations.invoke_canceller(aws, order_id)
+        assert (reply["statusCode"], reply["status"]) == (200, "CANCELLED")
+    finally:
+        release.set()
+        worker.join(60)
+
+    assert result["execution"]["status"] == "SUCCEEDED", result["execution"]
+    assert entered(result["history"])[-3:] == ["Fulfil", "InStock", "Cancelled"]
+    record = operations.get_order(aws, order_id)
+    assert record is not None and record.status is OrderStatus.CANCELLED
+    assert dict(operations.list_stock(aws))[snack] == 5  # nothing was reserved
+    assert dead_letters_for(aws, order_id) == []

@@ -154,7 +154,12 @@ def test_steps_that_find_the_order_cancelled_take_nothing_and_say_so(
 
     assert processor.validate(StepContext("k-6"))["action"] == "skip"
     assert processor.fulfil(StepContext("k-6"))["outcome"] == "cancelled"
-    assert processor.mark_processed(StepContext("k-6")) == {"orderId": "k-6", "status": "CANCELLED", "changed": False}
+    assert processor.mark_processed(StepContext("k-6")) == {
+        "orderId": "k-6",
+        "status": "CANCELLED",
+        "processedAt": None,
+        "changed": False,
+    }
     assert processor.record_failure(StepContext("k-6"), "Fulfil", "X", "")["status"] == "CANCELLED"
     assert dict(stock.all_levels()) == {"Chips": 5}
     assert orders.get("k-6").status is OrderStatus.CANCELLED  # type: ignore[union-attr]

@@ -579,7 +579,13 @@ def test_fulfil_that_loses_the_race_on_dynamodb_returns_the_winners_fulfillment(
 
     assert loser_view.rival_result is not None and loser_view.rival_result["repeated"] is False
     won = loser_view.rival_result["fulfillment"]
-    assert result == {"orderId": "d-2", "outcome": "fulfilled", "fulfillment": won, "repeated": True}
+    assert result == {
+        "orderId": "d-2",
+        "outcome": "fulfilled",
+        "fulfillment": won,
+        "repeated": True,
+        "rejection": None,
+    }
     stored = repository.get("d-2")
     assert stored is not None and stored.fulfillment == won and stored.execution_arn == EXECUTION + "-winner"
 

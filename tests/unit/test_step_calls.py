@@ -134,7 +134,7 @@ def test_a_cancel_that_wrote_first_wins_and_mark_processed_reports_it(
     calls, result = operations(lambda: processor.mark_processed(StepContext("c-4", EXECUTION)))
 
     assert calls == [f"UpdateItem {definitions.ORDERS_TABLE}"]
-    assert result == {"orderId": "c-4", "status": "CANCELLED", "changed": False}
+    assert result == {"orderId": "c-4", "status": "CANCELLED", "processedAt": None, "changed": False}
     assert stored(orders, "c-4").status is OrderStatus.CANCELLED
 
 

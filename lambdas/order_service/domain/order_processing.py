@@ -95,6 +95,10 @@ class OrderProcessor:
 
         A repeat (retry, duplicate execution) finds the reservation or the fulfillment on the order and
         neither takes stock nor fulfils again.
+
+        Every outcome carries ``outcome``, ``repeated`` and ``rejection`` (None unless rejected): the
+        workflow's ResultSelector keeps just those three, and a ResultSelector path that is missing
+        fails the state (States.Runtime).
         """
         order, rejected_now = self._reserve(step)
         if order.status is OrderStatus.CANCELLED:
@@ -107,23 +111,47 @@ class OrderProcessor:
                 "repeated": not rejected_now,
             }
         if order.fulfillment is not None:
-            return {"orderId": order.order_id, "outcome": FULFILLED, "fulfillment": order.fulfillment, "repeated": True}
+            return {
+                "orderId": order.order_id,
+                "outcome": FULFILLED,
+                "fulfillment": order.fulfillment,
+                "repeated": True,
+                "rejection": None,
+            }
         now = self._clock()
         record = fulfillment.fulfil(order, step.attempt, self.fault_plan, now)
         if self._orders.record_fulfillment(order.order_id, record, step.execution_arn, now):
-            return {"orderId": order.order_id, "outcome": FULFILLED, "fulfillment": record, "repeated": False}
+            return {
+                "orderId": order.order_id,
+                "outcome": FULFILLED,
+                "fulfillment": record,
+                "repeated": False,
+                "rejection": None,
+            }
         # Lost a race with a duplicate execution: whatever it recorded is the fulfillment.
         current = self._load(step.order_id)
         if current.status is OrderStatus.CANCELLED:
             return self._cancelled(current)
         if current.fulfillment is None:
             raise OrderStateConflict(f"order {order.order_id} became {current.status.value} during fulfillment")
-        return {"orderId": order.order_id, "outcome": FULFILLED, "fulfillment": current.fulfillment, "repeated": True}
+        return {
+            "orderId": order.order_id,
+            "outcome": FULFILLED,
+            "fulfillment": current.fulfillment,
+            "repeated": True,
+            "rejection": None,
+        }
 
     @staticmethod
     def _cancelled(order: OrderRecord) -> dict[str, Any]:
         """Cancelled while the workflow ran: the canceller gave back what the order held; nothing to do."""
-        return {"orderId": order.order_id, "outcome": CANCELLED, "status": order.status.value}
+        return {
+            "orderId": order.order_id,
+            "outcome": CANCELLED,
+            "status": order.status.value,
+            "repeated": True,  # the canceller made the transition, not this step
+            "rejection": None,
+        }
 
     def _reserve(self, step: StepContext) -> tuple[OrderRecord, bool]:
         """The order holding its reservation, or REJECTED for want of stock (read, decide, write conditionally);
@@ -306,7 +334,7 @@ class OrderProcessor:
         release_held_payment(current, self._payments, self._orders, self._clock)
         if current.status is OrderStatus.CANCELLED:
             # The cancel wrote first; the workflow ends in its Cancelled state.
-            return {"orderId": step.order_id, "status": current.status.value, "changed": False}
+            return {"orderId": step.order_id, "status": current.status.value, "processedAt": None, "changed": False}
         raise OrderStateConflict(f"order {step.order_id} is {current.status.value}; cannot mark it PROCESSED")
 
     @staticmethod
