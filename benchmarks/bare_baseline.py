@@ -29,6 +29,7 @@ PROCESSOR_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:bare-order-processo
 _ANSWERS: dict[str, dict[str, Any]] = {
     "validate": {"action": "process"},
     "fulfil": {"outcome": "fulfilled", "repeated": False},
+    "authorizePayment": {"outcome": "notRequired", "repeated": False},  # the bench's orders pay at pickup
     "markProcessed": {"status": "PROCESSED", "changed": True, "processedAt": "2026-01-01T00:00:00.000Z"},
 }
 
