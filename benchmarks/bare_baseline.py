@@ -68,6 +68,7 @@ def _bare_moto() -> Iterator[None]:
         stack.enter_context(moto_tuning.compiled_json_paths_cached())
         stack.enter_context(moto_tuning.handler_methods_cached())
         stack.enter_context(moto_tuning.attribute_aliases_cached())
+        stack.enter_context(moto_tuning.json_structures_serialized_from_present_keys())
         lambda_eval_utils: Any = __import__(
             "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils", fromlist=["_"]
         )
