@@ -29,6 +29,7 @@ PROCESSOR_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:bare-order-processo
 _ANSWERS: dict[str, dict[str, Any]] = {
     "validate": {"action": "process"},
     "fulfil": {"outcome": "fulfilled", "repeated": False},
+    "authorizePayment": {"outcome": "notRequired", "repeated": False},  # the bench's orders pay at pickup
     "markProcessed": {"status": "PROCESSED", "changed": True, "processedAt": "2026-01-01T00:00:00.000Z"},
 }
 
@@ -67,6 +68,7 @@ def _bare_moto() -> Iterator[None]:
         stack.enter_context(moto_tuning.compiled_json_paths_cached())
         stack.enter_context(moto_tuning.handler_methods_cached())
         stack.enter_context(moto_tuning.attribute_aliases_cached())
+        stack.enter_context(moto_tuning.json_structures_serialized_from_present_keys())
         lambda_eval_utils: Any = __import__(
             "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils", fromlist=["_"]
         )

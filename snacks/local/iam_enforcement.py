@@ -181,21 +181,23 @@ class Enforcer:
         return full
 
     def decide(self, principal: Principal, request: ActionRequest) -> Decision:
-        context = self.context_for(principal, request.context)
-        key = (principal, request.action, request.resource, _frozen(context))
+        # The full context is the request's own keys plus what context_for derives from the principal,
+        # so (principal, request's keys) determines it: the cache key skips building it on a hit.
+        key = (principal, request.action, request.resource, _context_key(request.context))
         decision = self._decisions.get(key)
         if decision is None:
+            context = self.context_for(principal, request.context)
             decision = self.store.evaluate(
                 AuthorizationRequest(
                     principal=principal, action=request.action, resource=request.resource, context=context
                 )
             )
-            if len(self._decisions) >= _DECISION_CACHE_LIMIT:
-                self._decisions.clear()
-            self._decisions[key] = decision
-        if decision.allowed:
             with self._lock:
-                self.used[principal.arn].add(request.action)
+                if len(self._decisions) >= _DECISION_CACHE_LIMIT:
+                    self._decisions.clear()
+                self._decisions[key] = decision
+                if decision.allowed:  # recorded with the decision: a cached decision was recorded when made
+                    self.used[principal.arn].add(request.action)
         return decision
 
     def authorize(self, caller: Caller, requests: Iterable[ActionRequest], service: str) -> None:
@@ -377,6 +379,16 @@ class _ThreadingCarryingCallers:
 
 
 _threading_carrying_callers = _ThreadingCarryingCallers()
+
+
+_SCALARS = (str, bool, int)
+
+
+def _context_key(context: Mapping[str, Any]) -> Any:
+    """A hashable key for a request's context keys (``_frozen``; a plain sort when every value is a scalar)."""
+    if all(type(value) in _SCALARS for value in context.values()):
+        return tuple(sorted(context.items()))
+    return _frozen(context)
 
 
 def _frozen(value: Any) -> Any:

@@ -118,8 +118,14 @@ def parsed_definitions_cached() -> Iterator[None]:
     def parse(definition: str) -> Any:
         return AmazonStateLanguageParser.parse(definition)[0]
 
+    # One parse per definition, also when executions start together: lru_cache does not make the
+    # others wait for the first, so each of the first concurrent executions (8 from the bench's
+    # clients) ran its own ~100 ms parse: ~1.5 s of CPU per run, in the profile of 200 orders.
+    lock = threading.Lock()
+
     def entrypoint(worker: Any) -> Any:
-        return parse(worker._evaluation_details.state_machine_details.definition)
+        with lock:
+            return parse(worker._evaluation_details.state_machine_details.definition)
 
     with patched(ExecutionWorker, "_get_evaluation_entrypoint", entrypoint):
         yield
@@ -472,4 +478,136 @@ def in_process_routes_cached() -> Iterator[None]:
             return failure.code, failure.get_headers(), failure.get_body()
 
     with patched(BotocoreStubber, "process_request", process_request):
+        yield
+
+
+# Signing names of the services whose in-process calls go unsigned: moto never checks a signature, and
+# for these it takes nothing else from one (region from the URL, account from MOTO_ACCOUNT_ID or, with
+# no access key, the default account, as with the local stack's own keys). STS and IAM are left out:
+# they answer "who am I" from the signing key.
+_UNSIGNED_IN_PROCESS = frozenset(
+    {"dynamodb", "events", "lambda", "logs", "sqs", "sns", "states", "secretsmanager", "execute-api", "kms"}
+)
+_IN_PROCESS_URL = re.compile(r"^https://[^/]*\.amazonaws\.com(/|$)")
+
+
+@contextmanager
+def in_process_requests_unsigned() -> Iterator[None]:
+    """Skip SigV4 for in-process calls (URL on an AWS host, which ``mock_aws`` intercepts in this
+    process): canonical request, payload hash and four HMACs per call, for a signature moto never reads.
+
+    Who makes a call is not the signature's business locally: the IAM enforcer takes the caller from
+    the thread's context (snacks/local/iam_enforcement.py). Calls to the stack's HTTP endpoint (the
+    CLI, tests, other SDKs) are signed as before: moto's server reads their region from the signature.
+    """
+    from botocore.signers import RequestSigner
+
+    original = RequestSigner.sign
+
+    @functools.wraps(original)
+    def sign(self: Any, operation_name: str, request: Any, *args: Any, **kwargs: Any) -> Any:
+        if (
+            not args
+            and kwargs.get("signing_type", "standard") == "standard"
+            and kwargs.get("signing_name", self._signing_name) in _UNSIGNED_IN_PROCESS
+            and _IN_PROCESS_URL.match(str(request.url))
+        ):
+            return None
+        return original(self, operation_name, request, *args, **kwargs)
+
+    with patched(RequestSigner, "sign", sign):
+        yield
+
+
+class _StructurePlan:
+    """One response structure's members, in order, each with the keys moto looks it up by on a ``dict``."""
+
+    def __init__(self, members: list[tuple[str, Any, tuple[str, ...]]]) -> None:
+        self.members = members
+        self.by_key: dict[str, list[int]] = {}
+        for index, (_, _, keys) in enumerate(members):
+            for possible_key in keys:
+                self.by_key.setdefault(possible_key, []).append(index)
+
+
+@contextmanager
+def json_structures_serialized_from_present_keys() -> Iterator[None]:
+    """Serialize a JSON response structure from the keys its ``dict`` has, not by asking for every member.
+
+    moto's serializer looks every member of a structure up on the value, present or not: ten lookups
+    (each over its alias keys) per DynamoDB ``AttributeValue``, of which one finds something, for
+    every attribute of every item a handler reads. For a plain ``dict`` the members that can find a
+    value are those with an alias key among the dict's keys (aliases are worked out per member once,
+    as ``attribute_aliases_cached`` does); those are serialized in the shape's order with moto's own
+    lookup, so the answer is the same, key for key. Objects, document types, dotted aliases (a path
+    into the value), response transformers and protocols with their own member handling (REST) take
+    moto's path.
+    """
+    from moto.core.serialize import (
+        DEFAULT_ALIAS_PROVIDERS,
+        AttributePickerContext,
+        BaseJSONSerializer,
+        ResponseSerializer,
+        XFormedAttributePicker,
+    )
+
+    original = BaseJSONSerializer._serialize_type_structure
+    default_member = ResponseSerializer._serialize_structure_member
+    plans: dict[Any, _StructurePlan | None] = {}
+    lock = threading.Lock()
+
+    def plan_for(self: Any, value: dict[str, Any], shape: Any) -> _StructurePlan | None:
+        plan = plans.get(shape, False)
+        if plan is not False:
+            return plan  # type: ignore[return-value]
+        members = []
+        for member_key, member_shape in shape.members.items():
+            member_shape.parent = shape
+            context = AttributePickerContext(
+                obj=value,
+                key=member_key,
+                shape=member_shape,
+                operation_model=self.operation_model,
+                service_model=self.operation_model.service_model,
+            )
+            keys = tuple(self._value_picker.get_possible_keys(context))
+            members.append((member_key, member_shape, keys))
+        dotted = any("." in possible_key for _, _, keys in members for possible_key in keys)
+        found = None if dotted else _StructurePlan(members)
+        with lock:
+            plans[shape] = found
+        return found
+
+    @functools.wraps(original)
+    def _serialize_type_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        picker = self._value_picker
+        if (
+            type(value) is not dict
+            or shape.is_document_type
+            or type(self)._serialize_structure_member is not default_member
+            or type(picker) is not XFormedAttributePicker
+            or picker.alias_providers is not DEFAULT_ALIAS_PROVIDERS
+            or picker.response_transformers
+        ):
+            return original(self, serialized, value, shape, key)
+        plan = plan_for(self, value, shape)
+        if plan is None:
+            return original(self, serialized, value, shape, key)
+        wrapper = self.MAP_TYPE() if key else serialized
+        present = sorted({index for name in value for index in plan.by_key.get(name, ())})
+        for index in present:
+            member_key, member_shape, keys = plan.members[index]
+            member_shape.parent = shape
+            member_value = None
+            for possible_key in keys:
+                if possible_key in value:
+                    member_value = value[possible_key]
+                    break
+            if member_value is not None:
+                self._serialize(wrapper, member_value, member_shape, member_key)
+        if key:
+            self._default_serialize(serialized, wrapper, shape, key)
+        return None
+
+    with patched(BaseJSONSerializer, "_serialize_type_structure", _serialize_type_structure):
         yield

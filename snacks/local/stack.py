@@ -44,7 +44,9 @@ from snacks.local.moto_tuning import (
     execution_names_indexed,
     generated_execution_names,
     handler_methods_cached,
+    in_process_requests_unsigned,
     in_process_routes_cached,
+    json_structures_serialized_from_present_keys,
     parsed_definitions_cached,
     server_hosts_cached,
     update_expression_copies_unpickled,
@@ -198,12 +200,14 @@ class LocalStack:
         stack.enter_context(generated_execution_names())
         stack.enter_context(execution_names_indexed())
         stack.enter_context(attribute_aliases_cached())
+        stack.enter_context(json_structures_serialized_from_present_keys())
         stack.enter_context(handler_methods_cached())
         stack.enter_context(update_expressions_cached())
         stack.enter_context(server_hosts_cached())
         stack.enter_context(update_expression_traversal_cached())
         stack.enter_context(update_expression_copies_unpickled())
         stack.enter_context(in_process_routes_cached())
+        stack.enter_context(in_process_requests_unsigned())
         stack.enter_context(survivors_of_full_collections_frozen())
         if self.iam is not None:
             stack.enter_context(self.iam.installed())
