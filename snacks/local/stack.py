@@ -125,7 +125,7 @@ class LocalStack:
         self.resources: Provisioned | None = None
         self._aws: Aws | None = None
         self.startup_seconds = 0.0
-        self._ended_prefix: dict[tuple[str, int], int] = {}  # see running_executions
+        self._execution_watch: dict[tuple[str, int], tuple[int, list[Any]]] = {}  # see running_executions
         # Tests' time (snacks/local/virtual_time.py): retry backoffs and Wait states take no wall
         # time and are recorded here; people's stacks (`snacks local`) keep real time.
         self.clock: VirtualClock | None = VirtualClock() if virtual_time else None
@@ -372,15 +372,18 @@ class LocalStack:
         backend = stepfunctions_parser_backends[self.account_id][self.region]
         running = 0
         for machine in list(backend.state_machines):
-            executions = list(getattr(machine, "executions", []))
-            # Executions end roughly in the order they started: skip the prefix known to have ended
-            # (an ended execution never runs again), so a poll costs O(running), not O(history).
-            key = (machine.arn, id(executions[0]) if executions else 0)
-            start = min(self._ended_prefix.get(key, 0), len(executions))
-            while start < len(executions) and not _execution_is_running(executions[start]):
-                start += 1
-            self._ended_prefix[key] = start
-            running += sum(1 for execution in executions[start:] if _execution_is_running(execution))
+            executions = getattr(machine, "executions", [])
+            count = len(executions)
+            # Each machine's list only grows: look at the executions appended since the last poll, and
+            # again at those still running then (an ended execution never runs again). A poll costs
+            # O(running + new), not O(history), even while an old execution runs on (a skipped prefix
+            # stalled there and made every later poll walk all the executions after it).
+            key = (machine.arn, id(executions[0]) if count else 0)
+            seen, live = self._execution_watch.get(key, (0, []))
+            live = [run for run in live if _execution_is_running(run)]
+            live += [run for run in executions[seen:count] if _execution_is_running(run)]
+            self._execution_watch[key] = (count, live)
+            running += len(live)
         return running
 
     def wait_until_idle(self, timeout: float = 30.0) -> None:

@@ -40,3 +40,46 @@ def test_running_executions_are_counted_wherever_they_are_in_the_history() -> No
         assert stack.running_executions() == 0
         machine.executions.append(_execution("RUNNING"))  # a new one after the skipped prefix
         assert stack.running_executions() == 1
+
+
+class _CountedStatus:
+    """An execution status whose every read is counted: what one poll of ``running_executions`` costs."""
+
+    reads = 0
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    @property
+    def value(self) -> str:
+        _CountedStatus.reads += 1
+        return self._value
+
+    @value.setter
+    def value(self, value: str) -> None:
+        self._value = value
+
+
+def test_a_poll_reads_what_runs_and_what_is_new_even_behind_a_long_running_execution() -> None:
+    """One old execution runs on (a long retry backoff) while 2,000 later ones end: each later poll reads
+    the statuses of the executions still running and of those appended since, not the whole history
+    behind the long one. Planted: the skipped-prefix scan (which stalls at the long one) -> 2,001 reads
+    per poll."""
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    with mock_aws():
+        backend = stepfunctions_parser_backends[ACCOUNT_ID][DEFAULT_REGION]
+        machine = backend.create_state_machine(
+            name="m", definition=DEFINITION, roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/r"
+        )
+        stack = LocalStack()
+        old = SimpleNamespace(exec_status=_CountedStatus("RUNNING"))
+        machine.executions.append(old)
+        machine.executions.extend(SimpleNamespace(exec_status=_CountedStatus("SUCCEEDED")) for _ in range(2000))
+        assert stack.running_executions() == 1
+        _CountedStatus.reads = 0
+        machine.executions.append(SimpleNamespace(exec_status=_CountedStatus("RUNNING")))
+        assert stack.running_executions() == 2
+        assert _CountedStatus.reads <= 3, _CountedStatus.reads
+        old.exec_status.value = "SUCCEEDED"
+        assert stack.running_executions() == 1
