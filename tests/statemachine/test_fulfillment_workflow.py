@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -796,39 +796,16 @@ def test_a_cancel_while_the_execution_is_held_before_mark_processed_ends_it_canc
     gives the units back, and the released step finds CANCELLED: the workflow ends in its Cancelled Succeed
     state, no Order Processed, one Order Cancelled. Held outside the function, with the Task timeouts
     stopped (``clock.holding()``): a slow machine cannot turn the hold into a States.Timeout."""
-    from snacks.local.lambda_runtime import DirectInvokeClient
-
-    held, release = threading.Event(), threading.Event()
-    real_invoke = DirectInvokeClient.invoke
-    order_id = ""
-
-    def invoke(client: Any, **parameters: Any) -> Any:
-        request = json.loads(parameters.get("Payload") or b"{}")
-        if request.get("orderId") == order_id and request.get("step") == "markProcessed":
-            with stack.clock.holding():
-                held.set()
-                assert release.wait(60), "never released"
-        return real_invoke(client, **parameters)
-
-    monkeypatch.setattr(DirectInvokeClient, "invoke", invoke)
     snack = f"Held Halva {uuid.uuid4().hex[:8]}"
     operations.set_stock(aws, snack, 5)
-    order_id = new_order(aws, snack)  # wants 2 (read by invoke above once set)
-    result: dict[str, Any] = {}
-    worker = threading.Thread(
-        target=lambda: result.update(
-            zip(("execution", "history"), run(sfn, aws, order_created_event(order_id)), strict=True)
-        )
-    )
-    worker.start()
-    try:
-        assert held.wait(30), "the execution never reached MarkProcessed"
+    order_id = new_order(aws, snack)  # wants 2
+
+    def cancel_while_held() -> None:
         assert dict(operations.list_stock(aws))[snack] == 3  # reserved
         reply = operations.invoke_canceller(aws, order_id)
         assert (reply["statusCode"], reply["status"]) == (200, "CANCELLED")
-    finally:
-        release.set()
-        worker.join(60)
+
+    result = run_held_before_step(stack, sfn, aws, monkeypatch, order_id, "markProcessed", cancel_while_held)
 
     assert result["execution"]["status"] == "SUCCEEDED"
     assert entered(result["history"])[-3:] == ["MarkProcessed", "ProcessedOrCancelled", "Cancelled"]
@@ -898,24 +875,50 @@ def test_a_cancel_while_the_execution_is_held_before_fulfil_ends_it_cancelled(
     catch" (Step Functions Developer Guide, Error handling, concepts-error-handling.html; the local stack's
     wording of that error is pinned in tests/local/test_express.py). Planted: Fulfil's cancelled answer
     without "rejection" -> this execution FAILS."""
+    snack = f"Held Hummus {uuid.uuid4().hex[:8]}"
+    operations.set_stock(aws, snack, 5)
+    order_id = new_order(aws, snack)
+
+    def cancel_while_held() -> None:
+        reply = operations.invoke_canceller(aws, order_id)
+        assert (reply["statusCode"], reply["status"]) == (200, "CANCELLED")
+
+    result = run_held_before_step(stack, sfn, aws, monkeypatch, order_id, "fulfil", cancel_while_held)
+
+    assert result["execution"]["status"] == "SUCCEEDED", result["execution"]
+    assert entered(result["history"])[-3:] == ["Fulfil", "InStock", "Cancelled"]
+    record = operations.get_order(aws, order_id)
+    assert record is not None and record.status is OrderStatus.CANCELLED
+    assert dict(operations.list_stock(aws))[snack] == 5  # nothing was reserved
+    assert dead_letters_for(aws, order_id) == []
+
+
+def run_held_before_step(
+    stack: Any,
+    sfn: Any,
+    aws: Aws,
+    monkeypatch: pytest.MonkeyPatch,
+    order_id: str,
+    step: str,
+    while_held: Callable[[], None],
+) -> dict[str, Any]:
+    """Run the order's execution, hold it just before order-processor's ``step`` (outside the function,
+    with the Task timeouts stopped by ``clock.holding()``: a slow machine cannot turn the hold into a
+    States.Timeout), call ``while_held``, release it; the execution's description and history."""
     from snacks.local.lambda_runtime import DirectInvokeClient
 
     held, release = threading.Event(), threading.Event()
     real_invoke = DirectInvokeClient.invoke
-    order_id = ""
 
     def invoke(client: Any, **parameters: Any) -> Any:
         request = json.loads(parameters.get("Payload") or b"{}")
-        if request.get("orderId") == order_id and request.get("step") == "fulfil":
+        if request.get("orderId") == order_id and request.get("step") == step:
             with stack.clock.holding():
                 held.set()
                 assert release.wait(60), "never released"
         return real_invoke(client, **parameters)
 
     monkeypatch.setattr(DirectInvokeClient, "invoke", invoke)
-    snack = f"Held Hummus {uuid.uuid4().hex[:8]}"
-    operations.set_stock(aws, snack, 5)
-    order_id = new_order(aws, snack)
     result: dict[str, Any] = {}
     worker = threading.Thread(
         target=lambda: result.update(
@@ -924,16 +927,9 @@ def test_a_cancel_while_the_execution_is_held_before_fulfil_ends_it_cancelled(
     )
     worker.start()
     try:
-        assert held.wait(30), "the execution never reached Fulfil"
-        reply = operations.invoke_canceller(aws, order_id)
-        assert (reply["statusCode"], reply["status"]) == (200, "CANCELLED")
+        assert held.wait(30), f"the execution never reached {step}"
+        while_held()
     finally:
         release.set()
         worker.join(60)
-
-    assert result["execution"]["status"] == "SUCCEEDED", result["execution"]
-    assert entered(result["history"])[-3:] == ["Fulfil", "InStock", "Cancelled"]
-    record = operations.get_order(aws, order_id)
-    assert record is not None and record.status is OrderStatus.CANCELLED
-    assert dict(operations.list_stock(aws))[snack] == 5  # nothing was reserved
-    assert dead_letters_for(aws, order_id) == []
+    return result
