@@ -76,17 +76,8 @@ def rule_metric(aws: Aws, rule: str, metric: str) -> float:
 
 @pytest.fixture
 def stack_on(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> Iterator[Callable[[dict[str, Any]], LocalStack]]:
-    started: list[LocalStack] = []
-
-    def start(template: dict[str, Any]) -> LocalStack:
-        stack = LocalStack(port=0, virtual_time=True, template=t.write(tmp_path, template))
-        stack.start()
-        started.append(stack)
-        return stack
-
-    yield start
-    for stack in started:
-        stack.stop()
+    with t.stacks_started_on(tmp_path) as start:
+        yield start
 
 
 def subscribe_queue_to_status_topic(aws: Aws) -> str:

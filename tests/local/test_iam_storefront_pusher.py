@@ -40,17 +40,8 @@ def synthesized() -> dict[str, Any]:
 
 @pytest.fixture
 def stack_on(tmp_path: Path) -> Iterator[Callable[[dict[str, Any]], LocalStack]]:
-    started: list[LocalStack] = []
-
-    def start(template: dict[str, Any]) -> LocalStack:
-        stack = LocalStack(port=0, virtual_time=True, template=t.write(tmp_path, template))
-        stack.start()
-        started.append(stack)
-        return stack
-
-    yield start
-    for stack in started:
-        stack.stop()
+    with t.stacks_started_on(tmp_path) as start:
+        yield start
 
 
 def _pusher_reads_orders(logical_id: str, resource_type: str, statement: t.Statement) -> bool:

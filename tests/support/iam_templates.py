@@ -10,10 +10,11 @@ import copy
 import json
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from snacks.local.stack import TEMPLATE_VARIABLE
+from snacks.local.stack import TEMPLATE_VARIABLE, LocalStack
 from snacks.local.template_source import synthesized_template
 
 Statement = dict[str, Any]
@@ -106,3 +107,22 @@ def without_resource(
     for logical_id in gone:
         del copied["Resources"][logical_id]
     return copied
+
+
+@contextmanager
+def stacks_started_on(directory: Path) -> Iterator[Callable[[dict[str, Any]], LocalStack]]:
+    """A starter of local stacks, each enforcing the template it is given (written into ``directory``);
+    every stack it started is stopped on exit."""
+    started: list[LocalStack] = []
+
+    def start(template: dict[str, Any]) -> LocalStack:
+        stack = LocalStack(port=0, virtual_time=True, template=write(directory, template))
+        stack.start()
+        started.append(stack)
+        return stack
+
+    try:
+        yield start
+    finally:
+        for stack in started:
+            stack.stop()
