@@ -36,6 +36,7 @@ _ANSWERS: dict[str, dict[str, Any]] = {
         "status": "PROCESSED",
         "processedAt": "2026-01-01T00:00:00.000Z",
         "changed": True,
+        "announced": True,  # the real step's Order Processed PutEvents is a handler's call: not in this floor
     },
 }
 

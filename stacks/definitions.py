@@ -20,6 +20,9 @@ from order_service.domain.events import (
     ORDER_CANCELLED_DETAIL_TYPE,
     ORDER_CREATED_DETAIL_TYPE,
     ORDER_EVENT_SOURCE,
+    ORDER_FAILED_DETAIL_TYPE,
+    ORDER_PROCESSED_DETAIL_TYPE,
+    ORDER_REJECTED_DETAIL_TYPE,
     STATUS_DETAIL_TYPES,
     order_created_pattern,
     order_status_pattern,
@@ -304,9 +307,12 @@ ASL_EVENT_BUS = "OrderEventBusName"
 RULE_EVENT_PATTERN: dict[str, Any] = {**order_created_pattern(), "detail": {"orderId": [{"exists": True}]}}
 RULE_EVENT_SOURCE = ORDER_EVENT_SOURCE
 RULE_DETAIL_TYPE = ORDER_CREATED_DETAIL_TYPE
-# Status events (Order Processed|Rejected|Failed|Cancelled): the workflow and order-canceller publish them.
+# Status events (Order Processed|Rejected|Failed|Cancelled): order-processor's markProcessed step announces
+# PROCESSED, the workflow's Publish* states REJECTED and FAILED, order-canceller CANCELLED.
 STATUS_EVENT_PATTERN: dict[str, Any] = order_status_pattern()
 STATUS_EVENT_DETAIL_TYPES: tuple[str, ...] = STATUS_DETAIL_TYPES
+WORKFLOW_STATUS_DETAIL_TYPES: tuple[str, ...] = (ORDER_REJECTED_DETAIL_TYPE, ORDER_FAILED_DETAIL_TYPE)
+ORDER_PROCESSED_DETAIL_TYPE_NAME = ORDER_PROCESSED_DETAIL_TYPE
 ORDER_CANCELLED_DETAIL_TYPE_NAME = ORDER_CANCELLED_DETAIL_TYPE
 
 
@@ -347,6 +353,7 @@ def function_definitions(names: ResourceNames = NAMES) -> dict[str, FunctionDefi
                 env.INVENTORY_TABLE_NAME: names.inventory_table,
                 env.FULFILLMENT_FAULTS: "",
                 env.STRIPE_SECRET_NAME: names.stripe_secret,
+                env.EVENT_BUS_NAME: names.event_bus,  # markProcessed announces Order Processed
             },
         ),
         RECONCILER: FunctionDefinition(

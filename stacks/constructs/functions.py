@@ -66,6 +66,9 @@ LAMBDA_PRINCIPAL = "lambda.amazonaws.com"
 PUT_ORDER_CREATED_CONDITIONS = {
     "StringEquals": {"events:source": d.RULE_EVENT_SOURCE, "events:detail-type": d.RULE_DETAIL_TYPE}
 }
+PUT_ORDER_PROCESSED_CONDITIONS = {
+    "StringEquals": {"events:source": d.RULE_EVENT_SOURCE, "events:detail-type": d.ORDER_PROCESSED_DETAIL_TYPE_NAME}
+}
 PUT_ORDER_CANCELLED_CONDITIONS = {
     "StringEquals": {"events:source": d.RULE_EVENT_SOURCE, "events:detail-type": d.ORDER_CANCELLED_DETAIL_TYPE_NAME}
 }
@@ -170,6 +173,12 @@ class Functions(Construct):
                     resources=[inventory.table_arn],
                 ),
                 read_stripe_key,
+                iam.PolicyStatement(
+                    sid="AnnounceProcessed",  # markProcessed's Order Processed, once the order is PROCESSED
+                    actions=["events:PutEvents"],
+                    resources=[bus.event_bus_arn],
+                    conditions=PUT_ORDER_PROCESSED_CONDITIONS,
+                ),
             ],
         )
         self.reconciler = self._function(

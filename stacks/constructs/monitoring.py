@@ -48,22 +48,31 @@ LIFECYCLE_PERIOD = Duration.minutes(5)
 OUT_OF_STOCK_BURST = 10
 CANCELLATION_BURST = 20
 
-# The workflow's own status events (PublishProcessed|Rejected|Failed, events:putEvents tasks) are
-# retried, then caught so the order still settles: a publish that failed is visible only in the
-# workflow's execution log. Step Functions logs each failed attempt of a service-integration task
-# as a ``TaskFailed`` record, and each attempt that ran past the task's TimeoutSeconds (2 s) as a
-# ``TaskTimedOut`` record (error States.Timeout), both with ``details.resourceType`` naming the service
-# ("events" for EventBridge; TaskFailedEventDetails / TaskTimedOutEventDetails in the Step Functions
-# API Reference), both at log levels ALL and ERROR ("Log levels for Step Functions execution events",
-# https://docs.aws.amazon.com/step-functions/latest/dg/cloudwatch-log-level.html). Our Lambda steps
-# are not service integrations (their failures are LambdaFunction*), nor is SendToDLQ ("sqs").
+# The workflow's status events are retried, then caught so the order still settles: a publish that
+# failed is visible only in the workflow's execution log. Two kinds of record carry it:
+# - PublishRejected|PaymentDeclined|Failed (events:putEvents tasks): Step Functions logs each failed
+#   attempt of a service-integration task as ``TaskFailed``, and each attempt that ran past the task's
+#   TimeoutSeconds (2 s) as ``TaskTimedOut`` (error States.Timeout), both with ``details.resourceType``
+#   naming the service ("events" for EventBridge; TaskFailedEventDetails / TaskTimedOutEventDetails in
+#   the Step Functions API Reference). SendToDLQ ("sqs") is not one of them.
+# - MarkProcessed announces Order Processed itself: an attempt whose publish failed ends
+#   ``LambdaFunctionFailed`` with ``details.error`` the exception's name, EventPublishFailed
+#   (LambdaFunctionFailedEventDetails).
+# Both at log levels ALL and ERROR ("Log levels for Step Functions execution events",
+# https://docs.aws.amazon.com/step-functions/latest/dg/cloudwatch-log-level.html).
 STATUS_EVENT_PUBLISH_FAILURES = "StatusEventPublishFailures"
-FAILED_PUBLISH_PATTERN = logs.FilterPattern.all(
-    logs.FilterPattern.any(
-        logs.FilterPattern.string_value("$.type", "=", "TaskFailed"),
-        logs.FilterPattern.string_value("$.type", "=", "TaskTimedOut"),
+FAILED_PUBLISH_PATTERN = logs.FilterPattern.any(
+    logs.FilterPattern.all(
+        logs.FilterPattern.any(
+            logs.FilterPattern.string_value("$.type", "=", "TaskFailed"),
+            logs.FilterPattern.string_value("$.type", "=", "TaskTimedOut"),
+        ),
+        logs.FilterPattern.string_value("$.details.resourceType", "=", "events"),
     ),
-    logs.FilterPattern.string_value("$.details.resourceType", "=", "events"),
+    logs.FilterPattern.all(
+        logs.FilterPattern.string_value("$.type", "=", "LambdaFunctionFailed"),
+        logs.FilterPattern.string_value("$.details.error", "=", "EventPublishFailed"),
+    ),
 )
 
 ONE_MINUTE = Duration.minutes(1)
@@ -240,8 +249,8 @@ class Monitoring(Construct):
             "WorkflowStatusEventsNotPublished",
             f"{names.state_machine}-status-events-not-published",
             self.status_publish_failures,
-            f"The workflow's PutEvents of Order Processed|Rejected|Failed failed (each failed attempt counts; an order "
-            f"whose attempts all failed settled correctly but its customer was not notified). Find them in "
+            f"The workflow's announcement of Order Processed|Rejected|Failed failed (each failed attempt counts; an "
+            f"order whose attempts all failed settled correctly but its customer was not notified). Find them in "
             f"{names.state_machine_log_group} with the filter {FAILED_PUBLISH_PATTERN.log_pattern_string}. "
             "Counted from the execution log: needs the workflow's log level ALL or ERROR; at FATAL or OFF this "
             "alarm cannot fire.",

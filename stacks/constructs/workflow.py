@@ -65,8 +65,9 @@ class FulfillmentWorkflow(Construct):
                             actions=["sqs:SendMessage"],
                             resources=[dead_letter_queue.queue_arn],
                         ),
-                        # The workflow announces only the status events, only from our source, only on our bus
-                        # (EventBridge condition keys events:source and events:detail-type, "Using IAM policy
+                        # The workflow announces only the status events its Publish* states send (REJECTED,
+                        # FAILED; markProcessed announces PROCESSED itself), only from our source, only on our
+                        # bus (EventBridge condition keys events:source and events:detail-type, "Using IAM policy
                         # conditions in Amazon EventBridge").
                         iam.PolicyStatement(
                             sid="AnnounceOrderStatus",
@@ -75,7 +76,7 @@ class FulfillmentWorkflow(Construct):
                             conditions={
                                 "StringEquals": {
                                     "events:source": d.RULE_EVENT_SOURCE,
-                                    "events:detail-type": list(d.STATUS_EVENT_DETAIL_TYPES),
+                                    "events:detail-type": list(d.WORKFLOW_STATUS_DETAIL_TYPES),
                                 }
                             },
                         ),

@@ -19,9 +19,11 @@ WRITE_LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 PUT_ORDER_CREATED = {"StringEquals": {"events:source": d.RULE_EVENT_SOURCE, "events:detail-type": d.RULE_DETAIL_TYPE}}
 # EventBridge condition keys events:source / events:detail-type ("Using IAM policy conditions in Amazon
 # EventBridge", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-conditions.html).
-PUT_STATUS_EVENTS = {
-    "StringEquals": {"events:source": d.RULE_EVENT_SOURCE, "events:detail-type": list(d.STATUS_EVENT_DETAIL_TYPES)}
+# The workflow's Publish* states send only these two; markProcessed announces Order Processed itself.
+PUT_WORKFLOW_STATUS_EVENTS = {
+    "StringEquals": {"events:source": d.RULE_EVENT_SOURCE, "events:detail-type": ["Order Rejected", "Order Failed"]}
 }
+PUT_ORDER_PROCESSED = {"StringEquals": {"events:source": d.RULE_EVENT_SOURCE, "events:detail-type": "Order Processed"}}
 PUT_ORDER_CANCELLED = {"StringEquals": {"events:source": d.RULE_EVENT_SOURCE, "events:detail-type": "Order Cancelled"}}
 STAR = '"*"'
 
@@ -199,9 +201,11 @@ def test_processor_role(synth: Synthesized, ids: dict[str, str]) -> None:
         "dynamodb:UpdateItem": {orders, inventory},
         "dynamodb:ConditionCheckItem": {inventory},
         "secretsmanager:GetSecretValue": {stripe_secret(synth)},
+        "events:PutEvents": {arn(ids["bus"])},
         **{action: {logs} for action in WRITE_LOGS},
         **{action: {STAR} for action in XRAY_WRITE},
     }
+    assert conditions_for(synth, role, "events:PutEvents") == [PUT_ORDER_PROCESSED]  # that one event only
 
 
 def test_state_machine_role(synth: Synthesized, ids: dict[str, str]) -> None:
@@ -230,7 +234,7 @@ def test_state_machine_role(synth: Synthesized, ids: dict[str, str]) -> None:
     assert {action: resources for action, resources in granted.items() if action not in service_wide} == (
         task_grants(synth, ids["machine"])
     )
-    assert conditions_for(synth, role, "events:PutEvents") == [PUT_STATUS_EVENTS]
+    assert conditions_for(synth, role, "events:PutEvents") == [PUT_WORKFLOW_STATUS_EVENTS]
 
 
 # A Task's Resource -> the IAM action the workflow's role needs for it: a Lambda function ARN needs

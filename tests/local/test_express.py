@@ -62,8 +62,7 @@ def test_start_sync_execution_runs_the_express_machine_to_its_end(stack: Any, aw
     )
     assert reply["status"] == "SUCCEEDED", reply
     output = json.loads(reply["output"])
-    # The execution's output is its last state's data: MarkProcessed's result (PublishProcessed discards
-    # PutEvents' answer with "ResultPath": null, which the trace keeps in TaskSucceeded).
+    # The execution's output is its last state's data: MarkProcessed's selected result.
     assert (output["orderId"], output["status"]) == (order_id, "PROCESSED") and "statusEvent" not in output
     assert reply["executionArn"].startswith(aws.state_machine_arn().replace(":stateMachine:", ":express:"))
     order = operations.get_order(aws, order_id)
@@ -209,8 +208,7 @@ def test_execution_history_reaches_the_log_group_in_the_format_aws_writes_for_ex
     assert [step.name for step in trace.steps if step.kind == "Task"] == [
         "Validate",
         "Fulfil",
-        "MarkProcessed",  # paid at pickup: no AuthorizePayment
-        "PublishProcessed",
+        "MarkProcessed",  # paid at pickup: no AuthorizePayment; it announces Order Processed itself
     ]
 
 

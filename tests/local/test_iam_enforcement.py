@@ -144,37 +144,30 @@ def test_without_the_creators_put_events_grant_the_creator_is_refused_by_eventbr
     )
 
 
-def _status_detail_types(logical_id: str, resource_type: str, statement: t.Statement) -> bool:
+def _processed_announcement(logical_id: str, resource_type: str, statement: t.Statement) -> bool:
     conditions = statement.get("Condition", {}).get("StringEquals", {})
-    return (
-        isinstance(conditions.get("events:detail-type"), list)
-        and ORDER_PROCESSED_DETAIL_TYPE in conditions["events:detail-type"]
-    )
+    return conditions.get("events:detail-type") == ORDER_PROCESSED_DETAIL_TYPE
 
 
-def _without_processed(statement: t.Statement) -> t.Statement:
-    types = statement["Condition"]["StringEquals"]["events:detail-type"]
-    statement["Condition"]["StringEquals"]["events:detail-type"] = [
-        x for x in types if x != ORDER_PROCESSED_DETAIL_TYPE
-    ]
+def _for_rejections_only(statement: t.Statement) -> t.Statement:
+    statement["Condition"]["StringEquals"]["events:detail-type"] = "Order Rejected"
     return statement
 
 
-def test_a_narrowed_detail_type_condition_fails_the_workflows_put_events_task(
+def test_a_wrong_detail_type_condition_denies_mark_processeds_announcement(
     synthesized: dict[str, Any], stack_on: Callable[[dict[str, Any]], LocalStack]
 ) -> None:
-    """On AWS, the state machine role's ``events:PutEvents`` is evaluated per entry with the entry's
-    ``events:detail-type`` ("Using IAM policy conditions in Amazon EventBridge",
-    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-conditions.html): without
-    "Order Processed" in the condition, the workflow's PublishProcessed task fails with
-    ``EventBridge.AccessDeniedException`` (the Task's error is the service's, prefixed:
-    "Handling errors in Step Functions SDK integrations"), is retried, then caught; the order is
-    PROCESSED all the same and no status event reaches the bus."""
-    stack = stack_on(t.changed(synthesized, _status_detail_types, _without_processed))
+    """On AWS, ``events:PutEvents`` is evaluated per entry with the entry's ``events:detail-type`` ("Using IAM
+    policy conditions in Amazon EventBridge",
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-conditions.html): with order-processor's
+    grant conditioned on another detail-type, markProcessed's "Order Processed" is denied; the attempt fails
+    with EventPublishFailed carrying IAM's explanation, is retried, then caught (ProcessedUnannounced); the
+    order is PROCESSED all the same and no status event reaches the bus."""
+    stack = stack_on(t.changed(synthesized, _processed_announcement, _for_rejections_only))
     aws, reply = run_order(stack)
     assert order_status(aws, reply["orderId"]) == "PROCESSED"
     history = log_text(aws, aws.names.state_machine_log_group)
-    assert "EventBridge.AccessDeniedException" in history
+    assert "EventPublishFailed" in history and "ProcessedUnannounced" in history
     assert "events:PutEvents" in history and "because no identity-based policy allows" in history
 
 

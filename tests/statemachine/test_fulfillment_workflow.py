@@ -35,10 +35,7 @@ HAPPY_PATH = [
     "NeedsProcessing",
     "Fulfil",
     "InStock",  # paid at pickup: nothing to authorize, no AuthorizePayment invocation
-    "MarkProcessed",
-    "ProcessedOrCancelled",
-    "PublishProcessed",
-    "OrderProcessed",
+    "MarkProcessed",  # writes PROCESSED and announces Order Processed; the execution ends there
 ]
 
 
@@ -602,12 +599,15 @@ def test_rejected_failed_and_cancelled_are_announced(sfn: Any, aws: Aws, status_
 def test_a_failed_publish_neither_fails_nor_reruns_the_order(
     sfn: Any, aws: Aws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """PutEvents answers 200 with ``FailedEntryCount`` > 0 when an entry fails (InternalFailure, throttling),
-    and the integration then fails the task with ``EventBridge.FailedEntry`` ("Add EventBridge events with
-    Step Functions", https://docs.aws.amazon.com/step-functions/latest/dg/connect-eventbridge.html). Every
-    attempt failing: the task's Retry runs out, its Catch goes on to the terminal state; the order stays
-    PROCESSED, processed once."""
+    """PutEvents answers 200 with ``FailedEntryCount`` > 0 when an entry fails (InternalFailure, throttling;
+    "PutEvents", Amazon EventBridge API Reference, https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html).
+    markProcessed writes PROCESSED, then announces; its publisher retries the entry, then fails the attempt with
+    EventPublishFailed; the workflow retries the step (which finds the order PROCESSED by this execution and
+    announces again, never writing it twice), then catches it into ProcessedUnannounced: the order stays
+    PROCESSED, written once, and the execution succeeds with the error in its output."""
     from moto.events.models import EventsBackend
+
+    from order_service.adapters.eventbridge_publisher import PUBLISH_ATTEMPTS
 
     original = EventsBackend.put_events
     attempts: list[str] = []
@@ -623,13 +623,15 @@ def test_a_failed_publish_neither_fails_nor_reruns_the_order(
     execution, history = run(sfn, aws, order_created_event(order_id))
 
     assert execution["status"] == "SUCCEEDED", (execution.get("error"), execution.get("cause"))
-    assert entered(history)[-2:] == ["PublishProcessed", "OrderProcessed"]
-    assert attempts == ["Order Processed"] * 3  # the first attempt and 2 retries
+    assert entered(history)[-2:] == ["MarkProcessed", "ProcessedUnannounced"]
+    step_attempts = definitions.load_asl()["States"]["MarkProcessed"]["Retry"][0]["MaxAttempts"] + 1
+    assert attempts == ["Order Processed"] * (step_attempts * PUBLISH_ATTEMPTS)  # each attempt's entry, retried
+    assert failures(history) == ["EventPublishFailed"] * step_attempts
     output = json.loads(execution["output"])
-    assert output["statusEventError"]["Error"] == "EventBridge.FailedEntry"
-    assert task_attempts(history) == Counter({"Validate": 1, "Fulfil": 1, "MarkProcessed": 1})
+    assert output["statusEventError"]["Error"] == "EventPublishFailed"
+    assert task_attempts(history) == Counter({"Validate": 1, "Fulfil": 1, "MarkProcessed": step_attempts})
     record = operations.get_order(aws, order_id)
-    assert record is not None and record.status is OrderStatus.PROCESSED
+    assert record is not None and record.status is OrderStatus.PROCESSED  # a retry never rewrites it (unit tests)
 
 
 def failed_publish_filter_pattern() -> str:
@@ -664,6 +666,10 @@ def test_the_alarm_filter_counts_each_failed_status_publish_attempt_and_nothing_
     syntax, "Filter pattern syntax for metric filters, subscription filters, and filter log events",
     https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/FilterAndPatternSyntax.html).
 
+    markProcessed announces Order Processed itself: an attempt whose publish failed is a ``LambdaFunctionFailed``
+    record with ``details.error`` EventPublishFailed (LambdaFunctionFailedEventDetails,
+    https://docs.aws.amazon.com/step-functions/latest/apireference/API_LambdaFunctionFailedEventDetails.html).
+
     The pattern is the one in the synthesized template, run by FilterLogEvents over the log group the
     local stack wrote: it matches each attempt of the failed and of the timed-out publish, and nothing of
     runs whose Lambda step failed and was retried, or which failed for good and went to the DLQ."""
@@ -686,12 +692,18 @@ def test_the_alarm_filter_counts_each_failed_status_publish_attempt_and_nothing_
         # _evaluate_with_timeout), without making the test wait those seconds of wall time.
         raise EvalTimeoutError()
 
+    def out_of_stock_order() -> str:  # its Order Rejected is the workflow's PublishRejected task
+        snack = f"Gone Gumdrops {uuid.uuid4().hex[:8]}"
+        operations.set_stock(aws, snack, 0)
+        return new_order(aws, snack)
+
     with monkeypatch.context() as failing:
         failing.setattr(EventsBackend, "put_events", put_events)
         not_announced, _ = run(sfn, aws, order_created_event(new_order(aws, "Pretzels")))
+        rejection_not_announced, _ = run(sfn, aws, order_created_event(out_of_stock_order()))
     with monkeypatch.context() as hanging:
         hanging.setattr(StateTaskServiceEvents, "_eval_service_task", outlasts_its_timeout)
-        timed_out, timed_out_history = run(sfn, aws, order_created_event(new_order(aws, "Pretzels")))
+        timed_out, timed_out_history = run(sfn, aws, order_created_event(out_of_stock_order()))
     assert timed_out["status"] == "SUCCEEDED" and "TaskTimedOut" in [e["type"] for e in timed_out_history]
     retried, retried_history = run(sfn, aws, order_created_event(new_order(aws, "Flaky Fries")))
     failed, failed_history = run(sfn, aws, order_created_event(new_order(aws, "Broken Biscuit")))
@@ -705,19 +717,25 @@ def test_the_alarm_filter_counts_each_failed_status_publish_attempt_and_nothing_
         for event in page["events"]
     ]
     per_execution = Counter(record["execution_arn"] for record in matched)
-    attempts = definitions.load_asl()["States"]["PublishProcessed"]["Retry"][0]["MaxAttempts"] + 1
-    assert per_execution[not_announced["executionArn"]] == per_execution[timed_out["executionArn"]] == attempts
+    states = definitions.load_asl()["States"]
+    attempts = states["PublishRejected"]["Retry"][0]["MaxAttempts"] + 1
+    step_attempts = states["MarkProcessed"]["Retry"][0]["MaxAttempts"] + 1
+    assert per_execution[rejection_not_announced["executionArn"]] == attempts
+    assert per_execution[timed_out["executionArn"]] == attempts
+    assert per_execution[not_announced["executionArn"]] == step_attempts
     assert per_execution[retried["executionArn"]] == per_execution[failed["executionArn"]] == 0
-    assert {
-        (record["type"], record["details"]["resource"], record["details"]["error"])
-        for record in matched
-        if record["execution_arn"] == not_announced["executionArn"]
-    } == {("TaskFailed", "putEvents", "EventBridge.FailedEntry")}
-    assert {
-        (record["type"], record["details"]["resource"], record["details"]["error"])
-        for record in matched
-        if record["execution_arn"] == timed_out["executionArn"]
-    } == {("TaskTimedOut", "putEvents", "States.Timeout")}
+
+    def seen(execution: dict[str, Any]) -> set[tuple[str, str | None, str]]:
+        return {
+            (record["type"], record["details"].get("resource"), record["details"]["error"])
+            for record in matched
+            if record["execution_arn"] == execution["executionArn"]
+        }
+
+    # markProcessed's own announcement: each attempt that failed to publish (LambdaFunctionFailedEventDetails).
+    assert seen(not_announced) == {("LambdaFunctionFailed", None, "EventPublishFailed")}
+    assert seen(rejection_not_announced) == {("TaskFailed", "putEvents", "EventBridge.FailedEntry")}
+    assert seen(timed_out) == {("TaskTimedOut", "putEvents", "States.Timeout")}
 
 
 # --- customer notifications ------------------------------------------------------------------
@@ -793,8 +811,8 @@ def test_a_cancel_while_the_execution_is_held_before_mark_processed_ends_it_canc
     """A real execution held between Fulfil (stock reserved) and MarkProcessed (Express executions
     cannot be stopped: "StopExecution" is for Standard workflows only,
     https://docs.aws.amazon.com/step-functions/latest/apireference/API_StopExecution.html). The cancel wins,
-    gives the units back, and the released step finds CANCELLED: the workflow ends in its Cancelled Succeed
-    state, no Order Processed, one Order Cancelled. Held outside the function, with the Task timeouts
+    gives the units back, and the released step finds CANCELLED: the workflow ends there, no Order
+    Processed, one Order Cancelled. Held outside the function, with the Task timeouts
     stopped (``clock.holding()``): a slow machine cannot turn the hold into a States.Timeout."""
     snack = f"Held Halva {uuid.uuid4().hex[:8]}"
     operations.set_stock(aws, snack, 5)
@@ -808,8 +826,9 @@ def test_a_cancel_while_the_execution_is_held_before_mark_processed_ends_it_canc
     result = run_held_before_step(stack, sfn, aws, monkeypatch, order_id, "markProcessed", cancel_while_held)
 
     assert result["execution"]["status"] == "SUCCEEDED"
-    assert entered(result["history"])[-3:] == ["MarkProcessed", "ProcessedOrCancelled", "Cancelled"]
-    assert json.loads(result["execution"]["output"])["status"] == "CANCELLED"  # MarkProcessed's result
+    assert entered(result["history"])[-1] == "MarkProcessed"  # the end: nothing to announce
+    output = json.loads(result["execution"]["output"])  # MarkProcessed's result
+    assert (output["status"], output["announced"]) == ("CANCELLED", False)
     record = operations.get_order(aws, order_id)
     assert record is not None and record.status is OrderStatus.CANCELLED
     assert dict(operations.list_stock(aws))[snack] == 5  # given back exactly once
@@ -826,7 +845,7 @@ def test_two_executions_racing_to_mark_processed_announce_it_once(
     https://docs.aws.amazon.com/step-functions/latest/dg/concepts-standard-vs-express.html) gives two
     executions of one order. Both pass Validate and Fulfil and are held before MarkProcessed until both
     are there, then go on together: one conditional write makes the order PROCESSED, the other finds it so
-    (``changed`` false), and only the first goes through PublishProcessed: the customer hears once."""
+    (``changed`` false) by another execution, and only the first announces it: the customer hears once."""
     from snacks.local.lambda_runtime import DirectInvokeClient
 
     order_id = new_order(aws, "Pretzels")
@@ -855,11 +874,11 @@ def test_two_executions_racing_to_mark_processed_announce_it_once(
     assert [event["detail-type"] for event in received] == ["Order Processed"]
     (event_received,) = received
     assert_status_event(event_received, order_id, "Order Processed", "PROCESSED", "Fulfilled")
-    paths = sorted(entered(history)[-4:] for _, history in results)
-    assert paths == [  # both wrote (or tried to) in MarkProcessed; one announced
-        ["InStock", "MarkProcessed", "ProcessedOrCancelled", "OrderProcessed"],
-        ["MarkProcessed", "ProcessedOrCancelled", "PublishProcessed", "OrderProcessed"],
-    ]
+    assert [entered(history)[-2:] for _, history in results] == [["InStock", "MarkProcessed"]] * 2
+    outputs = sorted(
+        (output["changed"], output["announced"]) for output in (json.loads(e["output"]) for e, _ in results)
+    )
+    assert outputs == [(False, False), (True, True)]  # both tried the write; the one that made it announced
     record = operations.get_order(aws, order_id)
     assert record is not None and record.status is OrderStatus.PROCESSED
     assert event_received["detail"]["timestamp"] == record.processed_at

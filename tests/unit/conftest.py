@@ -87,6 +87,13 @@ class Aws:
                 self.sqs.delete_message(QueueUrl=self.event_queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
+def status_event_publisher() -> Any:
+    """What order-processor announces Order Processed with: the real adapter on moto's bus."""
+    from order_service.adapters.eventbridge_publisher import EventBridgePublisher
+
+    return EventBridgePublisher(aws_client("events"), definitions.EVENT_BUS)
+
+
 def create_resources() -> Aws:
     dynamodb = aws_client("dynamodb")
     create_tables(dynamodb)  # the local stack's tables: the stack's key schema, index and TTL

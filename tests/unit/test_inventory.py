@@ -24,7 +24,7 @@ from order_service.domain.order import OrderRecord, OrderRequest, OrderStatus, S
 from order_service.domain.order_processing import OrderProcessor, StepContext
 from order_service.settings import FULFILLMENT_FAULTS
 from stacks import definitions
-from tests.unit.conftest import Aws, FakeLambdaContext, aws_client, fresh_module
+from tests.unit.conftest import Aws, FakeLambdaContext, aws_client, fresh_module, status_event_publisher
 
 NOW = "2026-11-25T12:00:00.000Z"
 EXECUTION = "arn:aws:states:us-east-1:123456789012:express:order-fulfillment:exec-1:run-1"
@@ -57,7 +57,7 @@ def levels(stock: DynamoDbStockLedger) -> dict[str, int]:
 
 
 def processor(orders: DynamoDbOrderRepository, stock: DynamoDbStockLedger) -> OrderProcessor:
-    return OrderProcessor(orders, stock, {}, lambda: NOW)
+    return OrderProcessor(orders, stock, {}, lambda: NOW, status_events=status_event_publisher())
 
 
 def test_fulfil_reserves_tracked_lines_and_leaves_untracked_snacks_unlimited(

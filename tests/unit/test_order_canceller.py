@@ -16,7 +16,14 @@ from order_service.adapters.dynamodb_orders import DynamoDbOrderRepository
 from order_service.domain.order import OrderRecord, OrderRequest, OrderStatus, SnackItem
 from order_service.domain.order_processing import OrderProcessor, StepContext
 from stacks import definitions
-from tests.unit.conftest import Aws, FakeLambdaContext, aws_client, capture_stdout_logs, fresh_module
+from tests.unit.conftest import (
+    Aws,
+    FakeLambdaContext,
+    aws_client,
+    capture_stdout_logs,
+    fresh_module,
+    status_event_publisher,
+)
 
 NOW = "2026-11-25T12:00:00.000Z"
 CUSTOMER = "Carla Cancelname"
@@ -52,7 +59,7 @@ def put(orders: DynamoDbOrderRepository, order_id: str, units: int = 2) -> Order
 
 
 def steps(orders: DynamoDbOrderRepository, stock: DynamoDbStockLedger) -> OrderProcessor:
-    return OrderProcessor(orders, stock, {}, lambda: NOW)
+    return OrderProcessor(orders, stock, {}, lambda: NOW, status_events=status_event_publisher())
 
 
 def test_cancelling_a_new_order_that_holds_stock_gives_it_back_once(
@@ -159,6 +166,7 @@ def test_steps_that_find_the_order_cancelled_take_nothing_and_say_so(
         "status": "CANCELLED",
         "processedAt": None,
         "changed": False,
+        "announced": False,
     }
     assert processor.record_failure(StepContext("k-6"), "Fulfil", "X", "")["status"] == "CANCELLED"
     assert dict(stock.all_levels()) == {"Chips": 5}

@@ -41,7 +41,14 @@ from order_service.domain.order_processing import (
 from order_service.settings import FULFILLMENT_FAULTS
 from stacks import definitions
 from tests.support.handler_calls import recorded_calls
-from tests.unit.conftest import Aws, FakeLambdaContext, aws_client, capture_stdout_logs, fresh_module
+from tests.unit.conftest import (
+    Aws,
+    FakeLambdaContext,
+    aws_client,
+    capture_stdout_logs,
+    fresh_module,
+    status_event_publisher,
+)
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 CUSTOMER = "Quentin Privatename"
@@ -226,6 +233,7 @@ def test_mark_processed_twice_is_a_successful_no_op(
         "status": "PROCESSED",
         "processedAt": first["processedAt"],
         "changed": False,
+        "announced": False,  # the first execution announced it
     }
     assert stored(repository, "o-2") == before  # nothing rewritten, not even the execution ARN
 
@@ -293,7 +301,7 @@ def test_unknown_order_raises_order_not_found(step: Callable[..., dict[str, Any]
 def test_permanent_errors_are_not_retried_and_transient_ones_are() -> None:
     asl = definitions.load_asl()["States"]
     for state in ("Validate", "Fulfil", "MarkProcessed", "RecordFailure"):
-        [retry] = asl[state]["Retry"]
+        retry = asl[state]["Retry"][0]
         assert set(TRANSIENT_STEP_ERRORS) <= set(retry["ErrorEquals"]), state
         assert not set(PERMANENT_STEP_ERRORS) & set(retry["ErrorEquals"]), state
         assert retry["MaxAttempts"] == 2
@@ -534,7 +542,9 @@ def test_domain_mark_processed_reports_latency_from_creation(
     repository: DynamoDbOrderRepository, ledger: DynamoDbStockLedger
 ) -> None:
     repository.create(dataclasses.replace(OrderRecord.new("d-1", SEED_REQUEST, CREATED), reservation={"lines": []}))
-    result = OrderProcessor(repository, ledger, {}, clock()).mark_processed(StepContext("d-1"))
+    result = OrderProcessor(repository, ledger, {}, clock(), status_events=status_event_publisher()).mark_processed(
+        StepContext("d-1")
+    )
     assert result["latencyMs"] == 2000
     assert result["processedAt"] == "2024-01-02T03:04:07.678Z"
 
@@ -569,11 +579,19 @@ def test_fulfil_that_loses_the_race_on_dynamodb_returns_the_winners_fulfillment(
     ``attribute_not_exists(fulfillment)`` (DynamoDB Developer Guide, "Condition expressions"), so the
     loser's write fails, it keeps the winner's record and reports a repeat."""
     repository.create(OrderRecord.new("d-2", SEED_REQUEST, CREATED))
-    winner = OrderProcessor(repository, ledger, {}, clock(CREATED + timedelta(seconds=1)))
+    winner = OrderProcessor(
+        repository, ledger, {}, clock(CREATED + timedelta(seconds=1)), status_events=status_event_publisher()
+    )
     loser_view = RaceBeforeFulfilmentWrite(
         repository, lambda: winner.fulfil(StepContext("d-2", execution_arn=EXECUTION + "-winner"))
     )
-    loser = OrderProcessor(loser_view, ledger, {}, clock(CREATED + timedelta(seconds=5)))  # type: ignore[arg-type]
+    loser = OrderProcessor(
+        loser_view,  # type: ignore[arg-type]
+        ledger,
+        {},
+        clock(CREATED + timedelta(seconds=5)),
+        status_events=status_event_publisher(),
+    )
 
     result = loser.fulfil(StepContext("d-2", execution_arn=EXECUTION + "-loser"))
 

@@ -16,7 +16,7 @@ from order_service.domain.order import OrderRecord, OrderRequest, OrderStatus, S
 from order_service.domain.order_processing import OrderProcessor, StepContext
 from snacks.local.stripe_emulator import StripeEmulator
 from stacks import definitions
-from tests.unit.conftest import Aws, aws_client
+from tests.unit.conftest import Aws, aws_client, status_event_publisher
 
 NOW = "2026-11-25T12:00:00.000Z"
 EXECUTION = "arn:aws:states:us-east-1:123456789012:express:order-fulfillment:exec-1:run-1"
@@ -36,7 +36,7 @@ def steps(aws: Aws, emulator: StripeEmulator) -> tuple[OrderProcessor, DynamoDbO
     orders = DynamoDbOrderRepository(dynamodb, definitions.ORDERS_TABLE)
     stock = DynamoDbStockLedger(dynamodb, definitions.ORDERS_TABLE, definitions.INVENTORY_TABLE)
     payments = StripePayments(lambda: emulator.secret_key, emulator.url, "test-secret")
-    return OrderProcessor(orders, stock, {}, lambda: NOW, payments), orders, stock
+    return OrderProcessor(orders, stock, {}, lambda: NOW, payments, status_event_publisher()), orders, stock
 
 
 def reserved_card_order(processor: OrderProcessor, orders: Any, order_id: str, method: str) -> None:

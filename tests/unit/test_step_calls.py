@@ -28,7 +28,7 @@ from order_service.domain.order_processing import OrderProcessor, StepContext
 from snacks.local.stripe_emulator import StripeEmulator
 from stacks import definitions
 from tests.support.handler_calls import recorded_calls
-from tests.unit.conftest import Aws, aws_client
+from tests.unit.conftest import Aws, aws_client, status_event_publisher
 
 NOW = "2026-12-07T03:00:00.000Z"
 CREATED = datetime(2026, 12, 7, 2, 59, tzinfo=UTC)
@@ -56,7 +56,7 @@ def orders(aws: Aws) -> DynamoDbOrderRepository:
 def processor(orders: DynamoDbOrderRepository, emulator: StripeEmulator) -> OrderProcessor:
     stock = DynamoDbStockLedger(aws_client("dynamodb"), definitions.ORDERS_TABLE, definitions.INVENTORY_TABLE)
     payments = StripePayments(lambda: emulator.secret_key, emulator.url, "test-secret")
-    return OrderProcessor(orders, stock, {}, lambda: NOW, payments)
+    return OrderProcessor(orders, stock, {}, lambda: NOW, payments, status_event_publisher())
 
 
 def operations(step: Any) -> tuple[list[str], Any]:
@@ -106,7 +106,8 @@ def test_mark_processed_of_a_pickup_order_is_one_conditional_write(
 
     calls, result = operations(lambda: processor.mark_processed(StepContext("c-2", EXECUTION)))
 
-    assert calls == [f"UpdateItem {definitions.ORDERS_TABLE}"]
+    # The write, then its announcement (Order Processed; the workflow's PublishProcessed state made that call before).
+    assert calls == [f"UpdateItem {definitions.ORDERS_TABLE}", f"PutEvents {definitions.EVENT_BUS}"]
     assert (result["status"], result["changed"], result["paymentCaptured"]) == ("PROCESSED", True, False)
     assert stored(orders, "c-2").status is OrderStatus.PROCESSED
 
@@ -120,8 +121,16 @@ def test_a_duplicate_mark_processed_never_overwrites_processed_and_needs_no_read
 
     calls, again = operations(lambda: processor.mark_processed(StepContext("c-3", EXECUTION + "-twin")))
 
-    assert calls == [f"UpdateItem {definitions.ORDERS_TABLE}"]  # failed its condition; the item came back
-    assert again == {"orderId": "c-3", "status": "PROCESSED", "processedAt": first.processed_at, "changed": False}
+    assert calls == [
+        f"UpdateItem {definitions.ORDERS_TABLE}"
+    ]  # failed its condition; the item came back; no announcing
+    assert again == {
+        "orderId": "c-3",
+        "status": "PROCESSED",
+        "processedAt": first.processed_at,
+        "changed": False,
+        "announced": False,
+    }
     assert stored(orders, "c-3") == first  # not one attribute rewritten (executionArn stays the first's)
 
 
@@ -134,7 +143,13 @@ def test_a_cancel_that_wrote_first_wins_and_mark_processed_reports_it(
     calls, result = operations(lambda: processor.mark_processed(StepContext("c-4", EXECUTION)))
 
     assert calls == [f"UpdateItem {definitions.ORDERS_TABLE}"]
-    assert result == {"orderId": "c-4", "status": "CANCELLED", "processedAt": None, "changed": False}
+    assert result == {
+        "orderId": "c-4",
+        "status": "CANCELLED",
+        "processedAt": None,
+        "changed": False,
+        "announced": False,
+    }
     assert stored(orders, "c-4").status is OrderStatus.CANCELLED
 
 
@@ -147,7 +162,7 @@ def test_a_card_order_is_never_marked_processed_by_the_pickup_write(
 
     calls, result = operations(lambda: processor.mark_processed(StepContext("c-5", EXECUTION)))
 
-    assert calls == [f"UpdateItem {definitions.ORDERS_TABLE}"] * 2
+    assert calls == [f"UpdateItem {definitions.ORDERS_TABLE}"] * 2 + [f"PutEvents {definitions.EVENT_BUS}"]
     assert (result["status"], result["changed"], result["paymentCaptured"]) == ("PROCESSED", True, True)
     record = stored(orders, "c-5")
     assert record.status is OrderStatus.PROCESSED and record.payment is not None

@@ -49,15 +49,15 @@ class EventBridgePublisher:
         return self._publish(ORDER_CREATED_DETAIL_TYPE, event.detail())
 
     def publish_status(self, event: OrderStatusChanged) -> str:
-        return self._publish(event.detail_type, event.detail())
+        return self._publish(event.detail_type, event.detail(), event.resources)
 
-    def _publish(self, detail_type: str, detail: dict[str, Any]) -> str:
+    def _publish(self, detail_type: str, detail: dict[str, Any], resources: tuple[str, ...] = ()) -> str:
         entry = {
             "Source": ORDER_EVENT_SOURCE,
             "DetailType": detail_type,
             "Detail": json.dumps(detail, separators=(",", ":")),
             "EventBusName": self._bus,
-            "Resources": [],
+            "Resources": list(resources),
         }
         failure = "no attempt made"
         for attempt in range(self._attempts):
@@ -69,7 +69,7 @@ class EventBridgePublisher:
             except DeadlineTooClose as error:
                 raise EventPublishFailed("too little time left in the invocation to publish") from error
             except (ClientError, BotoCoreError) as error:
-                failure = f"{type(error).__name__}"
+                failure = _described(error)
                 if is_retryable(error):
                     continue
                 raise EventPublishFailed(failure) from error
@@ -81,3 +81,11 @@ class EventBridgePublisher:
             if code not in RETRYABLE_ERROR_CODES:
                 break
         raise EventPublishFailed(failure)
+
+
+def _described(error: ClientError | BotoCoreError) -> str:
+    """The service's error code and message (an IAM denial explains itself there); never the event's detail."""
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        return f"{details.get('Code', type(error).__name__)}: {details.get('Message', '')}".rstrip(": ")
+    return type(error).__name__

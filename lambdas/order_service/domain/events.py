@@ -73,6 +73,9 @@ class OrderStatusChanged:
     status: str
     reason: str
     timestamp: str
+    # The event's ``resources``: the workflow's own announcement names its execution (as Step Functions' PutEvents
+    # integration did, "Add EventBridge events with Step Functions"); order-canceller's names none.
+    resources: tuple[str, ...] = ()
 
     def detail(self) -> dict[str, Any]:
         return {"orderId": self.order_id, "status": self.status, "reason": self.reason, "timestamp": self.timestamp}

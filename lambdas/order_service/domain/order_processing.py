@@ -13,11 +13,14 @@ from typing import Any
 from order_service.domain import fulfillment, inventory
 from order_service.domain import payment as pay
 from order_service.domain.errors import OrderInvalid, OrderNotFound, OrderStateConflict, TransientStepError
+from order_service.domain.events import ORDER_PROCESSED_DETAIL_TYPE, OrderStatusChanged
 from order_service.domain.order import MAX_ITEMS, OrderRecord, OrderStatus, items_total, parse_utc_timestamp
 from order_service.domain.payment_release import release_held_payment, release_payment
-from order_service.domain.ports import OrderRepository, PaymentGateway, StockLedger
+from order_service.domain.ports import OrderRepository, PaymentGateway, StatusEventPublisher, StockLedger
 
 MAX_CAUSE_CHARS = 2000
+# The status event's reason for a PROCESSED order (the workflow's PublishProcessed state sent the same).
+FULFILLED_REASON = "Fulfilled"
 
 PROCESS = "process"
 SKIP = "skip"
@@ -56,10 +59,12 @@ class OrderProcessor:
         fault_plan: dict[str, fulfillment.FaultRule],
         clock: Callable[[], str],
         payments: PaymentGateway | None = None,
+        status_events: StatusEventPublisher | None = None,
     ) -> None:
         self._orders = orders
         self._stock = stock
         self._payments = payments
+        self._status_events = status_events
         self.fault_plan = fault_plan  # simulation config: tests may end an "outage"
         self._clock = clock
 
@@ -280,7 +285,9 @@ class OrderProcessor:
         No read first: the step tries the write an order paid at pickup needs (its condition checks all the
         read would: NEW, reserved, no card). When that condition fails, DynamoDB hands back the order as it
         found it, which tells a card order (capture, then write), a duplicate (already PROCESSED), a racing
-        cancel and a missing order apart. Cancel and MarkProcessed still race on one conditional write each."""
+        cancel and a missing order apart. Cancel and MarkProcessed still race on one conditional write each.
+
+        Then it announces ``Order Processed`` (``_announce``): the step succeeds only once the event is on the bus."""
         now = self._clock()
         attempt = self._orders.try_transition(
             step.order_id,
@@ -319,23 +326,54 @@ class OrderProcessor:
                 "latencyMs": round(latency_ms),
                 "changed": True,
                 "paymentCaptured": captured is not None,
+                "announced": self._announce(step, now),
             }
         # As the failed condition found it; after a voided capture, read again: the void's writer moved it.
         current = self._load(step.order_id) if captured is VOIDED_MEANWHILE or attempt.order is None else attempt.order
         if current.status is OrderStatus.PROCESSED:
+            # PROCESSED by an earlier attempt of this very execution (its announcement failed, or the function
+            # timed out after the write): announce again. By another execution (a duplicate): that one announces.
+            ours = step.execution_arn is not None and current.execution_arn == step.execution_arn
+            processed_at = current.processed_at or now
             return {
                 "orderId": step.order_id,
                 "status": "PROCESSED",
                 "processedAt": current.processed_at,
                 "changed": False,
+                "announced": self._announce(step, processed_at) if ours else False,
             }
         # Cancelled or failed meanwhile: whoever wrote that releases the payment; so do we, in case it had not
         # yet (the same idempotency keys: one void or one refund).
         release_held_payment(current, self._payments, self._orders, self._clock)
         if current.status is OrderStatus.CANCELLED:
             # The cancel wrote first; the workflow ends in its Cancelled state.
-            return {"orderId": step.order_id, "status": current.status.value, "processedAt": None, "changed": False}
+            return {
+                "orderId": step.order_id,
+                "status": current.status.value,
+                "processedAt": None,
+                "changed": False,
+                "announced": False,
+            }
         raise OrderStateConflict(f"order {step.order_id} is {current.status.value}; cannot mark it PROCESSED")
+
+    def _announce(self, step: StepContext, processed_at: str) -> bool:
+        """``Order Processed`` on the bus, or ``EventPublishFailed`` (the workflow retries the step, whose retry finds
+        the order PROCESSED by this execution and announces again): at least once, like every EventBridge event.
+
+        Announced here rather than by a Task state after this step: five execution-log records fewer per order,
+        the same event, and a publish failure still leaves the order PROCESSED (the workflow catches it)."""
+        if self._status_events is None:
+            raise RuntimeError("markProcessed announces Order Processed; no status event publisher is configured")
+        event = OrderStatusChanged(
+            ORDER_PROCESSED_DETAIL_TYPE,
+            step.order_id,
+            OrderStatus.PROCESSED.value,
+            FULFILLED_REASON,
+            processed_at,
+            resources=(step.execution_arn,) if step.execution_arn else (),
+        )
+        self._status_events.publish_status(event)
+        return True
 
     @staticmethod
     def _processed_updates(step: StepContext, now: str) -> dict[str, Any]:

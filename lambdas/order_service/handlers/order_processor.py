@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from order_service.adapters.clients import dynamodb_client
+from order_service.adapters.clients import dynamodb_client, events_client
 from order_service.adapters.dynamodb_inventory import DynamoDbStockLedger
 from order_service.adapters.dynamodb_orders import DynamoDbOrderRepository
+from order_service.adapters.eventbridge_publisher import EventBridgePublisher
 from order_service.adapters.stripe_payments import StripePayments
 from order_service.domain.errors import InvalidStepRequest, PaymentProviderUnavailable
 from order_service.domain.fulfillment import parse_fault_plan
@@ -47,6 +48,7 @@ processor = OrderProcessor(
     fault_plan=parse_fault_plan(settings.fulfillment_faults),
     clock=lambda: utc_timestamp(datetime.now(UTC)),
     payments=StripePayments.from_settings(settings),  # connects on the first card payment only
+    status_events=EventBridgePublisher(events_client(), settings.event_bus_name),  # markProcessed's announcement
 )
 
 
