@@ -49,10 +49,10 @@ class Inputs:
     card_steps: int = 1  # a card order's one more (authorizePayment); an order paid at pickup skips it
     workflow_ms: float = 300.0  # Express execution duration (measured locally, rounded up to 100 ms)
     workflow_memory_chunks: int = 1  # 64 MB chunks: small definition and payload
-    # Validate, NeedsProcessing, Fulfil, InStock, AuthorizePayment, Paid, MarkProcessed + start/end (a card order's;
+    # Validate, Fulfil, InStock, AuthorizePayment, Paid, MarkProcessed + start/end (a card order's;
     # one paid at pickup skips AuthorizePayment and Paid: kept at the card order's count; MarkProcessed ends the
     # execution and announces Order Processed itself since issue 21)
-    standard_transitions: int = 9
+    standard_transitions: int = 8
     table_writes: int = 3  # PutItem (create), UpdateItem (fulfil), UpdateItem (processed)
     gsi_writes: int = 3  # the status index (projection ALL) is written with each of them
     table_reads: int = 4  # GetItem: validate, fulfil, authorizePayment, markProcessed (reads before capturing)

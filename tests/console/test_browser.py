@@ -127,12 +127,11 @@ def test_an_order_made_through_the_form_appears_in_the_live_list_reaches_process
     expect(page.locator("#order-status")).to_have_text("PROCESSED")
     graph = page.locator("#execution-0 svg.workflow")
     taken = graph.locator("path.edge.taken")
-    expect(taken).to_have_count(6)
+    expect(taken).to_have_count(5)
     assert sorted(taken.evaluate_all("paths => paths.map(path => path.dataset.edge)")) == sorted(
         [
             "Start->Validate",
-            "Validate->NeedsProcessing",
-            "NeedsProcessing->Fulfil",
+            "Validate->Fulfil",
             "Fulfil->InStock",
             "InStock->MarkProcessed",  # paid at pickup: no AuthorizePayment
             "MarkProcessed->End",  # it announces Order Processed itself: the execution ends there

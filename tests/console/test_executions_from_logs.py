@@ -33,9 +33,9 @@ def test_an_orders_executions_are_found_and_drawn_from_the_log_group(aws: Aws) -
     assert from_logs[0]["status"] == "SUCCEEDED"
     assert [state["name"] for state in from_logs[0]["states"]][:4] == [
         "Validate",
-        "NeedsProcessing",
         "Fulfil",
         "InStock",
+        "MarkProcessed",
     ]
     fulfil = next(state for state in from_logs[0]["states"] if state["name"] == "Fulfil")
     assert fulfil["outcome"] == "retried" and fulfil["failures"][0]["error"] == "FulfillmentUnavailable"

@@ -160,8 +160,7 @@ def test_api_shows_each_states_outcome_attempts_and_errors(client: FlaskClient, 
     states = {state["name"]: state for state in execution["states"]}
     assert execution["status"] == "SUCCEEDED"
     assert [tuple(pair) for pair in execution["path"]] == [
-        ("Validate", "NeedsProcessing"),
-        ("NeedsProcessing", "Fulfil"),
+        ("Validate", "Fulfil"),
         ("Fulfil", "InStock"),
         ("InStock", "MarkProcessed"),  # paid at pickup: no AuthorizePayment
     ]  # MarkProcessed ends the execution (it announces Order Processed itself)
@@ -179,7 +178,6 @@ def test_api_shows_a_caught_failure_and_the_fail_state(client: FlaskClient, aws:
     assert execution["status"] == "FAILED"
     assert outcomes == {
         "Validate": "succeeded",
-        "NeedsProcessing": "succeeded",
         "Fulfil": "caught",
         "FulfilFailed": "succeeded",
         "RecordFailure": "succeeded",

@@ -47,7 +47,7 @@ only when nothing else runs in the stack, so that the event can no longer come; 
 the stack to settle fail only when it stops making progress (no write, no delivery) for
 ``STALL_SECONDS``, however long the work takes. The test then proves each overlap
 from the executions' own records in the state machine's log group (Express has no history API):
-two executions for the order, both entered Fulfil.
+two executions for the order, both told to process it by Validate (each read it NEW).
 
 Nothing is counted from the code's own return flags: writes are counted where DynamoDB accepted
 them, executions and their steps from Step Functions, events from a queue the bus feeds, failures
@@ -78,6 +78,7 @@ from botocore.exceptions import ClientError
 from order_service.domain.events import order_created_pattern
 from order_service.domain.fulfillment import FaultRule
 from order_service.domain.order import OrderRecord, OrderStatus
+from order_service.domain.order_processing import PROCESS
 from order_service.domain.order_recovery import REPLAYED
 from snacks import operations
 from snacks.aws import Aws
@@ -405,11 +406,13 @@ class ExecutionLogs:
 
     by_order: dict[str, list[str]]
     entered: dict[str, list[str]]
+    verdicts: dict[str, str]  # execution ARN -> Validate's action (process, or skip for a settled order)
 
 
 def read_execution_logs(logs: Any, log_group: str) -> ExecutionLogs:
     by_order: dict[str, list[str]] = defaultdict(list)
     entered: dict[str, list[str]] = defaultdict(list)
+    verdicts: dict[str, str] = {}
     for page in logs.get_paginator("filter_log_events").paginate(logGroupName=log_group):
         for line in page["events"]:
             record = json.loads(line["message"])
@@ -418,7 +421,9 @@ def read_execution_logs(logs: Any, log_group: str) -> ExecutionLogs:
                 by_order[str(json.loads(details["input"])["detail"]["orderId"])].append(arn)
             elif record["type"].endswith("StateEntered"):
                 entered[arn].append(str(details["name"]))
-    return ExecutionLogs(by_order=dict(by_order), entered=dict(entered))
+            elif record["type"] == "TaskStateExited" and details.get("name") == "Validate":
+                verdicts[arn] = str(json.loads(details["output"])["action"])
+    return ExecutionLogs(by_order=dict(by_order), entered=dict(entered), verdicts=verdicts)
 
 
 def execution_input(logs: Any, log_group: str, execution_arn: str) -> str:
@@ -433,12 +438,13 @@ def execution_input(logs: Any, log_group: str, execution_arn: str) -> str:
 
 
 def proven_overlaps(executions: ExecutionLogs, orders: list[str]) -> set[str]:
-    """Orders with exactly two executions that both went past Validate into Fulfil: each read the
-    order NEW and unfulfilled, so the second began before the first had settled it."""
+    """Orders with exactly two executions that Validate both sent on to process the order: each read it
+    NEW, so the second began before the first had settled it. (Entering Fulfil proves nothing: a
+    duplicate for a settled order enters it too, and Fulfil answers "settled" at once.)"""
 
     def overlapped(order_id: str) -> bool:
         runs = executions.by_order.get(order_id, [])
-        return len(runs) == 2 and all("Fulfil" in executions.entered.get(arn, []) for arn in runs)
+        return len(runs) == 2 and all(executions.verdicts.get(arn) == PROCESS for arn in runs)
 
     return {order_id for order_id in orders if overlapped(order_id)}
 

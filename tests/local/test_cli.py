@@ -276,7 +276,7 @@ def test_orders_watch_follows_an_order_until_it_settles(stack: Any, capsys: pyte
     assert code == 0, out
     assert "status PROCESSED" in out
     steps = re.findall(r"step   (\w+) ", out)
-    assert steps[:3] == ["Validate", "NeedsProcessing", "Fulfil"] and "MarkProcessed" in steps
+    assert steps[:3] == ["Validate", "Fulfil", "InStock"] and "MarkProcessed" in steps
 
     code, out = snacks(
         stack, capsys, "orders", "watch", _created(stack, capsys, "Doom Donut:1:2.00"), "--timeout", "20"

@@ -63,7 +63,7 @@ def test_start_sync_execution_runs_the_express_machine_to_its_end(stack: Any, aw
     assert reply["status"] == "SUCCEEDED", reply
     output = json.loads(reply["output"])
     # The execution's output is its last state's data: MarkProcessed's selected result.
-    assert (output["orderId"], output["status"]) == (order_id, "PROCESSED") and "statusEvent" not in output
+    assert (output["status"], output["announced"]) == ("PROCESSED", True) and "statusEventError" not in output
     assert reply["executionArn"].startswith(aws.state_machine_arn().replace(":stateMachine:", ":express:"))
     order = operations.get_order(aws, order_id)
     assert order is not None and order.status.value == "PROCESSED"

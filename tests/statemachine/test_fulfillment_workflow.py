@@ -32,7 +32,6 @@ FAULTS = "Flaky Fries=transient:1; Broken Biscuit=transient; Doom Donut=permanen
 # passes AuthorizePayment and Paid between InStock and MarkProcessed: test_payment_workflow).
 HAPPY_PATH = [
     "Validate",
-    "NeedsProcessing",
     "Fulfil",
     "InStock",  # paid at pickup: nothing to authorize, no AuthorizePayment invocation
     "MarkProcessed",  # writes PROCESSED and announces Order Processed; the execution ends there
@@ -306,7 +305,7 @@ def test_same_event_delivered_twice_is_processed_once(sfn: Any, aws: Aws) -> Non
 
     assert first["status"] == second["status"] == "SUCCEEDED"
     assert "Fulfil" in entered(first_history)
-    assert entered(second_history) == ["Validate", "NeedsProcessing", "AlreadySettled"]
+    assert entered(second_history) == ["Validate", "Fulfil", "InStock", "AlreadySettled"]  # Fulfil: "settled"
     assert operations.get_order(aws, order_id).processed_at == processed_at  # type: ignore[union-attr]
 
 
@@ -349,7 +348,7 @@ def test_out_of_stock_ends_the_order_rejected_without_dlq_or_reservation(
     execution, history = run(sfn, aws, order_created_event(order_id))
 
     assert execution["status"] == "SUCCEEDED"
-    assert entered(history) == ["Validate", "NeedsProcessing", "Fulfil", "InStock", "PublishRejected", "OrderRejected"]
+    assert entered(history) == ["Validate", "Fulfil", "InStock", "PublishRejected", "OrderRejected"]
     output = json.loads(execution["output"])
     # The execution's data: Validate's selected result, Fulfil's at $.fulfil (and PublishRejected's).
     assert output["fulfil"]["outcome"] == "rejected"
@@ -423,7 +422,7 @@ def test_an_order_cancelled_before_its_execution_is_left_alone(sfn: Any, aws: Aw
 
     execution, history = run(sfn, aws, order_created_event(order_id))
     assert execution["status"] == "SUCCEEDED"
-    assert entered(history) == ["Validate", "NeedsProcessing", "AlreadySettled"]
+    assert entered(history) == ["Validate", "Fulfil", "InStock", "AlreadySettled"]
     assert operations.get_order(aws, order_id).status is OrderStatus.CANCELLED  # type: ignore[union-attr]
 
 

@@ -34,6 +34,7 @@ from order_service.domain.order_processing import (
     MAX_CAUSE_CHARS,
     PICKUP,
     PROCESS,
+    SETTLED,
     SKIP,
     OrderProcessor,
     StepContext,
@@ -264,18 +265,31 @@ def test_validate_on_a_settled_order_skips_it(
 
 
 def test_the_state_machine_fulfils_only_on_the_process_action() -> None:
-    """The validate step's actions match the ASL Choice: only "process" leads to Fulfil."""
-    choice = definitions.load_asl()["States"]["NeedsProcessing"]
-    [rule] = choice["Choices"]
-    assert rule == {"Variable": "$.action", "StringEquals": PROCESS, "Next": "Fulfil"}
-    assert choice["Default"] == "AlreadySettled"
-    assert rule["StringEquals"] != SKIP  # a skipped (settled) order falls through to the Default
-    # Validate's ResultSelector keeps what NeedsProcessing and InStock read from its result.
-    assert definitions.load_asl()["States"]["Validate"]["ResultSelector"] == {
-        "orderId.$": "$.orderId",
-        "action.$": "$.action",
-        "paidBy.$": "$.paidBy",
-    }
+    """Validate's verdict goes to Fulfil as ``action``; a ``skip`` comes back ``settled`` and the Choice after Fulfil
+    ends the execution in AlreadySettled before any other route (its result has no stock, no card)."""
+    states = definitions.load_asl()["States"]
+    assert states["Validate"]["Next"] == "Fulfil"
+    assert states["Fulfil"]["Parameters"]["action.$"] == "$.action"
+    first = states["InStock"]["Choices"][0]
+    assert first == {"Variable": "$.fulfil.outcome", "StringEquals": SETTLED, "Next": "AlreadySettled"}
+    assert states["AlreadySettled"]["Type"] == "Succeed"
+    # Validate's ResultSelector keeps what Fulfil and InStock read from its result.
+    assert states["Validate"]["ResultSelector"] == {"action.$": "$.action", "paidBy.$": "$.paidBy"}
+
+
+def test_fulfil_of_a_skipped_order_answers_settled_and_touches_nothing(
+    repository: DynamoDbOrderRepository, step: Callable[..., dict[str, Any]]
+) -> None:
+    """A duplicate event for an order that Validate found settled: no read, no write, no stock (planted: fulfil
+    ignoring the verdict -> this test fails, the order's fulfillment written)."""
+    put_order(repository, "o-skip")
+    before = stored(repository, "o-skip")
+    with recorded_calls() as calls:
+        result = step("fulfil", "o-skip", action=SKIP)
+    assert (result["outcome"], result["repeated"], result["rejection"]) == (SETTLED, True, None)
+    assert calls == [] and stored(repository, "o-skip") == before
+    with pytest.raises(InvalidStepRequest):
+        step("fulfil", "o-skip", action="maybe")
 
 
 def test_only_an_order_paid_at_pickup_skips_authorize_payment() -> None:

@@ -12,7 +12,13 @@ from typing import Any
 
 from order_service.domain import fulfillment, inventory
 from order_service.domain import payment as pay
-from order_service.domain.errors import OrderInvalid, OrderNotFound, OrderStateConflict, TransientStepError
+from order_service.domain.errors import (
+    InvalidStepRequest,
+    OrderInvalid,
+    OrderNotFound,
+    OrderStateConflict,
+    TransientStepError,
+)
 from order_service.domain.events import ORDER_PROCESSED_DETAIL_TYPE, OrderStatusChanged
 from order_service.domain.order import MAX_ITEMS, OrderRecord, OrderStatus, items_total, parse_utc_timestamp
 from order_service.domain.payment_release import release_held_payment, release_payment
@@ -30,6 +36,7 @@ PICKUP = "pickup"
 
 # Outcomes of the fulfil step, for the workflow's Choice after it.
 FULFILLED = "fulfilled"
+SETTLED = "settled"  # Validate said skip: a duplicate event for a settled order; nothing done
 REJECTED = "rejected"
 CANCELLED = "cancelled"
 # Outcomes of the authorizePayment step (plus CANCELLED).
@@ -95,8 +102,12 @@ class OrderProcessor:
             "paidBy": paid_by,
         }
 
-    def fulfil(self, step: StepContext) -> dict[str, Any]:
+    def fulfil(self, step: StepContext, verdict: str = PROCESS) -> dict[str, Any]:
         """Reserve the order's stock once, then fulfil it once; out of stock ends it REJECTED.
+
+        ``verdict`` is Validate's action: SKIP (the order was settled when Validate read it) answers SETTLED at once,
+        with no AWS call, for the workflow's Choice to end the execution (a Choice between the two steps cost two
+        execution-log records on every order; this costs one invocation on a duplicate only).
 
         A repeat (retry, duplicate execution) finds the reservation or the fulfillment on the order and
         neither takes stock nor fulfils again.
@@ -105,6 +116,10 @@ class OrderProcessor:
         workflow's ResultSelector keeps just those three, and a ResultSelector path that is missing
         fails the state (States.Runtime).
         """
+        if verdict == SKIP:
+            return {"orderId": step.order_id, "outcome": SETTLED, "repeated": True, "rejection": None}
+        if verdict != PROCESS:
+            raise InvalidStepRequest(f"fulfil's action must be {PROCESS!r} or {SKIP!r}, not {verdict!r}")
         order, rejected_now = self._reserve(step)
         if order.status is OrderStatus.CANCELLED:
             return self._cancelled(order)

@@ -26,7 +26,14 @@ from order_service.adapters.stripe_payments import StripePayments
 from order_service.domain.errors import InvalidStepRequest, PaymentProviderUnavailable
 from order_service.domain.fulfillment import parse_fault_plan
 from order_service.domain.order import utc_timestamp
-from order_service.domain.order_processing import AUTHORIZED, DECLINED, REJECTED, OrderProcessor, StepContext
+from order_service.domain.order_processing import (
+    AUTHORIZED,
+    DECLINED,
+    PROCESS,
+    REJECTED,
+    OrderProcessor,
+    StepContext,
+)
 from order_service.handlers.observability import traced_handler
 from order_service.settings import METRICS_NAMESPACE, PROCESSOR_SERVICE, Settings, service_name
 
@@ -61,6 +68,7 @@ class StepRequest:
     failed_step: str
     error: str
     cause: str
+    action: str = PROCESS  # fulfil: Validate's verdict (the ASL passes it; absent means process)
 
     @classmethod
     def from_event(cls, event: Any) -> StepRequest:
@@ -73,6 +81,9 @@ class StepRequest:
         attempt = event.get("attempt", 0)
         if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 0:
             raise InvalidStepRequest("'attempt' must be a non-negative integer ($$.State.RetryCount)")
+        action = event.get("action", PROCESS)
+        if not isinstance(action, str):
+            raise InvalidStepRequest("'action' must be a string (Validate's verdict)")
         raw_failure = event.get("error")
         failure: dict[str, Any] = raw_failure if isinstance(raw_failure, dict) else {}
         return cls(
@@ -83,6 +94,7 @@ class StepRequest:
             failed_step=str(event.get("failedStep", "unknown")),
             error=str(failure.get("Error", "Unknown")),
             cause=str(failure.get("Cause", "")),
+            action=action,
         )
 
     @property
@@ -95,7 +107,7 @@ def _validate(request: StepRequest) -> dict[str, Any]:
 
 
 def _fulfil(request: StepRequest) -> dict[str, Any]:
-    result = processor.fulfil(request.context)
+    result = processor.fulfil(request.context, request.action)
     if result["outcome"] == REJECTED and not result["repeated"]:
         metrics.add_metric(name="OrdersOutOfStock", unit=MetricUnit.Count, value=1)
     return result
