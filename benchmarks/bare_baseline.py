@@ -76,6 +76,11 @@ def _bare_moto() -> Iterator[None]:
         stack.enter_context(moto_tuning.handler_methods_cached())
         stack.enter_context(moto_tuning.attribute_aliases_cached())
         stack.enter_context(moto_tuning.json_structures_serialized_from_present_keys())
+        # The local stack routes its in-process calls (the interpreter's PutEvents among them) once per
+        # URL and sends them unsigned; without these bare moto's StartExecution and PutEvents paid for
+        # pattern-matching every service's URLs and SigV4, which ours does not.
+        stack.enter_context(moto_tuning.in_process_routes_cached())
+        stack.enter_context(moto_tuning.in_process_requests_unsigned())
         lambda_eval_utils: Any = __import__(
             "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils", fromlist=["_"]
         )

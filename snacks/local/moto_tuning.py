@@ -13,9 +13,9 @@ import re
 import threading
 import types
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 # Modules of moto's ASL interpreter that call boto_client_for for the service integrations we use.
@@ -320,6 +320,128 @@ def update_expression_traversal_cached() -> Iterator[None]:
 
     with patched(DepthFirstTraverser, "nodes_to_be_processed", nodes_to_be_processed):
         yield
+
+
+@contextmanager
+def update_expression_traversal_streamlined() -> Iterator[None]:
+    """Walk DynamoDB update-expression trees with each node class classified once, not per node.
+
+    moto's ``DepthFirstTraverser.traverse_node_recursively`` calls itself for every node, calls
+    ``pre_processing_of_child`` for every child (a no-op in all but one traverser), asks for
+    ``nodes_to_be_processed`` at every node and tests each node with ``isinstance`` against abstract
+    classes (``Node`` is an ``abc.ABCMeta`` class: each test runs ``ABCMeta.__instancecheck__``): ten
+    traversals per ``UpdateItem``. ``Node.find_clauses``, which ``ActionCountValidator`` runs three
+    times at every nested ``UpdateExpression`` node, does the same tests. This does the same walks
+    (children first, left to right; a processed node takes its old parent and its place in the
+    parent's children; clauses in tree order) with each test answered once per concrete class, since
+    moto's node classes are plain subclasses (no ``ABCMeta.register``): a class is a ``Node``, or a
+    traverser's node type, for every instance or for none. The node types are read once per
+    traversal (constant per traverser class: see ``update_expression_traversal_cached``) and the hook
+    is called only where a traverser overrides it.
+    """
+    ast_nodes: Any = importlib.import_module("moto.dynamodb.parsing.ast_nodes")
+    DepthFirstTraverser, Node = ast_nodes.DepthFirstTraverser, ast_nodes.Node
+    descended = (ast_nodes.Expression, ast_nodes.UpdateExpressionFunction)  # what find_clauses looks inside
+    no_hook = DepthFirstTraverser.pre_processing_of_child
+    is_node: dict[type, bool] = {}
+    is_descended: dict[type, bool] = {}
+    processed_by: dict[type, dict[type, bool]] = {}  # traverser class -> node class -> processed
+
+    def node_class(cls: type) -> bool:
+        found = is_node.get(cls)
+        if found is None:
+            found = is_node[cls] = issubclass(cls, Node)
+        return found
+
+    def traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
+        wanted = self.nodes_to_be_processed()
+        processed = processed_by.get(type(self))
+        if processed is None:
+            processed = processed_by.setdefault(type(self), {})
+        hook = None if type(self).pre_processing_of_child is no_hook else self.pre_processing_of_child
+        process = self.process
+
+        def visit(node: Any, child_id: int) -> Any:
+            cls = type(node)
+            if is_node.get(cls) or node_class(cls):
+                parent_node = node.parent
+                if node.children is not None:
+                    for i, child_node in enumerate(node.children):
+                        if hook is not None:
+                            hook(node, i)
+                        visit(child_node, i)
+                chosen = processed.get(cls)
+                if chosen is None:
+                    chosen = processed[cls] = issubclass(cls, wanted)
+                if chosen:
+                    node = process(node)
+                    node.parent = parent_node
+                    if parent_node:
+                        parent_node.children[child_id] = node
+            return node
+
+        return visit(node, child_id)
+
+    def find_clauses(self: Any, clause_types: Any) -> list[Any]:
+        clauses: list[Any] = []
+        for child in self.children or []:
+            cls = type(child)
+            if cls in clause_types:
+                clauses.append(child)
+            else:
+                inside = is_descended.get(cls)
+                if inside is None:
+                    inside = is_descended[cls] = issubclass(cls, descended)
+                if inside:
+                    clauses.extend(child.find_clauses(clause_types))
+        return clauses
+
+    with ExitStack() as stack:
+        stack.enter_context(patched(DepthFirstTraverser, "traverse_node_recursively", traverse_node_recursively))
+        stack.enter_context(patched(Node, "find_clauses", find_clauses))
+        yield
+
+
+@contextmanager
+def condition_expressions_lexed_once() -> Iterator[None]:
+    """Split each DynamoDB condition expression string into tokens once, not on every parse.
+
+    moto parses a ``ConditionExpression`` (``KeyConditionExpression``, ``FilterExpression``) on every
+    call, twice for a conditional write (the handler checks the names it uses, the backend evaluates
+    it), and its lexer compiles six patterns and slices the rest of the string for every token. The
+    tokens depend only on the string: what a token means (a name or value looked up in this call's
+    ``ExpressionAttributeNames``/``ExpressionAttributeValues``, a keyword, a function) is decided
+    after lexing, on every parse, from this call's maps, so no value of one call reaches another.
+    Tokens are immutable named tuples (their ``children`` lists stay empty: moto builds new nodes
+    above them); each parse gets its own deque of them. A string that does not lex raises on every
+    call, as before (errors are not cached).
+    """
+    ConditionExpressionParser: Any = importlib.import_module("moto.dynamodb.comparisons").ConditionExpressionParser
+
+    original = ConditionExpressionParser._lex_condition_expression
+    tokens: OrderedDict[str, tuple[Any, ...]] = OrderedDict()
+    lock = threading.Lock()
+
+    @functools.wraps(original)
+    def lex_condition_expression(self: Any) -> Any:
+        expression = self.condition_expression
+        with lock:
+            found = tokens.get(expression)
+            if found is not None:
+                tokens.move_to_end(expression)
+        if found is None:
+            found = tuple(original(self))
+            with lock:
+                tokens[expression] = found
+                if len(tokens) > _LEXED_CONDITION_EXPRESSIONS:
+                    tokens.popitem(last=False)
+        return deque(found)
+
+    with patched(ConditionExpressionParser, "_lex_condition_expression", lex_condition_expression):
+        yield
+
+
+_LEXED_CONDITION_EXPRESSIONS = 512
 
 
 class _NameIndex:

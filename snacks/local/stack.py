@@ -41,6 +41,7 @@ from snacks.local.moto_tuning import (
     attribute_aliases_cached,
     cached_task_clients,
     compiled_json_paths_cached,
+    condition_expressions_lexed_once,
     execution_names_indexed,
     generated_execution_names,
     handler_methods_cached,
@@ -51,6 +52,7 @@ from snacks.local.moto_tuning import (
     server_hosts_cached,
     update_expression_copies_unpickled,
     update_expression_traversal_cached,
+    update_expression_traversal_streamlined,
     update_expressions_cached,
 )
 from snacks.local.provision import Provisioned, provision
@@ -205,6 +207,8 @@ class LocalStack:
         stack.enter_context(update_expressions_cached())
         stack.enter_context(server_hosts_cached())
         stack.enter_context(update_expression_traversal_cached())
+        stack.enter_context(update_expression_traversal_streamlined())
+        stack.enter_context(condition_expressions_lexed_once())
         stack.enter_context(update_expression_copies_unpickled())
         stack.enter_context(in_process_routes_cached())
         stack.enter_context(in_process_requests_unsigned())
