@@ -350,9 +350,9 @@ def test_out_of_stock_ends_the_order_rejected_without_dlq_or_reservation(
     assert execution["status"] == "SUCCEEDED"
     assert entered(history) == ["Validate", "Fulfil", "InStock", "PublishRejected", "OrderRejected"]
     output = json.loads(execution["output"])
-    # The execution's data: Validate's selected result, Fulfil's at $.fulfil (and PublishRejected's).
-    assert output["fulfil"]["outcome"] == "rejected"
-    assert output["fulfil"]["rejection"]["lines"] == [{"name": snack, "requested": 2, "available": 1}]
+    # The execution's data: Fulfil's selected result (PublishRejected keeps it, ResultPath null).
+    assert output["outcome"] == "rejected"
+    assert output["rejection"]["lines"] == [{"name": snack, "requested": 2, "available": 1}]
     record = operations.get_order(aws, order_id)
     assert record is not None and record.status is OrderStatus.REJECTED
     assert record.rejection is not None and record.rejection["reason"] == "OutOfStock"

@@ -122,7 +122,13 @@ def test_out_of_stock_rejects_the_order_with_its_lines_and_reserves_nothing(
         "lines": [{"name": "Chips", "requested": 2, "available": 1}],
         "rejectedAt": NOW,
     }
-    assert result == {"orderId": "o-3", "outcome": "rejected", "rejection": rejection, "repeated": False}
+    assert result == {
+        "orderId": "o-3",
+        "outcome": "rejected",
+        "rejection": rejection,
+        "repeated": False,
+        "paidBy": "pickup",
+    }
     record = orders.get("o-3")
     assert record is not None and record.status is OrderStatus.REJECTED
     assert record.rejection == rejection and record.reservation is None and record.fulfillment is None

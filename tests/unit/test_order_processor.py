@@ -271,10 +271,17 @@ def test_the_state_machine_fulfils_only_on_the_process_action() -> None:
     assert states["Validate"]["Next"] == "Fulfil"
     assert states["Fulfil"]["Parameters"]["action.$"] == "$.action"
     first = states["InStock"]["Choices"][0]
-    assert first == {"Variable": "$.fulfil.outcome", "StringEquals": SETTLED, "Next": "AlreadySettled"}
+    assert first == {"Variable": "$.outcome", "StringEquals": SETTLED, "Next": "AlreadySettled"}
     assert states["AlreadySettled"]["Type"] == "Succeed"
-    # Validate's ResultSelector keeps what Fulfil and InStock read from its result.
-    assert states["Validate"]["ResultSelector"] == {"action.$": "$.action", "paidBy.$": "$.paidBy"}
+    # Validate's ResultSelector keeps what Fulfil reads from its result; Fulfil's becomes the state's data.
+    assert states["Validate"]["ResultSelector"] == {"action.$": "$.action"}
+    assert states["Fulfil"]["ResultSelector"] == {
+        "outcome.$": "$.outcome",
+        "paidBy.$": "$.paidBy",
+        "repeated.$": "$.repeated",
+        "rejection.$": "$.rejection",
+    }
+    assert states["Fulfil"]["ResultPath"] == "$"
 
 
 def test_fulfil_of_a_skipped_order_answers_settled_and_touches_nothing(
@@ -617,6 +624,7 @@ def test_fulfil_that_loses_the_race_on_dynamodb_returns_the_winners_fulfillment(
         "fulfillment": won,
         "repeated": True,
         "rejection": None,
+        "paidBy": "pickup",
     }
     stored = repository.get("d-2")
     assert stored is not None and stored.fulfillment == won and stored.execution_arn == EXECUTION + "-winner"

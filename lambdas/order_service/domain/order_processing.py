@@ -51,6 +51,10 @@ VOIDED_MEANWHILE: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
 MAX_RESERVE_ROUNDS = 4
 
 
+def paid_by(order: OrderRecord) -> str:
+    return PICKUP if order.payment_method is None else CARD
+
+
 @dataclass(frozen=True)
 class StepContext:
     order_id: str
@@ -85,10 +89,10 @@ class OrderProcessor:
         """Decide whether the order needs processing; reject an order that breaks the rules."""
         order = self._load(step.order_id)
         # Set when the order is created and never changed, so any execution of it may route on it.
-        paid_by = PICKUP if order.payment_method is None else CARD
+        paying = paid_by(order)
         if order.status is not OrderStatus.NEW:
             # PROCESSED is done; FAILED already went to the DLQ. A duplicate event changes neither.
-            return {"action": SKIP, "orderId": order.order_id, "status": order.status.value, "paidBy": paid_by}
+            return {"action": SKIP, "orderId": order.order_id, "status": order.status.value, "paidBy": paying}
         if not 1 <= len(order.snack_items) <= MAX_ITEMS:
             raise OrderInvalid(f"order {order.order_id} has {len(order.snack_items)} items")
         expected = items_total(order.snack_items)
@@ -99,7 +103,7 @@ class OrderProcessor:
             "orderId": order.order_id,
             "status": order.status.value,
             "itemCount": sum(item.quantity for item in order.snack_items),
-            "paidBy": paid_by,
+            "paidBy": paying,
         }
 
     def fulfil(self, step: StepContext, verdict: str = PROCESS) -> dict[str, Any]:
@@ -112,15 +116,19 @@ class OrderProcessor:
         A repeat (retry, duplicate execution) finds the reservation or the fulfillment on the order and
         neither takes stock nor fulfils again.
 
-        Every outcome carries ``outcome``, ``repeated`` and ``rejection`` (None unless rejected): the
-        workflow's ResultSelector keeps just those three, and a ResultSelector path that is missing
-        fails the state (States.Runtime).
+        Every outcome carries ``outcome``, ``paidBy``, ``repeated`` and ``rejection`` (None unless rejected): the
+        workflow's ResultSelector keeps just those four as the state's data, and a ResultSelector path that is
+        missing fails the state (States.Runtime).
         """
         if verdict == SKIP:
-            return {"orderId": step.order_id, "outcome": SETTLED, "repeated": True, "rejection": None}
+            return {"orderId": step.order_id, "outcome": SETTLED, "paidBy": None, "repeated": True, "rejection": None}
         if verdict != PROCESS:
             raise InvalidStepRequest(f"fulfil's action must be {PROCESS!r} or {SKIP!r}, not {verdict!r}")
         order, rejected_now = self._reserve(step)
+        # How the order pays is fixed when it is created: the Choice after this step routes on it whatever it finds.
+        return {**self._fulfil_reserved(step, order, rejected_now), "paidBy": paid_by(order)}
+
+    def _fulfil_reserved(self, step: StepContext, order: OrderRecord, rejected_now: bool) -> dict[str, Any]:
         if order.status is OrderStatus.CANCELLED:
             return self._cancelled(order)
         if order.status is OrderStatus.REJECTED:
@@ -211,6 +219,11 @@ class OrderProcessor:
         return self._payments
 
     def authorize_payment(self, step: StepContext) -> dict[str, Any]:
+        """Every outcome carries ``outcome``, ``repeated`` and ``rejection`` (None unless declined): the workflow's
+        ResultSelector keeps just those three (a missing path would fail the state with States.Runtime)."""
+        return {"rejection": None, **self._authorize_payment(step)}
+
+    def _authorize_payment(self, step: StepContext) -> dict[str, Any]:
         """Authorize the card of an order holding its stock (create the intent, record it, confirm it); a
         decline ends the order REJECTED ``PaymentDeclined`` with its stock given back. Pay-at-pickup orders
         pass. Idempotent: a repeat finds the payment on the order, and the provider's idempotency keys make
