@@ -534,6 +534,14 @@ def main() -> int:
     assumed = cost_model.Inputs(creator_ms=20.0, step_ms=20.0)
     real = measured.apply(assumed)
     print("inputs measured:", {name: round(value, 2) for name, value in measured.inputs().items()})
+    # What the same calls would cost with the status index projecting keys only (a what-if, not the design).
+    keys_only = {
+        table: [dataclasses.replace(spec, projection="KEYS_ONLY") for spec in specs]
+        for table, specs in measured.indexes.items()
+    }
+    for order in (measured.pickup, measured.card):
+        what_if = sum((units_of(call, keys_only) for call in order.calls), Units())
+        print(f"{order.scenario} with a KEYS_ONLY status index: {what_if.index_writes:g} WRU index")
     for label, inputs in (("assumed", assumed), ("measured", real)):
         express = cost_model.estimate(inputs)[0]
         print(
