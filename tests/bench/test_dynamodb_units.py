@@ -233,3 +233,97 @@ def test_the_first_models_hand_count_still_prices_at_5_50_per_million() -> None:
     # The defaults are the assumed counts the measurement replaces: (3 + 3 + 0.5 x (2 + 2)) WRU + 4 RRU.
     (express, *_) = cost_model.estimate(cost_model.Inputs(creator_ms=10, step_ms=10))
     assert express.per_million["DynamoDB"] == pytest.approx(5.50)
+
+
+# --- the recorder, on moto in-process ------------------------------------------------------------------------------
+
+
+def test_the_recorder_sees_each_calls_items_before_and_after_and_prices_them() -> None:
+    import boto3
+    from moto import mock_aws
+
+    from benchmarks.dynamodb_units import Recorder
+
+    with mock_aws():
+        session = boto3.session.Session(region_name="us-east-1")
+        client, reader = session.client("dynamodb"), session.client("dynamodb")
+        client.create_table(
+            TableName="Orders",
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "orderId", "KeyType": "HASH"}],
+            AttributeDefinitions=[
+                {"AttributeName": name, "AttributeType": "S"} for name in ("orderId", "status", "createdAt")
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": STATUS_INDEX.name,
+                    "KeySchema": [
+                        {"AttributeName": "status", "KeyType": "HASH"},
+                        {"AttributeName": "createdAt", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+        )
+        client.create_table(
+            TableName="Inventory",
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "snackName", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "snackName", "AttributeType": "S"}],
+        )
+        recorder = Recorder(reader, {"Orders": ("orderId",), "Inventory": ("snackName",)})
+        recorder.attach([client])
+        key = {"orderId": {"S": "o1"}}
+        client.put_item(TableName="Orders", Item=padded("NEW", pad=1000))  # 1,028 B
+        client.get_item(TableName="Orders", Key=key, ConsistentRead=True)
+        client.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": "Orders",
+                        "Key": key,
+                        "UpdateExpression": "REMOVE #p",
+                        "ExpressionAttributeNames": {"#p": "pad"},
+                    }
+                },
+                {
+                    "ConditionCheck": {
+                        "TableName": "Inventory",
+                        "Key": {"snackName": {"S": "Pretzels"}},
+                        "ConditionExpression": "attribute_not_exists(snackName)",
+                    }
+                },
+            ]
+        )
+        client.update_item(
+            TableName="Orders",
+            Key=key,
+            UpdateExpression="SET #s = :p",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":p": {"S": "PROCESSED"}},
+        )
+        with pytest.raises(client.exceptions.ConditionalCheckFailedException):
+            client.update_item(
+                TableName="Orders",
+                Key=key,
+                UpdateExpression="SET #s = :n",
+                ConditionExpression="#s = :n",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":n": {"S": "NEW"}},
+            )
+        recorder.detach([client])
+        client.get_item(TableName="Orders", Key=key)  # not recorded
+    indexes = {"Orders": [STATUS_INDEX]}
+    priced = [(call.operation, call.succeeded, units_of(call, indexes)) for call in recorder.calls]
+    assert [
+        (operation, ok, units.table_writes, units.index_writes, units.reads) for operation, ok, units in priced
+    ] == [
+        ("PutItem", True, 2, 2, 0),  # 1,028 B: 2 WRU, and 2 for its index entry
+        ("GetItem", True, 0, 0, 1),  # strongly consistent, <= 4 KB
+        ("TransactWriteItems", True, 2 * 2 + 2, 2, 0),  # 1,028 B -> 28 B (2 x 2), the check (2 x 1); index: 1,028 B
+        ("UpdateItem", True, 1, 2, 0),  # status NEW -> PROCESSED: a delete and a put in the index
+        ("UpdateItem", False, 1, 0, 0),  # failed: the item it tried to write (NEW, 28 B), nothing in the index
+    ]
+    # moto answers ReturnConsumedCapacity with a constant per operation: 0.5 for this strongly consistent read that
+    # AWS bills 1, nothing for the transaction. The module reports it beside its own figures and never uses it.
+    assert [call.moto_units for call in recorder.calls][1:3] == [0.5, 0.0]
