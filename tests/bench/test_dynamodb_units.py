@@ -3,6 +3,8 @@ enough to compute by hand. Each rule is AWS's, cited where it is tested (Amazon 
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from benchmarks import cost_model
@@ -37,10 +39,10 @@ STATUS_INDEX = IndexSpec(
 )
 
 
-def padded(status: str, pad: int = 0, **more: dict[str, object]) -> dict[str, object]:
+def padded(status: str, pad: int = 0, **more: Any) -> dict[str, Any]:
     """An order item: orderId "o1" (7 + 2 = 9 B), status (6 + its length), createdAt "t" (9 + 1 = 10 B), and ``pad``
     bytes more (attribute "pad", 3 B + a string): 28 B + pad when NEW."""
-    item: dict[str, object] = {"orderId": {"S": "o1"}, "status": {"S": status}, "createdAt": {"S": "t"}}
+    item: dict[str, Any] = {"orderId": {"S": "o1"}, "status": {"S": status}, "createdAt": {"S": "t"}}
     if pad:
         item["pad"] = {"S": "x" * (pad - 3)}  # name "pad" 3 B + value
     item.update(more)
