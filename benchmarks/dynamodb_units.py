@@ -29,8 +29,11 @@ them (``moto_units`` keeps what moto answers to ReturnConsumedCapacity=INDEXES, 
   the GSIs after it completes (transaction-apis.html, TransactWriteItems API); the 2x covers the items of the
   transaction.
 
-On-demand tables bill the same units: one write request unit per write unit, one read request unit per read
-unit (Developer Guide, "DynamoDB on-demand capacity mode", Read request units and write request units).
+On-demand tables (ours: PAY_PER_REQUEST) bill the same units as request units: "A strongly consistent read
+request of up to 4 KB requires one read request unit", "A standard write request unit can write an item up to
+1 KB", transactional ones twice (Amazon DynamoDB pricing, on-demand, Key terms,
+https://aws.amazon.com/dynamodb/pricing/on-demand/; Developer Guide, "DynamoDB on-demand capacity mode",
+https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/on-demand-capacity-mode.html).
 
 ``python -m benchmarks.dynamodb_units`` prints the calls of a pickup order and of a card order, their units,
 and this design's DynamoDB cost per million orders at the model's mix, before (assumed) and after (measured).
