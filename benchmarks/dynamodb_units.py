@@ -23,8 +23,8 @@ them (``moto_units`` keeps what moto answers to ReturnConsumedCapacity=INDEXES, 
 * a global secondary index: no write when the item is in the index neither before nor after, or its projection
   did not change; one write (1 KB of the index entry, rounded up) to put, delete or update the entry; two (a
   delete and a put) when the write changes an index key attribute (Developer Guide, "Provisioned throughput
-  considerations for Global Secondary Indexes", Writes and global secondary indexes,
-  https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.ThroughputConsiderations.Writes).
+  considerations for Global Secondary Indexes", Write capacity units,
+  https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html).
   An index write caused by a transaction is counted once, not twice: the transaction's changes propagate to
   the GSIs after it completes (transaction-apis.html, TransactWriteItems API); the 2x covers the items of the
   transaction.

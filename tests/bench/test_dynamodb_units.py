@@ -113,8 +113,8 @@ def test_a_transactional_write_costs_two_units_per_1_kb() -> None:
 
 
 # --- the status index ---------------------------------------------------------------------------------------------
-# "Provisioned throughput considerations for Global Secondary Indexes", Writes and global secondary indexes
-# (GSI.html#GSI.ThroughputConsiderations.Writes).
+# Developer Guide, "Provisioned throughput considerations for Global Secondary Indexes", Write capacity units
+# (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html).
 
 
 def test_a_new_item_with_the_index_keys_is_one_put_in_the_index() -> None:
