@@ -144,7 +144,7 @@ class IndexSpec:
 
 
 def index_write_units(index: IndexSpec, before: Item | None, after: Item | None) -> int:
-    """Write units a table write costs in one global secondary index ("Writes and global secondary indexes")."""
+    """Write units a table write costs in one global secondary index (GSI.html, "Write capacity units")."""
     old, new = index.entry(before), index.entry(after)
     if old is None and new is None:
         return 0  # not in the index before or after
