@@ -22,6 +22,7 @@ from benchmarks import (
     cold_start,
     cost_model,
     cpu_profile,
+    dynamodb_units,
     execution_logs,
     iam_overhead,
     local_pipeline,
@@ -259,6 +260,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
 
+    print("DynamoDB request units ...", file=sys.stderr)
+    dynamodb = dynamodb_units.measure()
+    rows.append(dynamodb_row(dynamodb))
+
     zipped, raw, files = package_size.zipped_size()
     rows.append(
         (
@@ -273,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     volumes = execution_logs.measure(orders_per_scenario=args.log_orders)
     creator_ms = warm[0].ours_ms + 6 * 2  # our overhead + 2 AWS calls at ~6 ms each on AWS
     step_ms = warm[1].ours_ms + 6 * 1.7  # ~1.7 AWS calls per step on average
-    rows += log_target_rows(creator_ms, step_ms, volumes)
+    rows += log_target_rows(creator_ms, step_ms, volumes, dynamodb)
 
     table = ["| measure | value | target | verdict |", "|---|---|---|---|"]
     table += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
@@ -292,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
             *table,
             "",
             *profile_table,
-            *cost_section(creator_ms, step_ms, volumes, args.log_orders),
+            *cost_section(creator_ms, step_ms, volumes, args.log_orders, dynamodb),
             # Measured on its own (python -m benchmarks.storefront_fanout); kept across runs.
             *storefront_fanout.kept_section(RESULTS),
             # Measured on its own (python -m benchmarks.storefront_polls); kept across runs.
@@ -306,11 +311,33 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def dynamodb_row(measured: dynamodb_units.Measured) -> Row:
+    """Request units of one order of each kind, priced by AWS's rules (benchmarks/dynamodb_units.py)."""
+    kinds = "; ".join(
+        f"{order.scenario} {order.total.table_writes:g} WRU table + {order.total.index_writes:g} WRU status index"
+        f" + {order.total.reads:g} RRU in {len(order.calls)} calls"
+        for order in (measured.pickup, measured.card)
+    )
+    assumed = cost_model.Inputs(creator_ms=0.0, step_ms=0.0)
+    before = cost_model.estimate(assumed)[0].per_million["DynamoDB"]
+    after = cost_model.estimate(measured.apply(assumed))[0].per_million["DynamoDB"]
+    return (
+        "DynamoDB request units per order (issue 21)",
+        f"{kinds}; ${after:.2f} per million orders at the model's mix (the first model's hand count: ${before:.2f})",
+        "",
+        "",
+    )
+
+
 def _level_costs(
-    creator_ms: float, step_ms: float, bytes_of: dict[tuple[str, str], float]
+    creator_ms: float,
+    step_ms: float,
+    bytes_of: dict[tuple[str, str], float],
+    dynamodb: dynamodb_units.Measured,
 ) -> tuple[cost_model.Inputs, list[cost_model.LevelCost]]:
-    """The model's inputs (log bytes: the mix at level ALL) and this design's cost at each log level."""
-    mix = cost_model.Inputs(creator_ms=creator_ms, step_ms=step_ms)
+    """The model's inputs (log bytes: the mix at level ALL; DynamoDB: the measured units) and this design's cost at
+    each log level."""
+    mix = dynamodb.apply(cost_model.Inputs(creator_ms=creator_ms, step_ms=step_ms))
     log_bytes = {
         level: execution_logs.per_order(bytes_of, level, mix.rejection_rate, mix.failure_rate, mix.card_share)
         for level in definitions.WORKFLOW_LOG_LEVELS
@@ -319,7 +346,10 @@ def _level_costs(
 
 
 def log_target_rows(
-    creator_ms: float, step_ms: float, volumes: list[execution_logs.LogVolume]
+    creator_ms: float,
+    step_ms: float,
+    volumes: list[execution_logs.LogVolume],
+    dynamodb: dynamodb_units.Measured,
 ) -> list[tuple[str, str, str, str]]:
     """Issue 21's two rows: a processed order's execution log at level ALL, and the cost per million at ALL;
     each beside the figures measured at commit 3a397b6 (execution_logs.BEFORE)."""
@@ -336,10 +366,10 @@ def log_target_rows(
         for scenario in execution_logs.PROCESSED
     )
     largest = max(at_all[scenario].bytes for scenario in execution_logs.PROCESSED) / 1000
-    _, now = _level_costs(creator_ms, step_ms, execution_logs.bytes_by(volumes))
-    _, then = _level_costs(creator_ms, step_ms, execution_logs.before_bytes())
+    _, now = _level_costs(creator_ms, step_ms, execution_logs.bytes_by(volumes), dynamodb)
+    _, then = _level_costs(creator_ms, step_ms, execution_logs.before_bytes(), dynamodb)
     # The same events with empty details, and no execution log at all: what payload shaping cannot go below.
-    _, floor = _level_costs(creator_ms, step_ms, {(v.level, v.scenario): v.floor for v in volumes})
+    _, floor = _level_costs(creator_ms, step_ms, {(v.level, v.scenario): v.floor for v in volumes}, dynamodb)
     return [
         (
             "execution log per processed order, level ALL (issue 21)",
@@ -359,11 +389,15 @@ def log_target_rows(
 
 
 def cost_section(
-    creator_ms: float, step_ms: float, volumes: list[execution_logs.LogVolume], log_orders: int
+    creator_ms: float,
+    step_ms: float,
+    volumes: list[execution_logs.LogVolume],
+    log_orders: int,
+    dynamodb: dynamodb_units.Measured,
 ) -> list[str]:
     """The "Cost per million orders" section: the designs at level ALL, then this design per log level."""
-    inputs, by_level = _level_costs(creator_ms, step_ms, execution_logs.bytes_by(volumes))
-    _, before_by_level = _level_costs(creator_ms, step_ms, execution_logs.before_bytes())
+    inputs, by_level = _level_costs(creator_ms, step_ms, execution_logs.bytes_by(volumes), dynamodb)
+    _, before_by_level = _level_costs(creator_ms, step_ms, execution_logs.before_bytes(), dynamodb)
     costs = cost_model.estimate(inputs)
     cost_table = ["| design | cost per million orders | dominant cost |", "|---|---|---|"]
     cost_table += [
@@ -414,7 +448,10 @@ def cost_section(
         f"Inputs: creator {creator_ms:.1f} ms, step {step_ms:.1f} ms billed "
         "(measured overhead + AWS calls at ~6 ms), "
         f"{inputs.memory_mb} MB arm64, Express {inputs.workflow_ms:.0f} ms x 64 MB, "
-        f"{inputs.sfn_log_bytes / 1000:.1f} KB execution log per order at level ALL (measured; the mix below).",
+        f"{inputs.sfn_log_bytes / 1000:.1f} KB execution log per order at level ALL (measured; the mix below). "
+        f"DynamoDB per order paid at pickup {inputs.table_writes:g} WRU table + {inputs.gsi_writes:g} WRU status index "
+        f"+ {inputs.table_reads:g} RRU, a card order {inputs.card_table_writes:+g} / {inputs.card_gsi_writes:+g} / "
+        f"{inputs.card_table_reads:+g} more (measured request units, AWS's rules: benchmarks/dynamodb_units.py).",
         "",
         *cost_table,
         "",

@@ -25,6 +25,7 @@ SECTIONS = (
     "warm overhead order-creator",
     "warm overhead order-processor",
     "AWS calls per order",
+    "DynamoDB request units per order (issue 21)",
     "Lambda asset",
     "Cost per million orders",
     "Execution logs per workflow log level",
