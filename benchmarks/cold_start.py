@@ -38,7 +38,8 @@ clients = [session.client(name, config=Config(retries={{"mode": "standard"}})) f
 
 HANDLERS = {
     definitions.ORDER_CREATOR: ("order_service.handlers.order_creator", ("dynamodb", "events")),
-    definitions.ORDER_PROCESSOR: ("order_service.handlers.order_processor", ("dynamodb",)),
+    # markProcessed announces Order Processed itself (issue 21): the processor creates an events client too.
+    definitions.ORDER_PROCESSOR: ("order_service.handlers.order_processor", ("dynamodb", "events")),
 }
 
 
