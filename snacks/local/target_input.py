@@ -36,6 +36,7 @@ RULE_NAME = "aws.events.rule-name"
 EVENT = "aws.events.event"
 EVENT_JSON = "aws.events.event.json"
 INGESTION_TIME = "aws.events.event.ingestion-time"
+RESERVED = frozenset({RULE_ARN, RULE_NAME, EVENT, EVENT_JSON, INGESTION_TIME})  # "you can't create variables"
 _MISSING = object()
 
 

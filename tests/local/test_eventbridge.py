@@ -1,10 +1,13 @@
-"""EventBridge on the local stack: rule state, the delivered envelope, TestEventPattern."""
+"""EventBridge on the local stack: rule state, the delivered envelope and target input, TestEventPattern."""
 
 from __future__ import annotations
 
 import json
 import time
 from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
 
 from snacks import operations
 from snacks.aws import Aws
@@ -142,3 +145,44 @@ def test_put_events_refuses_a_detail_that_is_not_a_json_object_per_entry(stack: 
     assert set(reply["Entries"][4]) == {"EventId"}
     tapped = [json.loads(event["message"])["detail"] for event in logs.filter_log_events(logGroupName=group)["events"]]
     assert tapped == [{"good": True}]
+
+
+def test_put_targets_refuses_a_template_variable_the_paths_map_does_not_define(aws: Aws) -> None:
+    """EventBridge's recorded answer (LocalStack snapshot test_events_inputs.snapshot.json,
+    test_put_events_with_input_transformer_missing_keys): ``ValidationException`` "InputTemplate for target
+    ID contains invalid placeholder NAME."; reserved variables need no definition, and paths are not checked
+    ("There is no validation when creating JSON path for your template": EventBridge User Guide,
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html, Common Issues)."""
+    events = aws.client("events")
+    events.put_rule(Name="placeholders", EventBusName=definitions.EVENT_BUS, EventPattern='{"source": ["x"]}')
+    target = {"Id": "t", "Arn": f"arn:aws:sqs:{aws.region}:123456789012:nowhere"}
+    try:
+        with pytest.raises(ClientError) as refused:
+            events.put_targets(
+                Rule="placeholders",
+                EventBusName=definitions.EVENT_BUS,
+                Targets=[
+                    {
+                        **target,
+                        "InputTransformer": {
+                            "InputPathsMap": {"kind": "$.detail-type"},
+                            "InputTemplate": '"<kind> <notdefinedkey>"',
+                        },
+                    }
+                ],
+            )
+        error = refused.value.response["Error"]
+        assert error["Code"] == "ValidationException"
+        assert error["Message"] == "InputTemplate for target t contains invalid placeholder notdefinedkey."
+        accepted = {
+            "InputPathsMap": {"kind": "$.no.such.path"},
+            "InputTemplate": '{"kind": <kind>, "rule": <aws.events.rule-name>}',
+        }
+        events.put_targets(
+            Rule="placeholders", EventBusName=definitions.EVENT_BUS, Targets=[{**target, "InputTransformer": accepted}]
+        )
+        (listed,) = events.list_targets_by_rule(Rule="placeholders", EventBusName=definitions.EVENT_BUS)["Targets"]
+        assert listed["InputTransformer"] == accepted
+    finally:
+        events.remove_targets(Rule="placeholders", EventBusName=definitions.EVENT_BUS, Ids=["t"])
+        events.delete_rule(Name="placeholders", EventBusName=definitions.EVENT_BUS)
