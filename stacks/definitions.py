@@ -306,6 +306,14 @@ ASL_EVENT_BUS = "OrderEventBusName"
 
 RULE_EVENT_PATTERN: dict[str, Any] = {**order_created_pattern(), "detail": {"orderId": [{"exists": True}]}}
 RULE_EVENT_SOURCE = ORDER_EVENT_SOURCE
+# What the rule hands the workflow as its execution input: only what the ASL reads
+# ($$.Execution.Input.id, $$.Execution.Input.detail.orderId), not the whole envelope, which an Express
+# execution log at level ALL carries twice (ExecutionStarted, the first TaskStateEntered). The target's
+# InputTransformer, as CDK synthesizes it from RuleTargetInput.from_object (stacks/constructs/events.py):
+# unquoted variables, so EventBridge inserts the id as a JSON string and the detail as a JSON object
+# (EventBridge User Guide, eb-transform-target-input.html, "Input transform examples": Simple JSON).
+RULE_TARGET_INPUT_PATHS: dict[str, str] = {"id": "$.id", "detail": "$.detail"}
+RULE_TARGET_INPUT_TEMPLATE = '{"id":<id>,"detail":<detail>}'
 RULE_DETAIL_TYPE = ORDER_CREATED_DETAIL_TYPE
 # Status events (Order Processed|Rejected|Failed|Cancelled): order-processor's markProcessed step announces
 # PROCESSED, the workflow's Publish* states REJECTED and FAILED, order-canceller CANCELLED.

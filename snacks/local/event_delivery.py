@@ -3,7 +3,8 @@
 moto matches each put event against the bus's rules (its own pattern matcher, the same rule
 definition the stack deploys) and delivers to SQS, logs and bus targets itself; for a
 Step Functions target it raises ``NotImplementedError``. This module delivers those: it starts an
-execution of the target state machine with the event as input, asynchronously as EventBridge does,
+execution of the target state machine with the event as input (or what the target's ``Input``,
+``InputPath`` or ``InputTransformer`` makes of it: ``target_input``), asynchronously as EventBridge does,
 retries a failed start with exponential backoff within the target's ``RetryPolicy``
 (``MaximumRetryAttempts``, ``MaximumEventAgeInSeconds``), and finally sends the event to the
 target's dead-letter queue with the attributes EventBridge sets (``ERROR_CODE``,
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from snacks.local import iam_enforcement, service_steps
+from snacks.local import iam_enforcement, service_steps, target_input
 from snacks.local.moto_tuning import patched
 
 DEFAULT_RETRY_ATTEMPTS = 185  # EventBridge's defaults when a target has no RetryPolicy
@@ -98,7 +99,7 @@ def publish_to_topic(target: dict[str, Any], event: dict[str, Any], rule_arn: st
                 _dead_letter_directly(enforcer, rule_arn, target, event, dead_letter_arn, denied)
             return
     _, region, account = _arn_parts(target["Arn"])
-    message = str(target["Input"]) if "Input" in target else json.dumps(_as_delivered(event))
+    message = target_input.target_input(target, _as_delivered(event), rule_arn or "")
     sns_backends[account][region].publish(message=message, arn=target["Arn"])
 
 
@@ -253,10 +254,8 @@ class StepFunctionsTargetDelivery:
 
     @staticmethod
     def _input_for(delivery: Delivery) -> str:
-        target = delivery.target
-        if "Input" in target:
-            return str(target["Input"])
-        return json.dumps(delivery.event)
+        """The event, or what the target's Input, InputPath or InputTransformer makes of it (target_input)."""
+        return target_input.target_input(delivery.target, delivery.event, delivery.rule_arn)
 
     def _retry_or_dead_letter(self, delivery: Delivery, error: Exception) -> None:
         policy = delivery.target.get("RetryPolicy") or {}

@@ -12,6 +12,13 @@ pattern matches the provided event" and answers ``{"Result": true|false}`` (Even
 Reference, TestEventPattern). The match is moto's own pattern matcher, the one that routes
 ``PutEvents`` to rules, so the test and the routing agree. A pattern that is not valid JSON is
 ``InvalidEventPatternException``, as on AWS.
+
+``PutTargets`` refuses a target whose ``InputTemplate`` uses a variable its ``InputPathsMap`` does not
+define and that is no reserved variable: ``ValidationException`` "InputTemplate for target ID contains
+invalid placeholder NAME." (LocalStack's recorded AWS answer, test_events_inputs.snapshot.json,
+test_put_events_with_input_transformer_missing_keys). moto accepted it and delivered ``<NAME>`` as text.
+The paths themselves are not checked: "There is no validation when creating JSON path for your template"
+(EventBridge User Guide, eb-transform-target-input.html, "Common Issues with transforming input").
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from snacks.local.moto_tuning import patched
+from snacks.local.target_input import PLACEHOLDER, RESERVED
 
 MALFORMED_DETAIL = {"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is malformed."}
 MAX_ENTRIES = 10  # PutEvents' limit, which moto checks (and refuses) itself
@@ -74,4 +82,33 @@ def test_event_pattern_served() -> Iterator[None]:
         return json.dumps({"Result": bool(pattern.matches_event(event))})
 
     with patched(EventsHandler, "test_event_pattern", test_event_pattern):
+        yield
+
+
+def _undefined_placeholder(target: dict[str, Any]) -> str | None:
+    transformer = target.get("InputTransformer") or {}
+    defined = set(transformer.get("InputPathsMap") or {}) | RESERVED
+    for name in PLACEHOLDER.findall(str(transformer.get("InputTemplate", ""))):
+        if name not in defined:
+            return str(name)
+    return None
+
+
+@contextmanager
+def undefined_placeholders_refused() -> Iterator[None]:
+    from moto.events.exceptions import ValidationException
+    from moto.events.models import EventsBackend
+
+    original = EventsBackend.put_targets
+
+    def put_targets(self: Any, name: str, event_bus_arn: str | None, targets: list[dict[str, Any]]) -> None:
+        for target in targets:
+            placeholder = _undefined_placeholder(target)
+            if placeholder is not None:
+                raise ValidationException(
+                    f"InputTemplate for target {target.get('Id')} contains invalid placeholder {placeholder}."
+                )
+        original(self, name, event_bus_arn, targets)
+
+    with patched(EventsBackend, "put_targets", put_targets):
         yield

@@ -1,7 +1,7 @@
 """Create the pipeline's resources on the local stack through the AWS APIs, from ``stacks.definitions``.
 
 The CDK stack deploys from the same values, and tests/local compares the two (names, keys, GSI,
-TTL, rule pattern, target retry policy, queue retention, state machine definition).
+TTL, rule pattern, target retry policy and input transformer, queue retention, state machine definition).
 """
 
 from __future__ import annotations
@@ -266,6 +266,10 @@ def _create_bus_and_rule(
                 "Id": names.state_machine,
                 "Arn": state_machine_arn,
                 "RoleArn": _role(iam, f"{names.order_created_rule}-role", EVENTS_TRUST),
+                "InputTransformer": {
+                    "InputPathsMap": dict(definitions.RULE_TARGET_INPUT_PATHS),
+                    "InputTemplate": definitions.RULE_TARGET_INPUT_TEMPLATE,
+                },
                 "RetryPolicy": {
                     "MaximumRetryAttempts": definitions.RULE_TARGET_RETRY_ATTEMPTS,
                     "MaximumEventAgeInSeconds": definitions.RULE_TARGET_MAX_EVENT_AGE_SECONDS,

@@ -29,7 +29,11 @@ from snacks.aws import Aws
 from snacks.local import http_door, service_steps, state
 from snacks.local.dynamodb_transactions import item_level_transaction_rollback
 from snacks.local.event_delivery import StepFunctionsTargetDelivery
-from snacks.local.eventbridge_api import malformed_details_refused, test_event_pattern_served
+from snacks.local.eventbridge_api import (
+    malformed_details_refused,
+    test_event_pattern_served,
+    undefined_placeholders_refused,
+)
 from snacks.local.express import express_semantics
 from snacks.local.gc_tuning import survivors_of_full_collections_frozen
 from snacks.local.iam import PolicyError, PolicyStore
@@ -234,6 +238,7 @@ class LocalStack:
         stack.enter_context(json_filter_patterns())
         stack.enter_context(test_event_pattern_served())
         stack.enter_context(malformed_details_refused())
+        stack.enter_context(undefined_placeholders_refused())
         self._delivery = StepFunctionsTargetDelivery(
             self._start_execution, _execution_is_running, self._send_to_dead_letter_queue
         )

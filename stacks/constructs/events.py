@@ -21,6 +21,14 @@ def event_pattern(pattern: dict[str, Any]) -> events.EventPattern:
     return events.EventPattern(**{key.replace("-", "_"): value for key, value in pattern.items()})
 
 
+def fulfillment_input() -> events.RuleTargetInput:
+    """``{"id": <event id>, "detail": <event detail>}``: synthesizes as ``d.RULE_TARGET_INPUT_TEMPLATE`` with
+    ``d.RULE_TARGET_INPUT_PATHS`` (tests/infra pins it; the local stack provisions those values)."""
+    return events.RuleTargetInput.from_object(
+        {"id": events.EventField.event_id, "detail": events.EventField.from_path("$.detail")}
+    )
+
+
 class OrderEvents(Construct):
     """Bus ``serverless-snacks-orders`` with a replayable archive of the order events."""
 
@@ -56,6 +64,10 @@ class OrderEvents(Construct):
             targets=[
                 targets.SfnStateMachine(
                     state_machine,
+                    # The execution input is {"id": <event id>, "detail": <event detail>}: what the workflow
+                    # reads ($$.Execution.Input.id, .detail.orderId), without the rest of the envelope that
+                    # each execution log at level ALL would carry twice (issue 21).
+                    input=fulfillment_input(),
                     retry_attempts=d.RULE_TARGET_RETRY_ATTEMPTS,
                     max_event_age=Duration.seconds(d.RULE_TARGET_MAX_EVENT_AGE_SECONDS),
                     dead_letter_queue=dead_letter_queue,

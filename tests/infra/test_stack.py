@@ -139,6 +139,25 @@ def test_rule_target_is_the_workflow_with_explicit_retry_policy_and_dlq(synth: S
     assert "Input" not in target and "InputPath" not in target  # the ASL reads $.id and $.detail
 
 
+def test_rule_target_hands_the_workflow_only_the_event_id_and_detail(synth: Synthesized) -> None:
+    """The execution input is ``{"id": <event id>, "detail": <event detail>}`` (issue 21): the two paths the
+    ASL reads ($$.Execution.Input.id, $$.Execution.Input.detail.orderId), not the envelope.
+
+    Unquoted variables in a JSON template: EventBridge inserts a string value quoted and an object as JSON
+    (EventBridge User Guide, "Amazon EventBridge input transformation", eb-transform-target-input.html,
+    "Input transform examples": Simple JSON). The local stack provisions the same two values
+    (tests/local/test_drift.py).
+    """
+    _, rule = one(synth, "AWS::Events::Rule", Name=d.ORDER_CREATED_RULE)
+    (target,) = rule["Properties"]["Targets"]
+    transformer = target["InputTransformer"]
+    assert transformer["InputPathsMap"] == {"id": "$.id", "detail": "$.detail"} == d.RULE_TARGET_INPUT_PATHS
+    assert transformer["InputTemplate"] == '{"id":<id>,"detail":<detail>}' == d.RULE_TARGET_INPUT_TEMPLATE
+    # The template is JSON once each variable is replaced by a JSON value.
+    filled = transformer["InputTemplate"].replace("<id>", '"e-1"').replace("<detail>", '{"orderId":"o-1"}')
+    assert json.loads(filled) == {"id": "e-1", "detail": {"orderId": "o-1"}}
+
+
 def test_reconciler_runs_on_a_schedule(synth: Synthesized) -> None:
     reconciler_id = function_id(synth, d.ORDER_RECONCILER)
     _, rule = one(synth, "AWS::Events::Rule", ScheduleExpression=f"rate({d.RECONCILE_EVERY_MINUTES} minutes)")

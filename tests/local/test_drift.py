@@ -3,7 +3,7 @@
 Both are built from ``stacks.definitions``; this test reads each side through its own interface
 (the local stack through the AWS APIs, the stack through its template) and fails on any
 difference a user would notice: a name, a key, an index, TTL, the rule pattern, the target's retry
-policy and DLQ, queue retention, the state machine's type, definition and logging, a function's
+policy, input transformer and DLQ, queue retention, the state machine's type, definition and logging, a function's
 handler, runtime, memory, timeout or environment.
 """
 
@@ -119,6 +119,11 @@ def test_bus_rule_pattern_and_target_delivery_settings_agree(synth: Synthesized,
         "Targets"
     ]
     assert local_target["RetryPolicy"] == template_target["RetryPolicy"]
+    # What the workflow is started with: the same transformer, or the local execution input differs from AWS's.
+    assert local_target["InputTransformer"] == template_target["InputTransformer"]
+    assert {key for key in local_target if key.startswith("Input")} == {
+        key for key in template_target if key.startswith("Input")
+    }
     assert local_target["Arn"].split(":")[2] == "states" and "StateMachine" in flatten(template_target["Arn"])
     assert local_target["DeadLetterConfig"]["Arn"].endswith(f":{definitions.DEAD_LETTER_QUEUE}")
     assert "DeadLetterQueue" in flatten(template_target["DeadLetterConfig"]["Arn"])

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from snacks.local.event_delivery import StepFunctionsTargetDelivery
+from stacks import definitions
 
 RULE_ARN = "arn:aws:events:us-east-1:123456789012:rule/serverless-snacks-orders/order-created-starts-fulfillment"
 MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:order-fulfillment"
@@ -86,6 +87,37 @@ def test_event_starts_an_execution_with_the_event_as_input_and_iso_time(make_del
     assert arn == MACHINE_ARN
     delivered = json.loads(execution_input)
     assert delivered["detail"] == {"orderId": "o-1"} and delivered["time"] == "2026-11-25T09:46:40Z"
+
+
+def transformed_target(retries: int = 2) -> dict[str, Any]:
+    """The order-created rule's target: its InputTransformer as stacks/definitions.py (and CDK) define it."""
+    transformer = {
+        "InputPathsMap": definitions.RULE_TARGET_INPUT_PATHS,
+        "InputTemplate": definitions.RULE_TARGET_INPUT_TEMPLATE,
+    }
+    return {**target(retries=retries), "InputTransformer": transformer}
+
+
+def test_a_target_input_transformer_shapes_the_execution_input(make_delivery: Any) -> None:
+    """ "The transformed event is sent to a target instead of the original event" (EventBridge User Guide,
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html); the rules
+    themselves: tests/local/test_target_input.py."""
+    delivery, recorder = make_delivery(Recorder())
+    delivery.submit(RULE_ARN, transformed_target(), EVENT)
+    wait_for(lambda: delivery.pending == 0)
+    ((_, _, execution_input),) = recorder.started
+    assert json.loads(execution_input) == {"id": "e-1", "detail": {"orderId": "o-1"}}
+
+
+def test_an_undelivered_transformed_event_reaches_the_dlq_whole(make_delivery: Any) -> None:
+    """A target's DLQ stores "events that couldn't successfully be delivered to a target" (EventBridge User
+    Guide, "Using dead-letter queues to process undelivered events", eb-rule-dlq.html): the event, envelope
+    and all, not what the transformer would have made of it."""
+    delivery, recorder = make_delivery(Recorder(fail_times=5))
+    delivery.submit(RULE_ARN, transformed_target(retries=0), EVENT)
+    wait_for(lambda: delivery.pending == 0)
+    ((_, body, _),) = recorder.dead_letters
+    assert json.loads(body) == {**EVENT, "time": "2026-11-25T09:46:40Z"}
 
 
 def test_failed_start_is_retried_then_succeeds(make_delivery: Any) -> None:

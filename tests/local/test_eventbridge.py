@@ -1,10 +1,13 @@
-"""EventBridge on the local stack: rule state, the delivered envelope, TestEventPattern."""
+"""EventBridge on the local stack: rule state, the delivered envelope and target input, TestEventPattern."""
 
 from __future__ import annotations
 
 import json
 import time
 from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
 
 from snacks import operations
 from snacks.aws import Aws
@@ -45,18 +48,47 @@ def test_a_disabled_rule_delivers_nothing_and_enabling_it_resumes_delivery(stack
     assert final is not None and final.status.value == "PROCESSED"
 
 
-def test_the_state_machine_receives_eventbridges_envelope_and_nothing_moto_adds(stack: Any, aws: Aws) -> None:
-    """The target receives the event as EventBridge delivers it: the envelope's fields (ISO-8601
-    ``time``), no ``ingestion-time`` (a field of moto's own event record)."""
-    order_id = operations.invoke_creator(aws, ORDER)["orderId"]
-    final = operations.wait_for_final(aws, order_id, timeout=30)
-    assert final is not None and final.execution_arn
+def test_the_workflow_is_started_with_the_event_id_and_detail_and_other_targets_get_the_envelope(
+    stack: Any, aws: Aws
+) -> None:
+    """The order-created rule's target transforms the event (its InputTransformer, stacks/definitions.py,
+    as CDK synthesizes it): the execution input is ``{"id": <event id>, "detail": <event detail>}``, all the
+    workflow reads (issue 21), nothing moto adds (``ingestion-time``). A target without a transformer still
+    receives the whole event. EventBridge User Guide, "Amazon EventBridge input transformation"
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html): "The
+    transformed event is sent to a target instead of the original event"."""
+    sqs, events = aws.client("sqs"), aws.client("events")
+    queue_url = sqs.create_queue(QueueName="order-created-envelope")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(
+        Name="order-created-envelope",
+        EventBusName=definitions.EVENT_BUS,
+        EventPattern=json.dumps(definitions.RULE_EVENT_PATTERN),
+    )
+    events.put_targets(
+        Rule="order-created-envelope",
+        EventBusName=definitions.EVENT_BUS,
+        Targets=[{"Id": "envelope", "Arn": queue_arn}],
+    )
+    try:
+        order_id = operations.invoke_creator(aws, ORDER)["orderId"]
+        final = operations.wait_for_final(aws, order_id, timeout=30)
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=5)["Messages"]
+    finally:
+        events.remove_targets(Rule="order-created-envelope", EventBusName=definitions.EVENT_BUS, Ids=["envelope"])
+        events.delete_rule(Name="order-created-envelope", EventBusName=definitions.EVENT_BUS)
+        sqs.delete_queue(QueueUrl=queue_url)
+    (envelope,) = [json.loads(message["Body"]) for message in messages]
+    # moto delivers to SQS targets itself, with its own default template, which leaves out ``account``
+    # (moto.events.utils.EventTemplateParser): the rest of the envelope is there.
+    assert set(ENVELOPE) - {"account"} <= set(envelope)
+    assert envelope["detail"]["orderId"] == order_id and envelope["region"] == stack.region
+    assert time.strptime(envelope["time"], "%Y-%m-%dT%H:%M:%SZ")
+
+    assert final is not None and final.status.value == "PROCESSED" and final.execution_arn
     started = next(event for event in fetch_history(aws, final.execution_arn) if event["type"] == "ExecutionStarted")
-    delivered = json.loads(started["details"]["input"])
-    assert list(delivered) == ENVELOPE
-    assert delivered["detail"]["orderId"] == order_id
-    assert time.strptime(delivered["time"], "%Y-%m-%dT%H:%M:%SZ")
-    assert delivered["account"] == stack.account_id and delivered["region"] == stack.region
+    execution_input = json.loads(started["details"]["input"])
+    assert execution_input == {"id": envelope["id"], "detail": envelope["detail"]}
 
 
 def test_test_event_pattern_answers_whether_the_rule_matches(aws: Aws) -> None:
@@ -113,3 +145,44 @@ def test_put_events_refuses_a_detail_that_is_not_a_json_object_per_entry(stack: 
     assert set(reply["Entries"][4]) == {"EventId"}
     tapped = [json.loads(event["message"])["detail"] for event in logs.filter_log_events(logGroupName=group)["events"]]
     assert tapped == [{"good": True}]
+
+
+def test_put_targets_refuses_a_template_variable_the_paths_map_does_not_define(aws: Aws) -> None:
+    """EventBridge's recorded answer (LocalStack snapshot test_events_inputs.snapshot.json,
+    test_put_events_with_input_transformer_missing_keys): ``ValidationException`` "InputTemplate for target
+    ID contains invalid placeholder NAME."; reserved variables need no definition, and paths are not checked
+    ("There is no validation when creating JSON path for your template": EventBridge User Guide,
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html, Common Issues)."""
+    events = aws.client("events")
+    events.put_rule(Name="placeholders", EventBusName=definitions.EVENT_BUS, EventPattern='{"source": ["x"]}')
+    target = {"Id": "t", "Arn": f"arn:aws:sqs:{aws.region}:123456789012:nowhere"}
+    try:
+        with pytest.raises(ClientError) as refused:
+            events.put_targets(
+                Rule="placeholders",
+                EventBusName=definitions.EVENT_BUS,
+                Targets=[
+                    {
+                        **target,
+                        "InputTransformer": {
+                            "InputPathsMap": {"kind": "$.detail-type"},
+                            "InputTemplate": '"<kind> <notdefinedkey>"',
+                        },
+                    }
+                ],
+            )
+        error = refused.value.response["Error"]
+        assert error["Code"] == "ValidationException"
+        assert error["Message"] == "InputTemplate for target t contains invalid placeholder notdefinedkey."
+        accepted = {
+            "InputPathsMap": {"kind": "$.no.such.path"},
+            "InputTemplate": '{"kind": <kind>, "rule": <aws.events.rule-name>}',
+        }
+        events.put_targets(
+            Rule="placeholders", EventBusName=definitions.EVENT_BUS, Targets=[{**target, "InputTransformer": accepted}]
+        )
+        (listed,) = events.list_targets_by_rule(Rule="placeholders", EventBusName=definitions.EVENT_BUS)["Targets"]
+        assert listed["InputTransformer"] == accepted
+    finally:
+        events.remove_targets(Rule="placeholders", EventBusName=definitions.EVENT_BUS, Ids=["t"])
+        events.delete_rule(Name="placeholders", EventBusName=definitions.EVENT_BUS)

@@ -100,6 +100,8 @@ TARGETS: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("eventbridge_api.test_event_pattern_served", "moto.events.responses", "EventsHandler.test_event_pattern", ()),
     ("eventbridge_api.test_event_pattern_served", "moto.events.models", "EventPattern.load", ("raw_pattern",)),
     ("eventbridge_api.malformed_details_refused", "moto.events.models", "EventsBackend.put_events", ("events",)),
+    ("eventbridge_api.undefined_placeholders_refused", "moto.events.models", "EventsBackend.put_targets",
+     ("name", "event_bus_arn", "targets")),
     ("event_delivery.StepFunctionsTargetDelivery.installed", "moto.events.models", "Rule.send_to_targets",
      ("original_event", "transform_input")),
     ("http_door.installed", "moto.moto_server.werkzeug_app", "DomainDispatcherApplication.__call__",

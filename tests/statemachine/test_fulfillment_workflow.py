@@ -22,6 +22,7 @@ import pytest
 from order_service.domain.order import OrderRecord, OrderRequest, OrderStatus, SnackItem
 from snacks import operations
 from snacks.aws import Aws
+from snacks.local.target_input import target_input
 from snacks.trace import build_trace, fetch_history
 from stacks import definitions
 
@@ -85,10 +86,21 @@ def order_created_event(order_id: str) -> dict[str, Any]:
     }
 
 
+def execution_input(event: dict[str, Any]) -> str:
+    """What the order-created rule starts the workflow with: its target's InputTransformer
+    (stacks/definitions.py, as CDK synthesizes it) applied to the event, ``{"id", "detail"}``."""
+    transformer = {
+        "InputPathsMap": definitions.RULE_TARGET_INPUT_PATHS,
+        "InputTemplate": definitions.RULE_TARGET_INPUT_TEMPLATE,
+    }
+    return target_input({"InputTransformer": transformer}, event, "")
+
+
 def run(sfn: Any, aws: Aws, event: dict[str, Any], timeout: float = 30) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Run one execution to its end (StartSyncExecution: EXPRESS has no DescribeExecution) and read
-    its history from the state machine's log group, as ``snacks trace`` does on AWS."""
-    execution = sfn.start_sync_execution(stateMachineArn=aws.state_machine_arn(), input=json.dumps(event))
+    """Run one execution of ``event``, with the input the rule would give it, to its end (StartSyncExecution:
+    EXPRESS has no DescribeExecution) and read its history from the state machine's log group, as
+    ``snacks trace`` does on AWS."""
+    execution = sfn.start_sync_execution(stateMachineArn=aws.state_machine_arn(), input=execution_input(event))
     arn = execution["executionArn"]
     deadline = time.monotonic() + timeout
     while not ended(history := fetch_history(aws, arn)):
@@ -195,8 +207,10 @@ def test_no_state_carries_the_event_envelope_or_earlier_results(
     assert record is not None and record.status is status
 
     (first, *rest) = state_data(history)
-    # The first state's input is the execution's input, the envelope EventBridge delivers; nothing after it is.
-    assert first[:2] == ("TaskStateEntered", "Validate") and json.loads(first[2]) == event
+    # The first state's input is the execution's input, the event's id and detail (the rule's input
+    # transformer); nothing after it carries them.
+    assert first[:2] == ("TaskStateEntered", "Validate")
+    assert json.loads(first[2]) == {"id": event["id"], "detail": event["detail"]}
     for kind, name, text in rest:
         assert event["id"] not in text and "detail-type" not in text, (kind, name, text)
         if status is not OrderStatus.FAILED:  # a failure's data holds its cause, as long as the error made it
@@ -222,7 +236,8 @@ def test_step_failing_once_is_retried_and_the_order_processed(sfn: Any, aws: Aws
 
 def test_retries_exhausted_mark_the_order_failed_and_dead_letter_it(sfn: Any, aws: Aws) -> None:
     order_id = new_order(aws, "Broken Biscuit")
-    execution, history = run(sfn, aws, order_created_event(order_id))
+    event = order_created_event(order_id)
+    execution, history = run(sfn, aws, event)
 
     assert execution["status"] == "FAILED"
     assert task_attempts(history)["Fulfil"] == 3  # the first attempt and 2 retries
@@ -240,6 +255,9 @@ def test_retries_exhausted_mark_the_order_failed_and_dead_letter_it(sfn: Any, aw
     assert record.failure is not None and record.failure["error"] == "FulfillmentUnavailable"
     (letter,) = dead_letters_for(aws, order_id)
     assert letter.failed_step == "Fulfil" and letter.error == "FulfillmentUnavailable"
+    # originalEvent is $$.Execution.Input: the event's id and detail, enough to replay (order_recovery reads
+    # the orderId; the replay re-publishes the event from the order record).
+    assert json.loads(letter.body)["originalEvent"] == {"id": event["id"], "detail": event["detail"]}
 
 
 def test_retry_backoff_follows_the_asl_in_virtual_time(stack: Any, sfn: Any, aws: Aws) -> None:
@@ -571,7 +589,7 @@ def test_processed_is_announced_once_and_starts_no_workflow(sfn: Any, aws: Aws, 
         logGroupName=definitions.STATE_MACHINE_LOG_GROUP, filterPattern='{ $.type = "ExecutionStarted" }'
     )["events"]
     inputs = [json.loads(json.loads(e["message"])["details"]["input"]) for e in started]
-    assert [i["detail-type"] for i in inputs if i["detail"]["orderId"] == order_id] == ["Order Created"] * 2
+    assert [i for i in inputs if i["detail"]["orderId"] == order_id] == [json.loads(execution_input(event))] * 2
 
 
 def test_rejected_failed_and_cancelled_are_announced(sfn: Any, aws: Aws, status_events: str) -> None:

@@ -244,7 +244,8 @@ def workflow_failure(order_id: Any = "o-1", **changes: Any) -> dict[str, Any]:
         "cause": '{"errorMessage": "cannot be supplied"}',
         "executionArn": "arn:aws:states:us-east-1:123456789012:express:order-fulfillment:e1:r1",
         "failedAt": "2024-06-01T11:00:01.000Z",
-        "originalEvent": ORIGINAL_EVENT,
+        # $$.Execution.Input: what the order-created rule's input transformer makes of the event.
+        "originalEvent": {"id": ORIGINAL_EVENT["id"], "detail": ORIGINAL_EVENT["detail"]},
     }
     body.update(changes)
     return body
