@@ -29,8 +29,8 @@ PROCESSOR_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:bare-order-processo
 # same keys as its real answers, since the ASL's ResultSelectors name them.
 _ANSWERS: dict[str, dict[str, Any]] = {
     "validate": {"orderId": "bare", "action": "process", "status": "NEW", "itemCount": 1, "paidBy": "pickup"},
-    "fulfil": {"orderId": "bare", "outcome": "fulfilled", "repeated": False, "rejection": None},
-    "authorizePayment": {"orderId": "bare", "outcome": "notRequired", "repeated": False},
+    "fulfil": {"orderId": "bare", "outcome": "fulfilled", "repeated": False, "rejection": None, "paidBy": "pickup"},
+    "authorizePayment": {"orderId": "bare", "outcome": "notRequired", "repeated": False, "rejection": None},
     "markProcessed": {
         "orderId": "bare",
         "status": "PROCESSED",

@@ -127,6 +127,20 @@ def test_processor_reserves_stock_in_one_transaction(store: PolicyStore, names: 
     )
 
 
+def test_processor_announces_order_processed_and_nothing_else(
+    store: PolicyStore, names: definitions.ResourceNames
+) -> None:
+    """markProcessed publishes Order Processed itself; each entry is authorized with its own events:detail-type
+    ("Using IAM policy conditions in Amazon EventBridge",
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-conditions.html)."""
+    processor = role_of(store, function=names.order_processor)
+    for detail_type, expected in (("Order Processed", True), ("Order Rejected", False), ("Order Created", False)):
+        entry = {"Source": SOURCE, "DetailType": detail_type, "EventBusName": names.event_bus}
+        assert allowed(store, processor, "events", "PutEvents", Entries=[entry]) is expected, detail_type
+    other_bus = {"Source": SOURCE, "DetailType": "Order Processed", "EventBusName": "default"}
+    assert not allowed(store, processor, "events", "PutEvents", Entries=[other_bus])
+
+
 def test_reconciler_queries_the_status_index_only(store: PolicyStore, names: definitions.ResourceNames) -> None:
     reconciler = role_of(store, function=names.order_reconciler)
     index = "status-createdAt-index"
@@ -143,11 +157,17 @@ def test_workflow_role_invokes_the_processor_and_announces_status(
     assert not allowed(store, workflow, "lambda", "Invoke", FunctionName=names.order_creator)
     queue_url = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{names.dead_letter_queue}"
     assert allowed(store, workflow, "sqs", "SendMessage", QueueUrl=queue_url, MessageBody="{}")
-    for detail_type in ("Order Processed", "Order Rejected", "Order Failed", "Order Cancelled"):
+    # Its Publish* states send Order Rejected and Order Failed; markProcessed announces Order Processed itself,
+    # order-canceller Order Cancelled: the workflow may send neither, nor Order Created.
+    for detail_type, expected in (
+        ("Order Rejected", True),
+        ("Order Failed", True),
+        ("Order Processed", False),
+        ("Order Cancelled", False),
+        ("Order Created", False),
+    ):
         entry = {"Source": SOURCE, "DetailType": detail_type, "EventBusName": names.event_bus}
-        assert allowed(store, workflow, "events", "PutEvents", Entries=[entry])
-    entry = {"Source": SOURCE, "DetailType": "Order Created", "EventBusName": names.event_bus}
-    assert not allowed(store, workflow, "events", "PutEvents", Entries=[entry])
+        assert allowed(store, workflow, "events", "PutEvents", Entries=[entry]) is expected, detail_type
     assert allowed(store, workflow, "logs", "CreateLogDelivery")
 
 

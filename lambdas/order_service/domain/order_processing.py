@@ -126,17 +126,17 @@ class OrderProcessor:
             raise InvalidStepRequest(f"fulfil's action must be {PROCESS!r} or {SKIP!r}, not {verdict!r}")
         order, rejected_now = self._reserve(step)
         # How the order pays is fixed when it is created: the Choice after this step routes on it whatever it finds.
-        return {**self._fulfil_reserved(step, order, rejected_now), "paidBy": paid_by(order)}
-
-    def _fulfil_reserved(self, step: StepContext, order: OrderRecord, rejected_now: bool) -> dict[str, Any]:
+        # (Added to each answer here, not by a wrapper: a failure's Cause carries the stack, logged a dozen times.)
+        paying = paid_by(order)
         if order.status is OrderStatus.CANCELLED:
-            return self._cancelled(order)
+            return {**self._cancelled(order), "paidBy": paying}
         if order.status is OrderStatus.REJECTED:
             return {
                 "orderId": order.order_id,
                 "outcome": REJECTED,
                 "rejection": order.rejection,
                 "repeated": not rejected_now,
+                "paidBy": paying,
             }
         if order.fulfillment is not None:
             return {
@@ -145,6 +145,7 @@ class OrderProcessor:
                 "fulfillment": order.fulfillment,
                 "repeated": True,
                 "rejection": None,
+                "paidBy": paying,
             }
         now = self._clock()
         record = fulfillment.fulfil(order, step.attempt, self.fault_plan, now)
@@ -155,11 +156,12 @@ class OrderProcessor:
                 "fulfillment": record,
                 "repeated": False,
                 "rejection": None,
+                "paidBy": paying,
             }
         # Lost a race with a duplicate execution: whatever it recorded is the fulfillment.
         current = self._load(step.order_id)
         if current.status is OrderStatus.CANCELLED:
-            return self._cancelled(current)
+            return {**self._cancelled(current), "paidBy": paying}
         if current.fulfillment is None:
             raise OrderStateConflict(f"order {order.order_id} became {current.status.value} during fulfillment")
         return {
@@ -168,6 +170,7 @@ class OrderProcessor:
             "fulfillment": current.fulfillment,
             "repeated": True,
             "rejection": None,
+            "paidBy": paying,
         }
 
     @staticmethod
