@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
@@ -30,6 +29,7 @@ from snacks.local.moto_tuning import (
     update_expression_traversal_streamlined,
     update_expressions_cached,
 )
+from tests.support.moto_tables import orders_table_client
 
 ITEM: dict[str, Any] = {
     "id": {"S": "a"},
@@ -87,13 +87,7 @@ def _answers(patch: Callable[[], AbstractContextManager[None]] | None) -> list[A
         stack.enter_context(update_expression_copies_unpickled())
         if patch is not None:
             stack.enter_context(patch())
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName="orders",
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        client = orders_table_client()
         answers: list[Any] = []
         for _ in range(2):  # the second round meets every cache warm
             for expression, names, values, condition in UPDATES:
@@ -132,13 +126,7 @@ def test_every_update_and_condition_is_answered_as_moto_answers_it(
 @pytest.fixture
 def dynamodb() -> Iterator[Any]:
     with mock_aws(), condition_expressions_lexed_once():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName="orders",
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        client = orders_table_client()
         client.put_item(TableName="orders", Item={"id": {"S": "a"}, "status": {"S": "NEW"}, "stage": {"S": "PAID"}})
         yield client
 

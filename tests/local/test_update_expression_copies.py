@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
 from snacks.local.moto_tuning import update_expression_copies_unpickled, update_expressions_cached
+from tests.support.moto_tables import orders_table_client
 
 EXPRESSION = "SET #s = :status, fulfillment = :f, tries = if_not_exists(tries, :zero) + :one REMOVE pending"
 
@@ -27,13 +27,7 @@ def dynamodb() -> Iterator[Any]:
         stack.enter_context(mock_aws())
         stack.enter_context(update_expressions_cached())
         stack.enter_context(update_expression_copies_unpickled())
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName="orders",
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        client = orders_table_client()
         yield client
 
 
