@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +27,6 @@ from tests.support import iam_templates as t
 
 ORDER = {"customerName": "Ada", "snackItems": [{"name": "Chips", "quantity": 1, "price": 2.5}], "totalAmount": 2.5}
 ACCOUNT = "123456789012"
-
-
-@pytest.fixture(scope="module")
-def synthesized() -> dict[str, Any]:
-    return t.template()
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 20, what: str = "condition") -> Any:
@@ -72,12 +67,6 @@ def rule_metric(aws: Aws, rule: str, metric: str) -> float:
         Statistics=["Sum"],
     )["Datapoints"]
     return float(sum(point["Sum"] for point in stats))
-
-
-@pytest.fixture
-def stack_on(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> Iterator[Callable[[dict[str, Any]], LocalStack]]:
-    with t.stacks_started_on(tmp_path) as start:
-        yield start
 
 
 def subscribe_queue_to_status_topic(aws: Aws) -> str:

@@ -24,11 +24,6 @@ def enforcer_for(template: dict[str, Any]) -> Enforcer:
     return Enforcer(store, mode="enforce", account=ACCOUNT, region=REGION, log=io.StringIO())
 
 
-@pytest.fixture(scope="module")
-def synthesized() -> dict[str, Any]:
-    return t.template()
-
-
 def _of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
     return {lid: r for lid, r in template["Resources"].items() if r["Type"] == resource_type}
 

@@ -13,27 +13,12 @@ import copy
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from snacks.local import LocalStack
-from tests.support import iam_templates as t
 
 ORDER = {"customerName": "Ada", "snackItems": [{"name": "Chips", "quantity": 1, "price": 2.5}], "totalAmount": 2.5}
-
-
-@pytest.fixture(scope="module")
-def synthesized() -> dict[str, Any]:
-    return t.template()
-
-
-@pytest.fixture
-def stack_on(tmp_path: Path) -> Iterator[Callable[[dict[str, Any]], LocalStack]]:
-    with t.stacks_started_on(tmp_path) as start:
-        yield start
 
 
 def call(stack: LocalStack, method: str, path: str, body: Any = None, token: str = "") -> tuple[int, Any]:

@@ -13,12 +13,10 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-import pytest
 from websockets.sync.client import ClientConnection, connect
 
 from snacks.local import LocalStack
@@ -31,17 +29,6 @@ ORDER = {
     "paymentMethod": "pm_card_visa",
 }
 WAIT_SECONDS = 20.0  # a bound: the push comes in milliseconds
-
-
-@pytest.fixture(scope="module")
-def synthesized() -> dict[str, Any]:
-    return t.template()
-
-
-@pytest.fixture
-def stack_on(tmp_path: Path) -> Iterator[Callable[[dict[str, Any]], LocalStack]]:
-    with t.stacks_started_on(tmp_path) as start:
-        yield start
 
 
 def _pusher_reads_orders(logical_id: str, resource_type: str, statement: t.Statement) -> bool:

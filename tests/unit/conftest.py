@@ -87,6 +87,17 @@ class Aws:
                 self.sqs.delete_message(QueueUrl=self.event_queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Any]:
+    """The local Stripe stand-in (snacks/local/stripe_emulator.py), one per module that asks for it."""
+    from snacks.local.stripe_emulator import StripeEmulator
+
+    local = StripeEmulator()
+    local.start()
+    yield local
+    local.stop()
+
+
 def status_event_publisher() -> Any:
     """What order-processor announces Order Processed with: the real adapter on moto's bus."""
     from order_service.adapters.eventbridge_publisher import EventBridgePublisher

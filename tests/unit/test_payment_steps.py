@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -20,14 +19,6 @@ from tests.unit.conftest import Aws, aws_client, status_event_publisher
 
 NOW = "2026-11-25T12:00:00.000Z"
 EXECUTION = "arn:aws:states:us-east-1:123456789012:express:order-fulfillment:exec-1:run-1"
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[StripeEmulator]:
-    local = StripeEmulator()
-    local.start()
-    yield local
-    local.stop()
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ The counts here are what benchmarks/aws_calls.py reports per order.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -37,14 +36,6 @@ PICKUP = OrderRequest("Call Counter", (SnackItem("Chips", 2, Decimal("1.50")),),
 CARD = OrderRequest(
     "Call Counter", (SnackItem("Chips", 2, Decimal("1.50")),), Decimal("3.00"), payment_method="pm_card_visa"
 )
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[StripeEmulator]:
-    local = StripeEmulator()
-    local.start()
-    yield local
-    local.stop()
 
 
 @pytest.fixture
